@@ -1,0 +1,117 @@
+"""HugeCTR's `*_t` enums. Each value is the name HugeCTR writes in its graph JSON files."""
+
+from enum import Enum
+
+
+class _NamedEnum(Enum):
+    def __repr__(self):
+        return f"hugectr.{type(self).__name__}.{self.name}"
+
+    @classmethod
+    def parse(cls, value, argument):
+        """Accepts a member or its JSON name; raises ValueError naming `argument` otherwise."""
+        if isinstance(value, cls):
+            return value
+        for member in cls:
+            if value in (member.value, member.name):
+                return member
+        names = ", ".join(m.name for m in cls)
+        raise ValueError(
+            f"`{argument}` must be one of {cls.__name__}.{{{names}}}. Received: "
+            f"{argument}={value!r}"
+        )
+
+
+class DataReaderType_t(_NamedEnum):  # noqa: N801 (HugeCTR's name)
+    Norm = "Norm"
+    Raw = "Raw"
+    Parquet = "Parquet"
+
+
+class Check_t(_NamedEnum):  # noqa: N801
+    Sum = "Sum"
+    Non = "None"
+
+
+class Optimizer_t(_NamedEnum):  # noqa: N801
+    Adam = "Adam"
+    Adagrad = "AdaGrad"
+    MomentumSGD = "MomentumSGD"
+    Nesterov = "Nesterov"
+    SGD = "SGD"
+
+
+class Update_t(_NamedEnum):  # noqa: N801
+    Local = "Local"
+    Global = "Global"
+    LazyGlobal = "LazyGlobal"
+
+
+class Embedding_t(_NamedEnum):  # noqa: N801
+    DistributedSlotSparseEmbeddingHash = "DistributedSlotSparseEmbeddingHash"
+    LocalizedSlotSparseEmbeddingHash = "LocalizedSlotSparseEmbeddingHash"
+    LocalizedSlotSparseEmbeddingOneHot = "LocalizedSlotSparseEmbeddingOneHot"
+
+
+class Initializer_t(_NamedEnum):  # noqa: N801
+    Default = "Default"
+    Uniform = "Uniform"
+    XavierNorm = "XavierNorm"
+    XavierUniform = "XavierUniform"
+    Zero = "Zero"
+
+
+class Regularizer_t(_NamedEnum):  # noqa: N801
+    L1 = "L1"
+    L2 = "L2"
+
+
+class LrPolicy_t(_NamedEnum):  # noqa: N801
+    fixed = "fixed"
+
+
+class MetricsType(_NamedEnum):
+    AUC = "AUC"
+    AverageLoss = "AverageLoss"
+    HitRate = "HitRate"
+
+
+class Layer_t(_NamedEnum):  # noqa: N801
+    Add = "Add"
+    BatchNorm = "BatchNorm"
+    Cast = "Cast"
+    Concat = "Concat"
+    DotProduct = "DotProduct"
+    Dropout = "Dropout"
+    ELU = "ELU"
+    FmOrder2 = "FmOrder2"
+    FusedInnerProduct = "FusedInnerProduct"
+    InnerProduct = "InnerProduct"
+    Interaction = "Interaction"
+    MultiCross = "MultiCross"
+    ReLU = "ReLU"
+    ReduceSum = "ReduceSum"
+    Reshape = "Reshape"
+    Sigmoid = "Sigmoid"
+    Slice = "Slice"
+    WeightMultiply = "WeightMultiply"
+    ElementwiseMultiply = "ElementwiseMultiply"
+    GRU = "GRU"
+    Scale = "Scale"
+    FusedReshapeConcat = "FusedReshapeConcat"
+    FusedReshapeConcatGeneral = "FusedReshapeConcatGeneral"
+    Softmax = "Softmax"
+    PReLU_Dice = "PReLU_Dice"
+    ReduceMean = "ReduceMean"
+    Sub = "Sub"
+    Gather = "Gather"
+    BinaryCrossEntropyLoss = "BinaryCrossEntropyLoss"
+    CrossEntropyLoss = "CrossEntropyLoss"
+    MultiCrossEntropyLoss = "MultiCrossEntropyLoss"
+
+
+LOSS_LAYERS = (
+    Layer_t.BinaryCrossEntropyLoss,
+    Layer_t.CrossEntropyLoss,
+    Layer_t.MultiCrossEntropyLoss,
+)

@@ -1,0 +1,176 @@
+"""Builds `hugectr_tf/_hugectr_tf_ops.so` from `cc/` against the installed TensorFlow.
+
+Everything else about the package lives in pyproject.toml. The compile uses the flags of the
+TensorFlow found at build time (`tf.sysconfig`), so install TensorFlow first and build with
+`--no-build-isolation` (the README's commands do). Objects are cached under `build/obj` and only
+recompiled when their source or any header changed, so `python setup.py build_ext --inplace`
+is a quick rebuild while developing.
+
+CUDA sources (`*.cu`, `*.cu.cc`) are compiled in only when nvcc is found and TensorFlow is a
+CUDA build; set HUGECTR_TF_CUDA=0 to force a CPU-only library, =1 to require CUDA.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
+
+ROOT = Path(__file__).resolve().parent
+LIBRARY_NAME = "_hugectr_tf_ops.so"
+CXX_FLAGS = [
+    "-O3",
+    "-fPIC",
+    "-Wall",
+    "-Wno-sign-compare",
+    "-Wno-unused-function",
+    "-Wno-deprecated-declarations",
+]
+
+
+def _tensorflow_info():
+    """Asks the TensorFlow that is installed for its flags (in a subprocess: no TF import here)."""
+    script = (
+        "import json, tensorflow as tf;"
+        "print(json.dumps({'version': tf.__version__,"
+        " 'cflags': tf.sysconfig.get_compile_flags(),"
+        " 'lflags': tf.sysconfig.get_link_flags(),"
+        " 'cuda': bool(tf.sysconfig.get_build_info().get('is_cuda_build'))}))"
+    )
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env)
+    if out.returncode != 0:
+        raise RuntimeError(
+            "hugectr_tf needs TensorFlow installed before it is built (install tensorflow-cpu "
+            "or tensorflow, then `pip install --no-build-isolation .`):\n" + out.stderr[-2000:]
+        )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _want_cuda(tf_is_cuda_build):
+    choice = os.environ.get("HUGECTR_TF_CUDA", "auto").lower()
+    nvcc = shutil.which("nvcc")
+    if choice in ("0", "off", "false"):
+        return None
+    if choice in ("1", "on", "true"):
+        if not (nvcc and tf_is_cuda_build):
+            raise RuntimeError("HUGECTR_TF_CUDA=1 but nvcc or a CUDA build of TF is missing")
+        return nvcc
+    return nvcc if (nvcc and tf_is_cuda_build) else None
+
+
+def _sources():
+    cc = sorted(p for p in (ROOT / "cc").rglob("*.cc") if not p.name.endswith(".cu.cc"))
+    cu = sorted((ROOT / "cc").rglob("*.cu")) + sorted((ROOT / "cc").rglob("*.cu.cc"))
+    headers = list((ROOT / "cc").rglob("*.h")) + list((ROOT / "cc").rglob("*.cuh"))
+    return cc, cu, headers
+
+
+def _compile_all(jobs, obj_dir, newest_header):
+    """Runs (command, object) jobs whose object is older than its source or any header."""
+    stale = []
+    for src, obj, cmd in jobs:
+        if not obj.exists() or obj.stat().st_mtime < max(src.stat().st_mtime, newest_header):
+            stale.append((src, cmd))
+    workers = max(1, min(len(stale), os.cpu_count() or 1))
+
+    def run(item):
+        src, cmd = item
+        print(f"[hugectr_tf] compiling {src.relative_to(ROOT)}", flush=True)
+        res = subprocess.run(cmd, capture_output=True, text=True)
+        return src, res
+
+    failures = []
+    with ThreadPoolExecutor(workers) as pool:
+        for src, res in pool.map(run, stale):
+            if res.returncode != 0:
+                failures.append(f"--- {src.relative_to(ROOT)}\n{res.stderr}")
+            elif res.stderr.strip():
+                print(res.stderr, file=sys.stderr)
+    if failures:
+        raise RuntimeError("compiling the op library failed:\n" + "\n".join(failures))
+
+
+def build_library(output_dir):
+    """Compiles cc/ into output_dir/_hugectr_tf_ops.so and writes _build_info.json beside it."""
+    tf = _tensorflow_info()
+    nvcc = _want_cuda(tf["cuda"])
+    cc, cu, headers = _sources()
+    obj_dir = ROOT / "build" / "obj" / ("cuda" if nvcc else "cpu")
+    obj_dir.mkdir(parents=True, exist_ok=True)
+    newest_header = max((h.stat().st_mtime for h in headers), default=0.0)
+    includes = [f"-I{ROOT}", f"-I{ROOT / 'cc'}"]
+    defines = [f'-DHUGECTR_TF_BUILT_FOR_TF="{tf["version"]}"']
+    if nvcc:
+        defines += ["-DGOOGLE_CUDA=1", "-DHUGECTR_TF_WITH_CUDA=1"]
+    cxx = os.environ.get("CXX", "g++")
+
+    jobs = []
+    for src in cc:
+        obj = obj_dir / (str(src.relative_to(ROOT)).replace("/", "__") + ".o")
+        cmd = [cxx, "-c", str(src), "-o", str(obj), *CXX_FLAGS, *includes, *defines, *tf["cflags"]]
+        jobs.append((src, obj, cmd))
+    if nvcc:
+        for src in cu:
+            obj = obj_dir / (str(src.relative_to(ROOT)).replace("/", "__") + ".o")
+            cmd = [
+                nvcc,
+                "-c",
+                "-x",
+                "cu",
+                str(src),
+                "-o",
+                str(obj),
+                "-O3",
+                "--std=c++17",
+                "-Xcompiler",
+                "-fPIC",
+                "--expt-relaxed-constexpr",
+                *includes,
+                *defines,
+                *tf["cflags"],
+            ]
+            jobs.append((src, obj, cmd))
+    _compile_all(jobs, obj_dir, newest_header)
+
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    target = output_dir / LIBRARY_NAME
+    link = [cxx, "-shared", "-o", str(target), *[str(obj) for _, obj, _ in jobs], *tf["lflags"]]
+    if nvcc:
+        cuda_home = Path(nvcc).resolve().parent.parent
+        link += [f"-L{cuda_home / 'lib64'}", "-lcudart"]
+    res = subprocess.run(link, capture_output=True, text=True)
+    if res.returncode != 0:
+        raise RuntimeError("linking the op library failed:\n" + res.stderr)
+    info = {"tensorflow_version": tf["version"], "cuda": bool(nvcc), "compiler": cxx}
+    (output_dir / "_build_info.json").write_text(json.dumps(info, indent=1) + "\n")
+    print(f"[hugectr_tf] built {target} for TensorFlow {tf['version']} (cuda={bool(nvcc)})")
+    return target
+
+
+class BuildOpLibrary(build_ext):
+    """Replaces setuptools' extension build with the TensorFlow-flavoured one above."""
+
+    def run(self):
+        package_dir = ROOT / "hugectr_tf" if self.inplace else Path(self.build_lib) / "hugectr_tf"
+        build_library(package_dir)
+        if not self.inplace:
+            # Editable installs import from the source tree: keep a copy there too.
+            for name in (LIBRARY_NAME, "_build_info.json"):
+                shutil.copy2(package_dir / name, ROOT / "hugectr_tf" / name)
+
+    def get_outputs(self):
+        return [str(Path(self.build_lib) / "hugectr_tf" / LIBRARY_NAME)]
+
+
+# A placeholder extension makes setuptools produce a platform wheel and call build_ext.
+setup(
+    ext_modules=[Extension("hugectr_tf._hugectr_tf_ops", sources=[])],
+    cmdclass={"build_ext": BuildOpLibrary},
+)

@@ -1,0 +1,25 @@
+"""Shared pytest setup: the TensorFlow Keras backend, quiet logs, the repo's shared data folder."""
+
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import pytest  # noqa: E402
+
+# tests/helpers is importable as `helpers` from every test module.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def criteo_dir():
+    """The real Criteo samples in ../shared/data/criteo (read there, never copied)."""
+    path = SHARED_DATA / "criteo"
+    if not path.is_dir():
+        pytest.skip(f"real Criteo samples not found at {path}")
+    return path
