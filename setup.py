@@ -160,10 +160,6 @@ class BuildOpLibrary(build_ext):
     def run(self):
         package_dir = ROOT / "hugectr_tf" if self.inplace else Path(self.build_lib) / "hugectr_tf"
         build_library(package_dir)
-        if not self.inplace:
-            # Editable installs import from the source tree: keep a copy there too.
-            for name in (LIBRARY_NAME, "_build_info.json"):
-                shutil.copy2(package_dir / name, ROOT / "hugectr_tf" / name)
 
     def get_outputs(self):
         return [str(Path(self.build_lib) / "hugectr_tf" / LIBRARY_NAME)]
