@@ -7,7 +7,7 @@ PY="${1:-python3}"
 TF_CFLAGS=$("$PY" -c 'import tensorflow as tf; print(" ".join(tf.sysconfig.get_compile_flags()))' 2>/dev/null)
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
-mapfile -t files < <(find cc tests benchmarks -name '*.cu' -o -name '*.cu.cc' | sort)
+mapfile -t files < <(find cc tests benchmarks \( -name "*.cu" -o -name "*.cu.cc" \) 2>/dev/null | sort)
 echo "== nvcc $(nvcc --version | tail -1): compiling ${#files[@]} CUDA file(s) for sm_80 and sm_90"
 status=0
 for f in "${files[@]}"; do
