@@ -10,7 +10,8 @@ _check_environment()
 
 __version__ = "0.1.0"
 
+from hugectr_tf import inference  # noqa: E402  (hugectr.inference.CreateInferenceSession)
 from hugectr_tf.api import *  # noqa: E402,F401,F403 (the HugeCTR API lives at top level)
 from hugectr_tf.api import __all__ as _api_names  # noqa: E402
 
-__all__ = list(_api_names)
+__all__ = list(_api_names) + ["inference"]

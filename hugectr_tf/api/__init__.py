@@ -25,6 +25,7 @@ from hugectr_tf.api.enums import (
     Regularizer_t,
     Update_t,
 )
+from hugectr_tf.api.model import Model
 
 __all__ = [
     "Check_t",
@@ -41,6 +42,7 @@ __all__ = [
     "Layer_t",
     "LrPolicy_t",
     "MetricsType",
+    "Model",
     "ModelOversubscriberParams",
     "OptParamsPy",
     "Optimizer_t",
