@@ -19,6 +19,9 @@ class ModuloEmbeddingBag(keras.layers.Layer):
         self.embedding_dim = embedding_dim
         self.embedding = keras.layers.Embedding(vocabulary_size, embedding_dim)
 
+    def build(self, input_shape):
+        self.embedding.build((None,))
+
     def call(self, keys):
         ids = tf.math.floormod(keys.flat_values, self.vocabulary_size)
         rows = self.embedding(ids)
