@@ -72,10 +72,10 @@ class BatchNorm(keras.layers.Layer):
             name="beta", shape=(n,), initializer=init(self.beta_init_type, "zeros")
         )
         self.running_mean = self.add_weight(
-            name="running_mean", shape=(n,), initializer="zeros", trainable=False
+            name="running_mean", shape=(n,), initializer="zeros", trainable=False, autocast=False
         )
         self.running_var = self.add_weight(
-            name="running_var", shape=(n,), initializer="ones", trainable=False
+            name="running_var", shape=(n,), initializer="ones", trainable=False, autocast=False
         )
 
     def call(self, inputs, training=False):
