@@ -83,6 +83,11 @@ class BinaryCrossEntropyLoss(_LossLayer):
         lambda_: Float. HugeCTR's `lambda`.
 
     Input shape: `[logits (batch, 1), label (batch, 1)]`. Output shape: `()`.
+
+    Example:
+    >>> loss = BinaryCrossEntropyLoss()([keras.ops.zeros((4, 1)), keras.ops.ones((4, 1))])
+    >>> round(float(loss), 6)  # log(2)
+    0.693147
     """
 
     def _check_widths(self, logits_w, label_w, shapes):

@@ -27,7 +27,7 @@ class MultiCross(keras.layers.Layer):
         `(batch, n)`.
 
     Example:
-    >>> MultiCross(num_layers=2)(keras.ops.ones((3, 5))).shape
+    >>> tuple(MultiCross(num_layers=2)(keras.ops.ones((3, 5))).shape)
     (3, 5)
     """
 
