@@ -65,7 +65,10 @@ def test_from_dense_layer_reads_only_the_class_arguments():
         ("Slice", {"ranges": [(0, 2)]}),
         ("WeightMultiply", {"weight_dims": [3, 4]}),
         ("Gather", {"indices": [0, 1]}),
-        ("MultiCrossEntropyLoss", {"target_weight_vec": [1.0, 2.0]}),
+        (
+            "MultiCrossEntropyLoss",
+            {"target_weight_vec": [1.0, 2.0], "use_regularizer": True, "regularizer_type": "L2"},
+        ),
     ],
 )
 def test_from_dense_layer_for_each_kind(layer_type, params):
@@ -74,7 +77,8 @@ def test_from_dense_layer_for_each_kind(layer_type, params):
     layer = layers.from_dense_layer(DenseLayer(layer_type, ["x"], ["y"], **params))
     assert type(layer) is layers.layer_class_for(layer_type)
     for k, v in params.items():
-        assert _plain(getattr(layer, k)) == _plain(v), k
+        got = getattr(layer, k)
+        assert _plain(got.name if k == "regularizer_type" else got) == _plain(v), k
 
 
 def _plain(value):

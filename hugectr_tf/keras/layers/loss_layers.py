@@ -132,8 +132,20 @@ class MultiCrossEntropyLoss(_LossLayer):
     Input shape: `[logits (batch, L), label (batch, L)]`. Output shape: `()`.
     """
 
-    def __init__(self, target_weight_vec=(), **kwargs):
-        super().__init__(**kwargs)
+    def __init__(
+        self,
+        target_weight_vec=(),
+        use_regularizer=False,
+        regularizer_type=Regularizer_t.L1,
+        lambda_=0.0,
+        **kwargs,
+    ):
+        super().__init__(
+            use_regularizer=use_regularizer,
+            regularizer_type=regularizer_type,
+            lambda_=lambda_,
+            **kwargs,
+        )
         self.target_weight_vec = losses.check_target_weight_vec(target_weight_vec)
 
     def _check_widths(self, logits_w, label_w, shapes):
