@@ -48,7 +48,12 @@ def check_layer(
         init_kwargs: Dict. Constructor arguments.
         inputs: numpy array or list of arrays (batch first).
         expected_output_shape: tuple or list of tuples. Checked on the eager output.
-        train: Boolean. Run one `model.fit` step on a functional model holding the layer.
+        train: Boolean or "tape". True: run one `model.fit` step on a functional model holding
+            the layer. "tape": for layers whose outputs `fit` cannot pair with targets (a
+            scalar loss, or a batch dimension other than the input's), run one step by hand:
+            the gradient of a squared-output loss must reach the first input (other inputs,
+            such as labels, may get none), every gradient must be finite, and SGD applies them
+            to the layer's trainable weights.
         expect_trainable_change: Boolean or None. If None: True when the layer has trainable
             weights. When True, the step must move at least one trainable weight.
     """
@@ -86,7 +91,9 @@ def check_layer(
     sym_out = model_layer(sym if isinstance(inputs, (list, tuple)) else sym[0])
     model = keras.Model(sym if isinstance(inputs, (list, tuple)) else sym[0], sym_out)
     model_inputs = arrays if isinstance(inputs, (list, tuple)) else arrays[0]
-    if train:
+    if train == "tape":
+        _tape_step(model, model_layer, arrays, expect_trainable_change)
+    elif train:
         float_outputs = all(np.issubdtype(o.dtype, np.floating) for o in outputs)
         assert float_outputs, "train=True needs floating outputs"
         before = [keras.ops.convert_to_numpy(w) for w in model_layer.trainable_weights]
@@ -118,3 +125,27 @@ def check_layer(
     for a, b in zip(expected, again):
         np.testing.assert_allclose(b, a, rtol=rtol, atol=atol)
     return eager
+
+
+def _tape_step(model, layer, arrays, expect_trainable_change):
+    inputs = [tf.Variable(a) for a in arrays if np.issubdtype(a.dtype, np.floating)]
+    feed_iter = iter(inputs)
+    feed = [next(feed_iter) if np.issubdtype(a.dtype, np.floating) else a for a in arrays]
+    weights = list(layer.trainable_weights)
+    before = [keras.ops.convert_to_numpy(w) for w in weights]
+    with tf.GradientTape() as tape:
+        outs = _as_list(model(feed if len(feed) > 1 else feed[0], training=True))
+        loss = sum(tf.reduce_mean(tf.square(tf.cast(o, tf.float32))) for o in outs)
+    grads = tape.gradient(loss, inputs + weights)
+    assert np.isfinite(float(loss)), "training loss is not finite"
+    assert inputs and grads[0] is not None, "no gradient reaches the first input"
+    for g in grads:
+        if g is not None:
+            assert np.all(np.isfinite(np.asarray(g))), "non-finite gradient"
+    if weights:
+        keras.optimizers.SGD(0.1).apply(grads[len(inputs) :], weights)
+    changes = bool(weights) if expect_trainable_change is None else expect_trainable_change
+    if changes:
+        after = [keras.ops.convert_to_numpy(w) for w in weights]
+        moved = any(not np.array_equal(b, a) for b, a in zip(before, after))
+        assert moved, "one training step did not change any trainable weight"

@@ -8,7 +8,7 @@ from hugectr_tf.keras.layers import Cast
 
 def test_flips_precision_and_layer_checks(rng):
     x = rng.normal(size=(4, 3)).astype("float32")
-    out = check_layer(Cast, {}, x, expected_output_shape=(4, 3), train=False)
+    out = check_layer(Cast, {}, x, expected_output_shape=(4, 3), train="tape")
     assert keras.backend.standardize_dtype(out.dtype) == "float16"
     np.testing.assert_array_equal(keras.ops.convert_to_numpy(out), x.astype("float16"))
     back = Cast()(out)

@@ -33,7 +33,7 @@ def _fused_reference(xs):
 def test_fused_reshape_concat(rng):
     xs = [rng.normal(size=(3, 4, w)).astype("float32") for w in (2, 3)]
     outs = check_layer(
-        FusedReshapeConcat, {}, xs, expected_output_shape=[(9, 5), (3, 5)], train=False
+        FusedReshapeConcat, {}, xs, expected_output_shape=[(9, 5), (3, 5)], train="tape"
     )
     ref = _fused_reference(xs)
     np.testing.assert_array_equal(np.asarray(outs[0]), ref[:, :3].reshape(9, 5))
@@ -42,7 +42,9 @@ def test_fused_reshape_concat(rng):
 
 def test_fused_reshape_concat_general(rng):
     xs = [rng.normal(size=(3, 4, w)).astype("float32") for w in (2, 1)]
-    out = check_layer(FusedReshapeConcatGeneral, {}, xs, expected_output_shape=(12, 3), train=False)
+    out = check_layer(
+        FusedReshapeConcatGeneral, {}, xs, expected_output_shape=(12, 3), train="tape"
+    )
     np.testing.assert_array_equal(np.asarray(out), _fused_reference(xs).reshape(12, 3))
 
 

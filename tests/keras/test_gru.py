@@ -57,7 +57,7 @@ def test_2d_input_is_sequence_major_as_cudnn(rng):
     np.testing.assert_allclose(
         out, np.transpose(ref, (1, 0, 2)).reshape(S * B, H), rtol=1e-5, atol=1e-6
     )
-    check_layer(GRU, kwargs, rows, expected_output_shape=(S * B, H), train=False)
+    check_layer(GRU, kwargs, rows, expected_output_shape=(S * B, H))
 
 
 def test_weights_follow_hugectr_layout():

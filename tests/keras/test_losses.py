@@ -20,7 +20,7 @@ def test_binary_cross_entropy_layer_matches_numpy(rng):
     logits = rng.normal(size=(6, 1)).astype("float32")
     labels = rng.integers(0, 2, size=(6, 1)).astype("float32")
     out = check_layer(
-        BinaryCrossEntropyLoss, {}, [logits, labels], expected_output_shape=(), train=False
+        BinaryCrossEntropyLoss, {}, [logits, labels], expected_output_shape=(), train="tape"
     )
     np.testing.assert_allclose(float(out), _bce_np(logits, labels).mean(), rtol=1e-5)
 
@@ -35,7 +35,9 @@ def test_binary_cross_entropy_is_stable_for_large_logits():
 def test_cross_entropy_layer_matches_numpy(rng):
     logits = rng.normal(size=(5, 2)).astype("float32")
     labels = rng.integers(0, 2, size=(5, 1)).astype("float32")
-    out = check_layer(CrossEntropyLoss, {}, [logits, labels], expected_output_shape=(), train=False)
+    out = check_layer(
+        CrossEntropyLoss, {}, [logits, labels], expected_output_shape=(), train="tape"
+    )
     z = logits.astype("float64")
     p = np.exp(z) / np.exp(z).sum(1, keepdims=True)
     expected = -np.log(p[np.arange(5), labels[:, 0].astype(int)]).mean()
@@ -52,7 +54,7 @@ def test_multi_cross_entropy_masks_and_weights(rng):
         {"target_weight_vec": weights},
         [logits, labels],
         expected_output_shape=(),
-        train=False,
+        train="tape",
     )
     total = 0.0
     for b in range(4):

@@ -17,7 +17,7 @@ def _reference(x, weights):
 
 def test_matches_numpy_and_passes_layer_checks(rng):
     x = rng.normal(size=(4, 6)).astype("float32")
-    kwargs = {"num_layers": 3, "bias_init_type": "Uniform"}
+    kwargs = {"num_layers": 3, "bias_init_type": keras.initializers.RandomUniform(-0.1, 0.1)}
     layer = MultiCross(**kwargs)
     out = keras.ops.convert_to_numpy(layer(x))
     weights = [keras.ops.convert_to_numpy(w) for w in layer.trainable_weights]
@@ -41,8 +41,16 @@ def test_default_initializers_are_xavier_uniform_and_zero():
     assert not b.any()
 
 
+def test_uniform_falls_back_to_default_as_in_hugectr():
+    layer = MultiCross(num_layers=1, weight_init_type="Uniform", bias_init_type="XavierNorm")
+    layer.build((None, 400))
+    w, b = (keras.ops.convert_to_numpy(v) for v in layer.trainable_weights)
+    assert np.abs(w).max() > 0.9 * np.sqrt(3 / 400)  # not HugeCTR-FC Uniform's 1/800
+    assert not b.any()
+
+
 def test_gradients(rng):
-    kwargs = {"num_layers": 2, "bias_init_type": "Uniform"}
+    kwargs = {"num_layers": 2, "bias_init_type": keras.initializers.RandomUniform(-0.1, 0.1)}
     assert check_gradients(MultiCross, kwargs, rng.normal(size=(3, 4))) > 0
 
 

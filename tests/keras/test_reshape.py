@@ -15,7 +15,7 @@ def test_leading_dim_equal_to_sample_size(rng):
 def test_leading_dim_regroups_the_whole_batch(rng):
     # 4 samples of 3 elements -> 3 rows of 4: rows span samples, as in HugeCTR.
     x = rng.normal(size=(4, 3, 1)).astype("float32")
-    out = check_layer(Reshape, {"leading_dim": 4}, x, expected_output_shape=(3, 4), train=False)
+    out = check_layer(Reshape, {"leading_dim": 4}, x, expected_output_shape=(3, 4), train="tape")
     np.testing.assert_array_equal(np.asarray(out), x.reshape(3, 4))
 
 
@@ -53,7 +53,11 @@ def test_scale_matches_numpy(axis, rng):
     x = rng.normal(size=(3, 4)).astype("float32")
     shape = (3, 12) if axis == 0 else (9, 4)
     out = check_layer(
-        Scale, {"axis": axis, "factor": 3}, x, expected_output_shape=shape, train=axis == 0
+        Scale,
+        {"axis": axis, "factor": 3},
+        x,
+        expected_output_shape=shape,
+        train=True if axis == 0 else "tape",
     )
     b, n = x.shape
     expected = np.zeros(shape, "float32")

@@ -1,8 +1,11 @@
 """Keras layers with HugeCTR's semantics: every HugeCTR dense layer and loss.
 
 `LAYER_CLASSES` maps each `hugectr.Layer_t` value (the name HugeCTR writes in its graph JSON)
-to its class; `layer_class_for("InnerProduct")` looks one up.
+to its class; `layer_class_for("InnerProduct")` looks one up; `from_dense_layer(dense_layer)`
+builds the Keras layer of a `hugectr.DenseLayer` from the arguments its class takes.
 """
+
+import inspect
 
 from hugectr_tf.keras.layers.activations import ELU, PReLUDice, ReLU, Sigmoid, Softmax
 from hugectr_tf.keras.layers.batch_norm import BatchNorm
@@ -68,8 +71,31 @@ def layer_class_for(layer_type):
     return LAYER_CLASSES[member.value]
 
 
+def hugectr_arguments(layer_type):
+    """Names of the `DenseLayer` arguments the layer class of `layer_type` takes, in order."""
+    cls = layer_class_for(layer_type)
+    return tuple(
+        p.name
+        for p in inspect.signature(cls.__init__).parameters.values()
+        if p.name != "self" and p.kind is p.POSITIONAL_OR_KEYWORD
+    )
+
+
+def from_dense_layer(dense_layer, **layer_kwargs):
+    """The Keras layer of a `hugectr.DenseLayer` (any object with its attributes).
+
+    Only the arguments the class takes are read (`lambda` as `dense_layer.lambda_`);
+    `layer_kwargs` (e.g. `name=`, `dtype=`) go to the Keras layer.
+    """
+    names = hugectr_arguments(dense_layer.layer_type)
+    args = {n: getattr(dense_layer, n) for n in names if hasattr(dense_layer, n)}
+    return layer_class_for(dense_layer.layer_type)(**args, **layer_kwargs)
+
+
 __all__ = [
     "LAYER_CLASSES",
+    "from_dense_layer",
+    "hugectr_arguments",
     "layer_class_for",
     *sorted({cls.__name__ for cls in LAYER_CLASSES.values()}),
 ]

@@ -34,7 +34,7 @@ class BatchNorm(keras.layers.Layer):
         `(batch, n)`.
 
     Example:
-    >>> BatchNorm()(keras.ops.ones((4, 3)), training=True).shape
+    >>> tuple(BatchNorm()(keras.ops.ones((4, 3)), training=True).shape)
     (4, 3)
     """
 

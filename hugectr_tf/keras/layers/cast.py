@@ -19,6 +19,10 @@ class Cast(keras.layers.Layer):
         out_dtype: None, "float16" or "float32".
 
     Input shape: any float tensor. Output shape: same as input.
+
+    Example:
+    >>> Cast()(keras.ops.ones((2, 2), "float32")).dtype.name
+    'float16'
     """
 
     def __init__(self, out_dtype=None, **kwargs):

@@ -25,6 +25,10 @@ class Concat(keras.layers.Layer):
 
     Input shape: a list of `(batch, ..., w_k)` with equal leading dimensions.
     Output shape: `(batch, ..., sum_k w_k)`.
+
+    Example:
+    >>> tuple(Concat()([keras.ops.ones((2, 3)), keras.ops.ones((2, 1))]).shape)
+    (2, 4)
     """
 
     def build(self, input_shape):
@@ -67,6 +71,11 @@ class FusedReshapeConcat(_FusedReshapeConcatBase):
 
     Input shape: a list of `(batch, S, w_k)`, S >= 2.
     Output shape: `[(batch * (S - 1), W), (batch, W)]`.
+
+    Example:
+    >>> x = [keras.ops.ones((2, 4, 3)), keras.ops.ones((2, 4, 1))]
+    >>> [tuple(t.shape) for t in FusedReshapeConcat()(x)]
+    [(6, 4), (2, 4)]
     """
 
     def build(self, input_shape):

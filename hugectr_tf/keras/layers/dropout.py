@@ -19,6 +19,10 @@ class Dropout(keras.layers.Layer):
         seed: Integer or None. Seed of the random mask.
 
     Input shape: any. Output shape: same as input.
+
+    Example:
+    >>> Dropout(dropout_rate=0.5)(keras.ops.ones((1, 3)), training=False).numpy().tolist()
+    [[1.0, 1.0, 1.0]]
     """
 
     def __init__(self, dropout_rate=0.5, seed=None, **kwargs):

@@ -21,7 +21,7 @@ class FmOrder2(keras.layers.Layer):
         `(batch, out_dim)`.
 
     Example:
-    >>> FmOrder2(out_dim=2)(keras.ops.ones((3, 6))).shape
+    >>> tuple(FmOrder2(out_dim=2)(keras.ops.ones((3, 6))).shape)
     (3, 2)
     """
 

@@ -42,6 +42,11 @@ class GRU(keras.layers.Layer):
 
     Output shape:
         `(batchsize * SeqLength, num_output)` or `(B, S, num_output)`.
+
+    Example:
+    >>> gru = GRU(num_output=4, batchsize=2, SeqLength=3, vector_size=5)
+    >>> tuple(gru(keras.ops.ones((6, 5))).shape)
+    (6, 4)
     """
 
     def __init__(

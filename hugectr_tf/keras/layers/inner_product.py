@@ -32,7 +32,7 @@ class InnerProduct(keras.layers.Layer):
 
     Example:
     >>> layer = InnerProduct(num_output=4)
-    >>> layer(keras.ops.ones((2, 3))).shape
+    >>> tuple(layer(keras.ops.ones((2, 3))).shape)
     (2, 4)
     """
 

@@ -28,7 +28,7 @@ class Interaction(keras.layers.Layer):
         `(batch, w + n * (n - 1) / 2 + 1)` with n = F + 1.
 
     Example:
-    >>> Interaction()([keras.ops.ones((2, 4)), keras.ops.ones((2, 3, 4))]).shape
+    >>> tuple(Interaction()([keras.ops.ones((2, 4)), keras.ops.ones((2, 3, 4))]).shape)
     (2, 11)
     """
 

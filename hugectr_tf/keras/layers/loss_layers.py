@@ -83,6 +83,11 @@ class BinaryCrossEntropyLoss(_LossLayer):
         lambda_: Float. HugeCTR's `lambda`.
 
     Input shape: `[logits (batch, 1), label (batch, 1)]`. Output shape: `()`.
+
+    Example:
+    >>> loss = BinaryCrossEntropyLoss()([keras.ops.zeros((4, 1)), keras.ops.ones((4, 1))])
+    >>> round(float(loss), 6)  # log(2)
+    0.693147
     """
 
     def _check_widths(self, logits_w, label_w, shapes):
@@ -127,8 +132,20 @@ class MultiCrossEntropyLoss(_LossLayer):
     Input shape: `[logits (batch, L), label (batch, L)]`. Output shape: `()`.
     """
 
-    def __init__(self, target_weight_vec=(), **kwargs):
-        super().__init__(**kwargs)
+    def __init__(
+        self,
+        target_weight_vec=(),
+        use_regularizer=False,
+        regularizer_type=Regularizer_t.L1,
+        lambda_=0.0,
+        **kwargs,
+    ):
+        super().__init__(
+            use_regularizer=use_regularizer,
+            regularizer_type=regularizer_type,
+            lambda_=lambda_,
+            **kwargs,
+        )
         self.target_weight_vec = losses.check_target_weight_vec(target_weight_vec)
 
     def _check_widths(self, logits_w, label_w, shapes):

@@ -37,7 +37,11 @@ class _Merge(keras.layers.Layer):
 
 @serializable
 class Add(_Merge):
-    """Element-wise sum of two or more inputs: `y = x_0 + x_1 + ...`."""
+    """Element-wise sum of two or more inputs: `y = x_0 + x_1 + ...`.
+
+    Example:
+    >>> Add()([keras.ops.ones((2, 3)), keras.ops.ones((2, 3))]).numpy().tolist()
+    [[2.0, 2.0, 2.0], [2.0, 2.0, 2.0]]"""
 
     op = staticmethod(operator.add)
 

@@ -13,7 +13,9 @@ class MultiCross(keras.layers.Layer):
 
     `x_l . w_l` is one scalar per sample; `w_l` and `b_l` have shape `[1, n]`. The weights are
     created in HugeCTR's order `w0, b0, w1, b1, ...`. `Initializer_t.Default` is HugeCTR's:
-    XavierUniform (fan-average over n and n) for `w_l`, zeros for `b_l`.
+    XavierUniform (fan-average over n and n) for `w_l`, zeros for `b_l`. As in HugeCTR, whose
+    MultiCross overrides only its Default, Uniform / XavierNorm / XavierUniform also give the
+    Default; Zero gives zeros.
 
     Args:
         num_layers: Integer. Number of cross layers (positive).
@@ -27,7 +29,7 @@ class MultiCross(keras.layers.Layer):
         `(batch, n)`.
 
     Example:
-    >>> MultiCross(num_layers=2)(keras.ops.ones((3, 5))).shape
+    >>> tuple(MultiCross(num_layers=2)(keras.ops.ones((3, 5))).shape)
     (3, 5)
     """
 
@@ -55,7 +57,11 @@ class MultiCross(keras.layers.Layer):
                     name=f"w{i}",
                     shape=(1, n),
                     initializer=initializers.to_keras(
-                        self.weight_init_type, n, n, default=initializers.xavier_uniform(n, n)
+                        self.weight_init_type,
+                        n,
+                        n,
+                        default=initializers.xavier_uniform(n, n),
+                        overridden=False,
                     ),
                 )
             )
@@ -64,7 +70,11 @@ class MultiCross(keras.layers.Layer):
                     name=f"b{i}",
                     shape=(1, n),
                     initializer=initializers.to_keras(
-                        self.bias_init_type, 0, n, default=keras.initializers.Zeros()
+                        self.bias_init_type,
+                        0,
+                        n,
+                        default=keras.initializers.Zeros(),
+                        overridden=False,
                     ),
                 )
             )

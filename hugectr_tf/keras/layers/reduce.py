@@ -38,6 +38,10 @@ class ReduceSum(_Reduce):
         axis: Integer. 0 <= axis < rank (axis 0 is the batch, as HugeCTR allows).
 
     Input shape: 2-D or 3-D. Output shape: the input's with `shape[axis] = 1`.
+
+    Example:
+    >>> tuple(ReduceSum(axis=1)(keras.ops.ones((2, 3, 4))).shape)
+    (2, 1, 4)
     """
 
     def call(self, inputs):

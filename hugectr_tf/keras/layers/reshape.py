@@ -39,7 +39,7 @@ class Reshape(keras.layers.Layer):
         As above.
 
     Example:
-    >>> Reshape(leading_dim=12)(keras.ops.ones((2, 3, 4))).shape
+    >>> tuple(Reshape(leading_dim=12)(keras.ops.ones((2, 3, 4))).shape)
     (2, 12)
     """
 
@@ -132,6 +132,10 @@ class Scale(keras.layers.Layer):
         factor: Integer (or integral float, as HugeCTR's DenseLayer passes it) >= 1.
 
     Input shape: `(batch, N)`. Output shape: as above.
+
+    Example:
+    >>> Scale(axis=0, factor=2)(keras.ops.convert_to_tensor([[1.0, 2.0]])).numpy().tolist()
+    [[1.0, 1.0, 2.0, 2.0]]
     """
 
     def __init__(self, axis=0, factor=1, **kwargs):

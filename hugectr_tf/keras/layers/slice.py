@@ -41,7 +41,7 @@ class Slice(keras.layers.Layer):
         (HugeCTR's top order).
 
     Example:
-    >>> [t.shape for t in Slice(ranges=[(0, 2), (1, 4)])(keras.ops.ones((3, 4)))]
+    >>> [tuple(t.shape) for t in Slice(ranges=[(0, 2), (1, 4)])(keras.ops.ones((3, 4)))]
     [(3, 2), (3, 3)]
     """
 
@@ -79,6 +79,10 @@ class Gather(keras.layers.Layer):
         indices: List of non-negative integers, each below N.
 
     Input shape: `(N, W)`. Output shape: `(len(indices), W)`.
+
+    Example:
+    >>> Gather(indices=[2, 0])(keras.ops.convert_to_tensor([[0.0], [1.0], [2.0]])).numpy().tolist()
+    [[2.0], [0.0]]
     """
 
     def __init__(self, indices=(), **kwargs):

@@ -30,7 +30,7 @@ class WeightMultiply(keras.layers.Layer):
         `(batch, S * V)`.
 
     Example:
-    >>> WeightMultiply(weight_dims=[3, 2])(keras.ops.ones((4, 3))).shape
+    >>> tuple(WeightMultiply(weight_dims=[3, 2])(keras.ops.ones((4, 3))).shape)
     (4, 6)
     """
 
