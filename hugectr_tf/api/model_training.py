@@ -71,17 +71,10 @@ class ModelTraining:
         self._eval_step = eval_step
 
     def _regularizer(self):
-        param = self._loss_param
-        if not param.use_regularizer or param.lambda_ == 0:
+        """The loss layer's L1/L2 term over the dense weights (0 when it has none)."""
+        if not self._loss_param.use_regularizer or self._loss_param.lambda_ == 0:
             return lambda weights, batch: 0.0
-        from hugectr_tf.keras.losses import regularization_term
-
-        kind = param.regularizer_type.value
-
-        def term(weights, batch):
-            return regularization_term(weights, kind, param.lambda_, batch)
-
-        return term
+        return self._loss_layer.regularization
 
     def _predictions(self, logits):
         logits = tf.cast(logits, tf.float32)
