@@ -73,21 +73,10 @@ EmbeddingTable::EmbeddingTable(const TableOptions& options) : options_(options) 
                         << " MB: raise workspace_size_per_gpu_in_mb");
     dense_index_.assign(total, -1);
   }
-  // Reserve the whole workspace as address space (pages are only touched when rows are
-  // written), so growing never copies the table. Where the system refuses, grow on demand.
-  try {
-    keys_.reserve(capacity_);
-    slot_ids_.reserve(capacity_);
-    last_step_.reserve(capacity_);
-    rows_.reserve(capacity_ * options_.vec);
-    opt_.reserve(capacity_ * num_slots_ * options_.vec);
-  } catch (const std::exception&) {
-    std::vector<int64_t>().swap(keys_);
-    std::vector<int64_t>().swap(slot_ids_);
-    std::vector<int64_t>().swap(last_step_);
-    std::vector<float>().swap(rows_);
-    std::vector<float>().swap(opt_);
-  }
+  // Rows and optimizer slots take the whole workspace as address space (committed only when
+  // written), so growing never copies them. The small per-key vectors grow on demand.
+  rows_.Reserve(capacity_ * options_.vec);
+  opt_.Reserve(capacity_ * num_slots_ * options_.vec);
 }
 
 int64_t EmbeddingTable::size() const {
@@ -152,8 +141,6 @@ void EmbeddingTable::EnsureStorage(int64_t rows) {
   keys_.resize(rows);
   slot_ids_.resize(rows);
   last_step_.resize(rows);
-  rows_.resize(rows * options_.vec);
-  opt_.resize(rows * num_slots_ * options_.vec);
 }
 
 void EmbeddingTable::InsertRows(const std::vector<int64_t>& keys,
