@@ -1,4 +1,4 @@
-"""Keras layers with HugeCTR's semantics: every HugeCTR dense layer and loss.
+"""Keras layers with HugeCTR's semantics: SparseEmbedding and every HugeCTR dense layer and loss.
 
 `LAYER_CLASSES` maps each `hugectr.Layer_t` value (the name HugeCTR writes in its graph JSON)
 to its class; `layer_class_for("InnerProduct")` looks one up; `from_dense_layer(dense_layer)`
@@ -26,6 +26,7 @@ from hugectr_tf.keras.layers.multi_cross import MultiCross
 from hugectr_tf.keras.layers.reduce import ReduceMean, ReduceSum
 from hugectr_tf.keras.layers.reshape import Reshape, Scale
 from hugectr_tf.keras.layers.slice import Gather, Slice
+from hugectr_tf.keras.layers.sparse_embedding import SparseEmbedding
 from hugectr_tf.keras.layers.weight_multiply import WeightMultiply
 
 LAYER_CLASSES = {
@@ -97,5 +98,6 @@ __all__ = [
     "from_dense_layer",
     "hugectr_arguments",
     "layer_class_for",
+    "SparseEmbedding",
     *sorted({cls.__name__ for cls in LAYER_CLASSES.values()}),
 ]
