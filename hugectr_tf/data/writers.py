@@ -76,7 +76,7 @@ def write_norm(path, label, dense, nnz, keys, *, check_sum=False, i64_input_key=
         )
 
 
-def write_raw(path, label, dense, keys, *, float_label_dense=True):
+def write_raw(path, label, dense, keys, *, float_label_dense=True, append=False):
     """One Raw file: int32 words per record (label, dense, one key per slot); `keys` [n, slots].
     With float_label_dense the label/dense words hold float32 bits, else rounded int32 values."""
     label = np.asarray(label, np.float32)
@@ -86,46 +86,60 @@ def write_raw(path, label, dense, keys, *, float_label_dense=True):
     else:
         ld = np.rint(np.concatenate([label, dense], axis=1)).astype(np.int32)
     words = np.concatenate([ld, np.asarray(keys, np.int64).astype(np.int32)], axis=1)
-    with open(path, "wb") as f:
+    with open(path, "ab" if append else "wb") as f:
         f.write(words.astype("<i4").tobytes())
 
 
-def write_parquet_folder(folder, parts, *, label_dim, dense_dim, slot_num):
-    """Writes `parts` (a list of (label, dense, keys[n, slots]) tuples, one per file) as
-    `folder/part_<i>.parquet` plus `_file_list.txt` (absolute paths) and `_metadata.json`."""
-    os.makedirs(folder, exist_ok=True)
-    names = (
-        [f"label{j}" if label_dim > 1 else "label" for j in range(label_dim)]
-        + [f"I{j + 1}" for j in range(dense_dim)]
-        + [f"C{j + 1}" for j in range(slot_num)]
-    )
-    files, stats = [], []
-    for i, (label, dense, keys) in enumerate(parts):
-        columns = {}
-        for j in range(label_dim):
-            columns[names[j]] = pa.array(np.asarray(label[:, j], np.float32))
-        for j in range(dense_dim):
-            columns[names[label_dim + j]] = pa.array(np.asarray(dense[:, j], np.float32))
-        for j in range(slot_num):
-            columns[names[label_dim + dense_dim + j]] = pa.array(np.asarray(keys[:, j], np.int64))
-        name = f"part_{i}.parquet"
-        pq.write_table(pa.table(columns), os.path.join(folder, name))
-        files.append(os.path.abspath(os.path.join(folder, name)))
-        stats.append({"file_name": name, "num_rows": int(len(label))})
+def parquet_column_names(label_dim, dense_dim, slot_num):
+    """Column names used by the writers: label (or label0..), I1..Id, C1..Cs."""
+    labels = [f"label{j}" if label_dim > 1 else "label" for j in range(label_dim)]
+    return labels, [f"I{j + 1}" for j in range(dense_dim)], [f"C{j + 1}" for j in range(slot_num)]
+
+
+def write_parquet_part(path, label, dense, keys):
+    """One parquet file: float32 label/dense columns, int64 key columns (`keys` [n, slots])."""
+    label, dense, keys = np.asarray(label), np.asarray(dense), np.asarray(keys)
+    names = parquet_column_names(label.shape[1], dense.shape[1], keys.shape[1])
+    columns = {}
+    for group, values, dtype in zip(
+        names, (label, dense, keys), (np.float32, np.float32, np.int64)
+    ):
+        for j, name in enumerate(group):
+            columns[name] = pa.array(np.ascontiguousarray(values[:, j], dtype))
+    pq.write_table(pa.table(columns), path)
+    return len(label)
+
+
+def write_parquet_metadata(folder, files_and_rows, *, label_dim, dense_dim, slot_num):
+    """`_metadata.json` and `_file_list.txt` (absolute paths) for parquet files in `folder`."""
+    labels, conts, cats = parquet_column_names(label_dim, dense_dim, slot_num)
+    ordered = labels + conts + cats
+    index = {name: i for i, name in enumerate(ordered)}
     meta = {
-        "file_stats": stats,
-        "labels": [{"col_name": names[j], "index": j} for j in range(label_dim)],
-        "conts": [
-            {"col_name": names[label_dim + j], "index": label_dim + j} for j in range(dense_dim)
+        "file_stats": [
+            {"file_name": os.path.basename(p), "num_rows": int(n)} for p, n in files_and_rows
         ],
-        "cats": [
-            {"col_name": names[label_dim + dense_dim + j], "index": label_dim + dense_dim + j}
-            for j in range(slot_num)
-        ],
+        "labels": [{"col_name": c, "index": index[c]} for c in labels],
+        "conts": [{"col_name": c, "index": index[c]} for c in conts],
+        "cats": [{"col_name": c, "index": index[c]} for c in cats],
     }
     with open(os.path.join(folder, "_metadata.json"), "w", encoding="utf-8") as f:
         json.dump(meta, f, indent=1)
     list_path = os.path.join(folder, "_file_list.txt")
+    files = [os.path.abspath(p) for p, _ in files_and_rows]
     with open(list_path, "w", encoding="utf-8") as f:
         f.write(f"{len(files)}\n" + "".join(p + "\n" for p in files))
     return list_path
+
+
+def write_parquet_folder(folder, parts, *, label_dim, dense_dim, slot_num):
+    """Writes `parts` (a list of (label, dense, keys[n, slots]) tuples, one per file) as
+    `folder/part_<i>.parquet` plus `_file_list.txt` and `_metadata.json`; returns the list path."""
+    os.makedirs(folder, exist_ok=True)
+    done = []
+    for i, (label, dense, keys) in enumerate(parts):
+        path = os.path.join(folder, f"part_{i}.parquet")
+        done.append((path, write_parquet_part(path, label, dense, keys)))
+    return write_parquet_metadata(
+        folder, done, label_dim=label_dim, dense_dim=dense_dim, slot_num=slot_num
+    )
