@@ -1,5 +1,6 @@
 #include "cc/core/data/norm_codec.h"
 
+#include <algorithm>
 #include <cstring>
 #include <functional>
 #include <sstream>
@@ -134,25 +135,27 @@ static void ParseRecord(Source* src, const FormatOptions& o, int64_t key_bytes, 
     int64_t total = 0, limit = 0;
     for (int64_t s = 0; s < o.slots_per_input[i]; ++s) limit += o.max_nnz[slot + s];
     for (int64_t s = 0; s < o.slots_per_input[i]; ++s, ++slot) {
-      const std::string field = "slot " + std::to_string(slot) + " nnz";
+      // Field names are built only on failure: this loop runs once per slot of every record.
+      auto field = [slot](const char* what) { return "slot " + std::to_string(slot) + what; };
       const char* q = src->Take(4);
-      if (q == nullptr) fail(field, "record ends before this field (truncated)");
+      if (q == nullptr) fail(field(" nnz"), "record ends before this field (truncated)");
       int32_t nnz = Load<int32_t>(q);
-      std::string bad = CheckNnz(o, i, slot, nnz, total, limit);
-      if (!bad.empty()) fail(field, bad);
+      if (!NnzOk(o, i, slot, nnz, total, limit)) {
+        fail(field(" nnz"), NnzMessage(o, i, slot, nnz, total, limit));
+      }
       total += nnz;
-      const char* k = src->Take(nnz * key_bytes);
+      const char* k = src->Take(static_cast<int64_t>(nnz) * key_bytes);
       if (k == nullptr) {
-        fail("slot " + std::to_string(slot) + " keys",
-             "nnz=" + std::to_string(nnz) + " keys do not fit in the rest of the record (truncated)");
+        fail(field(" keys"), "nnz=" + std::to_string(nnz) +
+                                 " keys do not fit in the rest of the record (truncated)");
       }
       auto& keys = out->keys[i];
+      const size_t at = keys.size();
+      keys.resize(at + nnz);
       if (key_bytes == 8) {
-        size_t at = keys.size();
-        keys.resize(at + nnz);
-        std::memcpy(keys.data() + at, k, nnz * 8);
+        std::memcpy(keys.data() + at, k, static_cast<size_t>(nnz) * 8);
       } else {
-        for (int32_t j = 0; j < nnz; ++j) keys.push_back(Load<uint32_t>(k + 4 * j));
+        for (int32_t j = 0; j < nnz; ++j) keys[at + j] = Load<uint32_t>(k + 4 * j);
       }
       out->nnz[i].push_back(nnz);
     }
@@ -162,6 +165,12 @@ static void ParseRecord(Source* src, const FormatOptions& o, int64_t key_bytes, 
 int64_t NormDecoder::Decode(int64_t max_records, RecordBlock* out) {
   auto fail = [this](const std::string& field, const std::string& what) { Fail(field, what); };
   int64_t done = 0;
+  const int64_t expect = std::min(max_records, number_of_records_ - next_record_);
+  for (size_t i = 0; i < options_.slots_per_input.size(); ++i) {
+    out->nnz[i].reserve(out->nnz[i].size() + expect * options_.slots_per_input[i]);
+  }
+  out->label.reserve(out->label.size() + expect * options_.label_dim);
+  out->dense.reserve(out->dense.size() + expect * options_.dense_dim);
   while (done < max_records && next_record_ < number_of_records_) {
     if (options_.check_sum) {
       if (!file_.Ensure(4)) {

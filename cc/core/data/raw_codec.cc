@@ -54,6 +54,10 @@ int64_t RawDecoder::Decode(int64_t max_records, RecordBlock* out) {
   const size_t first_label = out->label.size();
   out->label.resize(first_label + n * o.label_dim);
   out->dense.resize(out->dense.size() + n * o.dense_dim);
+  for (size_t i = 0; i < o.slots_per_input.size(); ++i) {
+    out->keys[i].reserve(out->keys[i].size() + n * o.slots_per_input[i]);
+    out->nnz[i].reserve(out->nnz[i].size() + n * o.slots_per_input[i]);
+  }
   float* label = out->label.data() + first_label;
   float* dense = out->dense.data() + out->dense.size() - n * o.dense_dim;
   for (int64_t r = 0; r < n; ++r) {
@@ -88,8 +92,9 @@ int64_t RawDecoder::Decode(int64_t max_records, RecordBlock* out) {
       for (int64_t s = 0; s < o.slots_per_input[i]; ++s, ++slot) {
         int32_t key;
         std::memcpy(&key, k + 4 * slot, 4);
-        std::string bad = CheckSlotKey(o, slot, key);
-        if (!bad.empty()) fail("slot " + std::to_string(slot) + " key", bad);
+        if (!SlotKeyOk(o, slot, key)) {
+          fail("slot " + std::to_string(slot) + " key", SlotKeyMessage(o, slot, key));
+        }
         out->keys[i].push_back(key);
         out->nnz[i].push_back(1);
       }

@@ -1,6 +1,7 @@
 #pragma once
-// Validation shared by the codecs: nnz limits of the model's Input and slot key ranges. Each
-// returns an empty string when the value is fine, else the message body naming the value.
+// Validation shared by the codecs: nnz limits of the model's Input and slot key ranges. The *Ok
+// checks are the per-value fast path; the *Message functions build the text only on failure
+// (building strings per value would dominate decoding time).
 
 #include <cstdint>
 #include <sstream>
@@ -11,7 +12,13 @@
 namespace hugectr_tf {
 
 // nnz of global slot `slot` (in input `input`); `input_total` accumulates the input's nnz so far.
-inline std::string CheckNnz(const FormatOptions& o, size_t input, int64_t slot, int64_t nnz,
+inline bool NnzOk(const FormatOptions& o, size_t input, int64_t slot, int64_t nnz,
+                  int64_t input_total, int64_t input_limit) {
+  if (nnz < 0) return false;
+  return o.fixed_length[input] ? nnz <= o.max_nnz[slot] : input_total + nnz <= input_limit;
+}
+
+inline std::string NnzMessage(const FormatOptions& o, size_t input, int64_t slot, int64_t nnz,
                             int64_t input_total, int64_t input_limit) {
   std::ostringstream os;
   if (nnz < 0) {
@@ -27,7 +34,11 @@ inline std::string CheckNnz(const FormatOptions& o, size_t input, int64_t slot, 
   return os.str();
 }
 
-inline std::string CheckSlotKey(const FormatOptions& o, int64_t slot, int64_t key) {
+inline bool SlotKeyOk(const FormatOptions& o, int64_t slot, int64_t key) {
+  return key >= 0 && (o.slot_sizes.empty() || key < o.slot_sizes[slot]);
+}
+
+inline std::string SlotKeyMessage(const FormatOptions& o, int64_t slot, int64_t key) {
   std::ostringstream os;
   if (key < 0) {
     os << "key=" << key << " is negative";
