@@ -1,6 +1,8 @@
 """Norm and Raw files as tf.data pipelines (decoded by the C++ reader op)."""
 
+import math
 import os
+import struct
 
 import tensorflow as tf
 
@@ -21,6 +23,29 @@ def _check_files(files, what):
         if not os.path.isfile(f):
             raise FileNotFoundError(f"{what} data file `{f}` does not exist")
     return files
+
+
+def _norm_record_count(files, check_sum):
+    """Sum of the headers' number_of_records, or None if a header is unreadable (the reader op
+    then reports the problem with file, record and field)."""
+    total = 0
+    for path in files:
+        with open(path, "rb") as f:
+            head = f.read(4 + 64 if check_sum else 64)[4 if check_sum else 0 :]
+        if len(head) != 64:
+            return None
+        count = struct.unpack("<8q", head)[1]
+        if count < 0:
+            return None
+        total += count
+    return total
+
+
+def with_cardinality(ds, num_records, batch_size):
+    """Declares the batch count of one pass (Keras then knows the epoch length)."""
+    if num_records is None:
+        return ds
+    return ds.apply(tf.data.experimental.assert_cardinality(math.ceil(num_records / batch_size)))
 
 
 def _dataset(files, layout, batch_size, **kwargs):
@@ -62,8 +87,9 @@ def norm_dataset(
         Bad data raises `tf.errors.DataLossError` naming the file, record and field.
     """
     _check_batch(batch_size, num_workers)
-    return _dataset(
-        _check_files(files, "Norm"),
+    files = _check_files(files, "Norm")
+    ds = _dataset(
+        files,
         InputLayout.from_input(input),
         batch_size,
         file_format="norm",
@@ -72,6 +98,7 @@ def norm_dataset(
         repeat=repeat,
         num_workers=num_workers,
     )
+    return ds if repeat else with_cardinality(ds, _norm_record_count(files, check_sum), batch_size)
 
 
 def raw_dataset(
@@ -108,8 +135,9 @@ def raw_dataset(
             f"`slot_size_array` has {len(slot_size_array)} entries but the Input has "
             f"{layout.total_slots} slots. Received: slot_size_array={slot_size_array}"
         )
-    return _dataset(
-        _check_files(files, "Raw"),
+    files = _check_files(files, "Raw")
+    ds = _dataset(
+        files,
         layout,
         batch_size,
         file_format="raw",
@@ -119,3 +147,12 @@ def raw_dataset(
         repeat=repeat,
         num_workers=num_workers,
     )
+    if repeat:
+        return ds
+    record = 4 * (layout.label_dim + layout.dense_dim + layout.total_slots)
+    sizes = [os.path.getsize(f) for f in files]
+    if num_samples:
+        count = num_samples * len(files)
+    else:
+        count = sum(sizes) // record if all(s % record == 0 for s in sizes) else None
+    return with_cardinality(ds, count, batch_size)

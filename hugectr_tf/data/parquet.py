@@ -194,4 +194,7 @@ def parquet_dataset(file_list, input, batch_size, *, slot_size_array=(), repeat=
     )
     ds = tf.data.Dataset.from_generator(source, output_signature=signature)
     ds = ds.map(layout.to_dict, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    if not repeat:
+        rows = sum(source.rows.get(os.path.basename(f), 0) for f in source.files)
+        ds = ds.apply(tf.data.experimental.assert_cardinality(-(-rows // batch_size)))
     return ds.prefetch(2)

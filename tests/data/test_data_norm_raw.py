@@ -48,6 +48,7 @@ def test_norm_round_trip_across_files(tmp_path, i64, check_sum):
     )
     inp = make_input(2, 3, SPARSE)
     ds = dataset_from_params(params, inp, 8, repeat=False, i64_input_key=i64)
+    assert int(ds.cardinality()) == 7  # from the headers: Keras knows the epoch length
     got = collect(ds, ["wide", "deep"])
     label, dense, wide, deep = _expected(records)
     assert got["sizes"] == [8] * 6 + [5]  # batches span files; only the last is partial
@@ -114,7 +115,9 @@ def test_raw_round_trip(tmp_path, float_label_dense):
         num_workers=2,
     )
     inp = make_input(1, 2, [("a", 1, True, 3), ("b", 1, True, 1)])
-    got = collect(dataset_from_params(params, inp, 64, train=False, repeat=False), ["a", "b"])
+    ds = dataset_from_params(params, inp, 64, train=False, repeat=False)
+    assert int(ds.cardinality()) == 5
+    got = collect(ds, ["a", "b"])
     assert got["sizes"] == [64] * 4 + [44]
     want_dense = np.float32([r[1] for r in records])
     if not float_label_dense:
