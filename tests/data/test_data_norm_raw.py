@@ -134,3 +134,21 @@ def test_raw_num_samples_reads_a_prefix(tmp_path):
     inp = make_input(1, 1, [("s", 1, True, 1)])
     ds = raw_dataset([str(path)], inp, 4, num_samples=6)
     assert [k[0][0] for b in ds for k in b["s"].to_list()] == list(range(6))
+
+
+def test_norm_records_crossing_read_windows(tmp_path):
+    # Unframed files are parsed from 1 MiB windows: records straddle window ends, and one record
+    # (300,000 keys, 1.2 MB) is larger than a window.
+    rng = np.random.default_rng(9)
+    records = random_records(rng, 3000, label_dim=1, dense_dim=40, max_nnz=[60], i64=False)
+    big = rng.integers(0, 2**32, 300_000).tolist()
+    records[1500] = ([1.0], [0.5] * 40, [big])
+    path = tmp_path / "big.bin"
+    path.write_bytes(
+        norm_file(records, label_dim=1, dense_dim=40, slot_num=1, check_sum=False, i64=False)
+    )
+    assert path.stat().st_size > 2**21 - 2**18  # about two windows
+    inp = make_input(1, 40, [("s", 300_000, False, 1)])
+    got = collect(norm_dataset([str(path)], inp, 512, check_sum=False, num_workers=2), ["s"])
+    assert got["s"] == [r[2] for r in records]
+    np.testing.assert_array_equal(np.float32(got["dense"]), np.float32([r[1] for r in records]))

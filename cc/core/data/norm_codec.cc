@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <functional>
 #include <sstream>
 
 #include "cc/core/check.h"
@@ -17,7 +16,7 @@ namespace {
 // missing; the pointer is valid until the next Take().
 class SpanSource {
  public:
-  SpanSource(const char* p, int64_t size) : p_(p), left_(size) {}
+  SpanSource(const char* p, int64_t size) : p_(p), base_(p), left_(size) {}
   const char* Take(int64_t n) {
     if (n > left_) return nullptr;
     const char* r = p_;
@@ -26,25 +25,41 @@ class SpanSource {
     return r;
   }
   int64_t left() const { return left_; }
+  // Pointer `offset` bytes after the span's original start.
+  const char* begin_at(int64_t offset) const { return base_ + offset; }
 
  private:
   const char* p_;
+  const char* base_;
   int64_t left_;
 };
 
-class StreamSource {
- public:
-  explicit StreamSource(FileBuffer* f) : f_(f) {}
-  const char* Take(int64_t n) {
-    if (n > f_->remaining() || !f_->Ensure(static_cast<size_t>(n))) return nullptr;
-    const char* r = f_->data();
-    f_->Skip(static_cast<size_t>(n));
-    return r;
-  }
+// Thrown when a record crosses the end of the in-memory window (not the end of the file): the
+// caller rolls the record back, refills and parses it again.
+struct NeedMore {};
 
- private:
-  FileBuffer* f_;
+// Sizes of a block's vectors, to roll back a partly parsed record (reused: no per-record
+// allocation).
+struct BlockMark {
+  size_t label = 0, dense = 0;
+  std::vector<size_t> nnz, keys;
+  void Save(const RecordBlock& b) {
+    label = b.label.size();
+    dense = b.dense.size();
+    nnz.resize(b.nnz.size());
+    keys.resize(b.keys.size());
+    for (size_t i = 0; i < nnz.size(); ++i) nnz[i] = b.nnz[i].size();
+    for (size_t i = 0; i < keys.size(); ++i) keys[i] = b.keys[i].size();
+  }
+  void Restore(RecordBlock* b) const {
+    b->label.resize(label);
+    b->dense.resize(dense);
+    for (size_t i = 0; i < nnz.size(); ++i) b->nnz[i].resize(nnz[i]);
+    for (size_t i = 0; i < keys.size(); ++i) b->keys[i].resize(keys[i]);
+  }
 };
+
+constexpr int64_t kWindowBytes = 1 << 20;
 
 template <typename T>
 T Load(const char* p) {
@@ -121,12 +136,14 @@ void NormDecoder::ReadHeader() {
   next_record_ = 0;
 }
 
-template <typename Source>
+// `fail` reports invalid values; `missing` reports bytes missing from the source (truncation, or
+// in windowed mode the need to refill).
+template <typename Source, typename Fail, typename Missing>
 static void ParseRecord(Source* src, const FormatOptions& o, int64_t key_bytes, RecordBlock* out,
-                        const std::function<void(const std::string&, const std::string&)>& fail) {
+                        const Fail& fail, const Missing& missing) {
   const int64_t dense_bytes = (o.label_dim + o.dense_dim) * 4;
   const char* p = src->Take(dense_bytes);
-  if (p == nullptr) fail("label", "record ends before its label and dense values (truncated)");
+  if (p == nullptr) missing("label", "record ends before its label and dense values (truncated)");
   const float* fp = reinterpret_cast<const float*>(p);
   out->label.insert(out->label.end(), fp, fp + o.label_dim);
   out->dense.insert(out->dense.end(), fp + o.label_dim, fp + o.label_dim + o.dense_dim);
@@ -138,7 +155,7 @@ static void ParseRecord(Source* src, const FormatOptions& o, int64_t key_bytes, 
       // Field names are built only on failure: this loop runs once per slot of every record.
       auto field = [slot](const char* what) { return "slot " + std::to_string(slot) + what; };
       const char* q = src->Take(4);
-      if (q == nullptr) fail(field(" nnz"), "record ends before this field (truncated)");
+      if (q == nullptr) missing(field(" nnz"), "record ends before this field (truncated)");
       int32_t nnz = Load<int32_t>(q);
       if (!NnzOk(o, i, slot, nnz, total, limit)) {
         fail(field(" nnz"), NnzMessage(o, i, slot, nnz, total, limit));
@@ -146,7 +163,7 @@ static void ParseRecord(Source* src, const FormatOptions& o, int64_t key_bytes, 
       total += nnz;
       const char* k = src->Take(static_cast<int64_t>(nnz) * key_bytes);
       if (k == nullptr) {
-        fail(field(" keys"), "nnz=" + std::to_string(nnz) +
+        missing(field(" keys"), "nnz=" + std::to_string(nnz) +
                                  " keys do not fit in the rest of the record (truncated)");
       }
       auto& keys = out->keys[i];
@@ -171,8 +188,8 @@ int64_t NormDecoder::Decode(int64_t max_records, RecordBlock* out) {
   }
   out->label.reserve(out->label.size() + expect * options_.label_dim);
   out->dense.reserve(out->dense.size() + expect * options_.dense_dim);
-  while (done < max_records && next_record_ < number_of_records_) {
-    if (options_.check_sum) {
+  if (options_.check_sum) {
+    while (done < max_records && next_record_ < number_of_records_) {
       if (!file_.Ensure(4)) {
         Fail("length", "file ends, but the header says " + Str(number_of_records_) +
                            " records (truncated file)");
@@ -188,20 +205,53 @@ int64_t NormDecoder::Decode(int64_t max_records, RecordBlock* out) {
       int8_t got = SumChecksum(unit, n);
       if (want != got) Fail("checksum", "stored " + Str(want) + ", computed " + Str(got));
       SpanSource span(unit, n);
-      ParseRecord(&span, options_, key_bytes_, out, fail);
+      ParseRecord(&span, options_, key_bytes_, out, fail, fail);
       if (span.left() != 0) {
         Fail("length", "unit length " + Str(n) + " but the record's fields take " +
                            Str(n - span.left()) + " bytes");
       }
       file_.Skip(4 + n + 1);
-    } else {
-      StreamSource stream(&file_);
-      ParseRecord(&stream, options_, key_bytes_, out, fail);
+      ++out->num_records;
+      ++done;
+      ++next_record_;
+    }
+    return done;
+  }
+  // Unframed records: parse from an in-memory window of the file; a record crossing the window's
+  // end is rolled back and parsed again after a refill (with a larger window if it alone is
+  // bigger). Only at the end of the file is a missing byte a truncation error.
+  int64_t window = 0;
+  SpanSource span(nullptr, 0);
+  bool at_end = false;
+  auto missing = [&](const std::string& field, const std::string& what) {
+    if (!at_end) throw NeedMore{};
+    Fail(field, what);
+  };
+  auto refill = [&](int64_t size) {
+    file_.Skip(static_cast<size_t>(window - span.left()));  // bytes of completed records
+    window = std::min(file_.remaining(), size);
+    if (!file_.Ensure(static_cast<size_t>(window))) Fail("label", "file shrank while reading");
+    span = SpanSource(file_.data(), window);
+    at_end = window == file_.remaining();
+  };
+  refill(kWindowBytes);
+  BlockMark mark;
+  while (done < max_records && next_record_ < number_of_records_) {
+    mark.Save(*out);
+    const int64_t left = span.left();
+    try {
+      ParseRecord(&span, options_, key_bytes_, out, fail, missing);
+    } catch (const NeedMore&) {
+      mark.Restore(out);
+      span = SpanSource(span.begin_at(window - left), left);
+      refill(left == window ? 2 * window : std::max(window, kWindowBytes));
+      continue;
     }
     ++out->num_records;
     ++done;
     ++next_record_;
   }
+  file_.Skip(static_cast<size_t>(window - span.left()));
   return done;
 }
 
