@@ -10,7 +10,9 @@
 namespace hugectr_tf {
 
 std::unique_ptr<RecordDecoder> MakeDecoder(const ReadTask& task, const FormatOptions& options) {
-  if (options.format == BinaryFormat::kNorm) return std::make_unique<NormDecoder>(task.path, options);
+  if (options.format == BinaryFormat::kNorm) {
+    return std::make_unique<NormDecoder>(task.path, options);
+  }
   return std::make_unique<RawDecoder>(task.path, options, task.begin, task.end);
 }
 
@@ -35,7 +37,8 @@ BatchPipeline::BatchPipeline(std::vector<ReadTask> tasks, FormatOptions format,
     : tasks_(std::move(tasks)), format_(std::move(format)), options_(options) {
   const size_t inputs = format_.slots_per_input.size();
   HCTR_CHECK(options_.batch_size > 0, "batch_size must be positive, got " << options_.batch_size);
-  HCTR_CHECK(options_.num_workers > 0, "num_workers must be positive, got " << options_.num_workers);
+  HCTR_CHECK(options_.num_workers > 0,
+             "num_workers must be positive, got " << options_.num_workers);
   HCTR_CHECK(format_.fixed_length.size() == inputs && format_.input_names.size() == inputs,
              "one fixed_length flag and name per sparse input expected");
   HCTR_CHECK(static_cast<int64_t>(format_.max_nnz.size()) == format_.total_slots(),
@@ -46,7 +49,8 @@ BatchPipeline::BatchPipeline(std::vector<ReadTask> tasks, FormatOptions format,
              "slot_size_array has " << format_.slot_sizes.size() << " entries but the Input has "
                                     << format_.total_slots() << " slots");
   cursor_key_.assign(inputs, 0);
-  const int64_t threads = std::min<int64_t>(options_.num_workers, std::max<size_t>(tasks_.size(), 1));
+  const int64_t threads =
+      std::min<int64_t>(options_.num_workers, std::max<size_t>(tasks_.size(), 1));
   for (int64_t i = 0; i < threads; ++i) workers_.emplace_back([this] { WorkerLoop(); });
 }
 

@@ -92,14 +92,18 @@ void NormDecoder::ReadHeader() {
   next_record_ = -1;  // messages say "header"
   const char* h = nullptr;
   if (options_.check_sum) {
-    if (!file_.Ensure(4)) Fail("length", "file has " + Str(file_.file_size()) + " bytes, too short");
+    if (!file_.Ensure(4)) {
+      Fail("length", "file has " + Str(file_.file_size()) + " bytes, too short");
+    }
     int32_t n = Load<int32_t>(file_.data());
     if (n != kNormHeaderBytes) {
       Fail("length", "header unit length is " + Str(n) + ", expected 64 for check_type=Sum" +
-                         (n == 0 ? " (the file looks unframed, i.e. written with Check_t.Non)" : ""));
+                         (n == 0 ? " (the file looks unframed, i.e. written with Check_t.Non)"
+                                 : ""));
     }
     if (!file_.Ensure(4 + kNormHeaderBytes + 1)) {
-      Fail("header", "file has " + Str(file_.file_size()) + " bytes, too short for a framed header");
+      Fail("header",
+           "file has " + Str(file_.file_size()) + " bytes, too short for a framed header");
     }
     h = file_.data() + 4;
     int8_t want = static_cast<int8_t>(h[kNormHeaderBytes]);
@@ -109,7 +113,8 @@ void NormDecoder::ReadHeader() {
     }
   } else {
     if (!file_.Ensure(kNormHeaderBytes)) {
-      Fail("header", "file has " + Str(file_.file_size()) + " bytes, fewer than the 64-byte header");
+      Fail("header",
+           "file has " + Str(file_.file_size()) + " bytes, fewer than the 64-byte header");
     }
     h = file_.data();
   }
@@ -122,10 +127,12 @@ void NormDecoder::ReadHeader() {
   }
   if (f[1] < 0) Fail("number_of_records", "is negative: " + Str(f[1]));
   if (f[2] != options_.label_dim) {
-    Fail("label_dim", "is " + Str(f[2]) + " but the Input has label_dim=" + Str(options_.label_dim));
+    Fail("label_dim",
+         "is " + Str(f[2]) + " but the Input has label_dim=" + Str(options_.label_dim));
   }
   if (f[3] != options_.dense_dim) {
-    Fail("dense_dim", "is " + Str(f[3]) + " but the Input has dense_dim=" + Str(options_.dense_dim));
+    Fail("dense_dim",
+         "is " + Str(f[3]) + " but the Input has dense_dim=" + Str(options_.dense_dim));
   }
   if (f[4] != options_.total_slots()) {
     Fail("slot_num", "is " + Str(f[4]) + " but the Input's sparse inputs have " +

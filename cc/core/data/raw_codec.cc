@@ -18,19 +18,19 @@ int64_t RawRecordCount(const std::string& path, const FormatOptions& o) {
              "cannot open Raw data file `" << path << "`: " << std::strerror(errno));
   const int64_t size = st.st_size;
   const int64_t rec = RawRecordBytes(o);
+  const std::string where =
+      "Raw file `" + path + "`, record " + std::to_string(size / rec) + ", field `label`: ";
   if (o.num_samples > 0) {
     HCTR_CHECK_CODE(size >= o.num_samples * rec, ErrorCode::kDataLoss,
-                    "Raw file `" << path << "`, record " << size / rec << ", field `label`: the file has "
-                                 << size << " bytes, but num_samples=" << o.num_samples << " records of "
-                                 << rec << " bytes need " << o.num_samples * rec
-                                 << " (truncated file or wrong num_samples)");
+                    where << "the file has " << size << " bytes, but num_samples=" << o.num_samples
+                          << " records of " << rec << " bytes need " << o.num_samples * rec
+                          << " (truncated file or wrong num_samples)");
     return o.num_samples;
   }
   HCTR_CHECK_CODE(size % rec == 0, ErrorCode::kDataLoss,
-                  "Raw file `" << path << "`, record " << size / rec << ", field `label`: the file has "
-                               << size << " bytes, not a multiple of the " << rec
-                               << "-byte record (label_dim + dense_dim + slot_num int32 words); "
-                                  "the last record is truncated");
+                  where << "the file has " << size << " bytes, not a multiple of the " << rec
+                        << "-byte record (label_dim + dense_dim + slot_num int32 words); "
+                           "the last record is truncated");
   return size / rec;
 }
 

@@ -130,7 +130,8 @@ class BinaryReaderDataset::Iterator : public DatasetIterator<BinaryReaderDataset
         "model, not the input pipeline");
   }
   absl::Status RestoreInternal(IteratorContext*, IteratorStateReader*) override {
-    return absl::UnimplementedError("restoring a HugeCTR Norm/Raw reader position is not supported");
+    return absl::UnimplementedError(
+        "restoring a HugeCTR Norm/Raw reader position is not supported");
   }
 
  private:
