@@ -1,0 +1,265 @@
+#include "cc/core/data/norm_codec.h"
+
+#include <algorithm>
+#include <cstring>
+#include <sstream>
+
+#include "cc/core/check.h"
+#include "cc/core/checksum.h"
+#include "cc/core/data/record_checks.h"
+
+namespace hugectr_tf {
+namespace {
+
+// Byte sources for ParseRecord: the framed mode parses inside an in-memory unit, the plain mode
+// straight from the file buffer. Take() returns a pointer to `n` bytes or nullptr if they are
+// missing; the pointer is valid until the next Take().
+class SpanSource {
+ public:
+  SpanSource(const char* p, int64_t size) : p_(p), base_(p), left_(size) {}
+  const char* Take(int64_t n) {
+    if (n > left_) return nullptr;
+    const char* r = p_;
+    p_ += n;
+    left_ -= n;
+    return r;
+  }
+  int64_t left() const { return left_; }
+  // Pointer `offset` bytes after the span's original start.
+  const char* begin_at(int64_t offset) const { return base_ + offset; }
+
+ private:
+  const char* p_;
+  const char* base_;
+  int64_t left_;
+};
+
+// Thrown when a record crosses the end of the in-memory window (not the end of the file): the
+// caller rolls the record back, refills and parses it again.
+struct NeedMore {};
+
+// Sizes of a block's vectors, to roll back a partly parsed record (reused: no per-record
+// allocation).
+struct BlockMark {
+  size_t label = 0, dense = 0;
+  std::vector<size_t> nnz, keys;
+  void Save(const RecordBlock& b) {
+    label = b.label.size();
+    dense = b.dense.size();
+    nnz.resize(b.nnz.size());
+    keys.resize(b.keys.size());
+    for (size_t i = 0; i < nnz.size(); ++i) nnz[i] = b.nnz[i].size();
+    for (size_t i = 0; i < keys.size(); ++i) keys[i] = b.keys[i].size();
+  }
+  void Restore(RecordBlock* b) const {
+    b->label.resize(label);
+    b->dense.resize(dense);
+    for (size_t i = 0; i < nnz.size(); ++i) b->nnz[i].resize(nnz[i]);
+    for (size_t i = 0; i < keys.size(); ++i) b->keys[i].resize(keys[i]);
+  }
+};
+
+constexpr int64_t kWindowBytes = 1 << 20;
+
+template <typename T>
+T Load(const char* p) {
+  T v;
+  std::memcpy(&v, p, sizeof(T));
+  return v;
+}
+
+std::string Str(int64_t v) { return std::to_string(v); }
+
+}  // namespace
+
+NormDecoder::NormDecoder(const std::string& path, const FormatOptions& options)
+    : path_(path), options_(options), file_(path, 0), key_bytes_(options.key_i64 ? 8 : 4) {
+  ReadHeader();
+}
+
+void NormDecoder::Fail(const std::string& field, const std::string& what) const {
+  std::ostringstream where;
+  if (next_record_ < 0) {
+    where << "header";
+  } else {
+    where << "record " << next_record_;
+  }
+  HCTR_FAIL(ErrorCode::kDataLoss, "Norm file `" << path_ << "`, " << where.str() << ", field `"
+                                                << field << "`: " << what);
+}
+
+void NormDecoder::ReadHeader() {
+  next_record_ = -1;  // messages say "header"
+  const char* h = nullptr;
+  if (options_.check_sum) {
+    if (!file_.Ensure(4)) {
+      Fail("length", "file has " + Str(file_.file_size()) + " bytes, too short");
+    }
+    int32_t n = Load<int32_t>(file_.data());
+    if (n != kNormHeaderBytes) {
+      Fail("length", "header unit length is " + Str(n) + ", expected 64 for check_type=Sum" +
+                         (n == 0 ? " (the file looks unframed, i.e. written with Check_t.Non)"
+                                 : ""));
+    }
+    if (!file_.Ensure(4 + kNormHeaderBytes + 1)) {
+      Fail("header",
+           "file has " + Str(file_.file_size()) + " bytes, too short for a framed header");
+    }
+    h = file_.data() + 4;
+    int8_t want = static_cast<int8_t>(h[kNormHeaderBytes]);
+    int8_t got = SumChecksum(h, kNormHeaderBytes);
+    if (want != got) {
+      Fail("checksum", "stored " + Str(want) + ", computed " + Str(got) + " (corrupt header)");
+    }
+  } else {
+    if (!file_.Ensure(kNormHeaderBytes)) {
+      Fail("header",
+           "file has " + Str(file_.file_size()) + " bytes, fewer than the 64-byte header");
+    }
+    h = file_.data();
+  }
+  int64_t f[8];
+  std::memcpy(f, h, sizeof(f));
+  const int64_t expect_check = options_.check_sum ? 1 : 0;
+  if (f[0] != expect_check) {
+    Fail("error_check", "is " + Str(f[0]) + " but check_type is " +
+                            (options_.check_sum ? "Sum (expects 1)" : "Non (expects 0)"));
+  }
+  if (f[1] < 0) Fail("number_of_records", "is negative: " + Str(f[1]));
+  if (f[2] != options_.label_dim) {
+    Fail("label_dim",
+         "is " + Str(f[2]) + " but the Input has label_dim=" + Str(options_.label_dim));
+  }
+  if (f[3] != options_.dense_dim) {
+    Fail("dense_dim",
+         "is " + Str(f[3]) + " but the Input has dense_dim=" + Str(options_.dense_dim));
+  }
+  if (f[4] != options_.total_slots()) {
+    Fail("slot_num", "is " + Str(f[4]) + " but the Input's sparse inputs have " +
+                         Str(options_.total_slots()) + " slots in total");
+  }
+  number_of_records_ = f[1];
+  file_.Skip(options_.check_sum ? 4 + kNormHeaderBytes + 1 : kNormHeaderBytes);
+  next_record_ = 0;
+}
+
+// `fail` reports invalid values; `missing` reports bytes missing from the source (truncation, or
+// in windowed mode the need to refill).
+template <typename Source, typename Fail, typename Missing>
+static void ParseRecord(Source* src, const FormatOptions& o, int64_t key_bytes, RecordBlock* out,
+                        const Fail& fail, const Missing& missing) {
+  const int64_t dense_bytes = (o.label_dim + o.dense_dim) * 4;
+  const char* p = src->Take(dense_bytes);
+  if (p == nullptr) missing("label", "record ends before its label and dense values (truncated)");
+  const float* fp = reinterpret_cast<const float*>(p);
+  out->label.insert(out->label.end(), fp, fp + o.label_dim);
+  out->dense.insert(out->dense.end(), fp + o.label_dim, fp + o.label_dim + o.dense_dim);
+  int64_t slot = 0;
+  for (size_t i = 0; i < o.slots_per_input.size(); ++i) {
+    int64_t total = 0, limit = 0;
+    for (int64_t s = 0; s < o.slots_per_input[i]; ++s) limit += o.max_nnz[slot + s];
+    for (int64_t s = 0; s < o.slots_per_input[i]; ++s, ++slot) {
+      // Field names are built only on failure: this loop runs once per slot of every record.
+      auto field = [slot](const char* what) { return "slot " + std::to_string(slot) + what; };
+      const char* q = src->Take(4);
+      if (q == nullptr) missing(field(" nnz"), "record ends before this field (truncated)");
+      int32_t nnz = Load<int32_t>(q);
+      if (!NnzOk(o, i, slot, nnz, total, limit)) {
+        fail(field(" nnz"), NnzMessage(o, i, slot, nnz, total, limit));
+      }
+      total += nnz;
+      const char* k = src->Take(static_cast<int64_t>(nnz) * key_bytes);
+      if (k == nullptr) {
+        missing(field(" keys"), "nnz=" + std::to_string(nnz) +
+                                 " keys do not fit in the rest of the record (truncated)");
+      }
+      auto& keys = out->keys[i];
+      const size_t at = keys.size();
+      keys.resize(at + nnz);
+      if (key_bytes == 8) {
+        std::memcpy(keys.data() + at, k, static_cast<size_t>(nnz) * 8);
+      } else {
+        for (int32_t j = 0; j < nnz; ++j) keys[at + j] = Load<uint32_t>(k + 4 * j);
+      }
+      out->nnz[i].push_back(nnz);
+    }
+  }
+}
+
+int64_t NormDecoder::Decode(int64_t max_records, RecordBlock* out) {
+  auto fail = [this](const std::string& field, const std::string& what) { Fail(field, what); };
+  int64_t done = 0;
+  const int64_t expect = std::min(max_records, number_of_records_ - next_record_);
+  for (size_t i = 0; i < options_.slots_per_input.size(); ++i) {
+    out->nnz[i].reserve(out->nnz[i].size() + expect * options_.slots_per_input[i]);
+  }
+  out->label.reserve(out->label.size() + expect * options_.label_dim);
+  out->dense.reserve(out->dense.size() + expect * options_.dense_dim);
+  if (options_.check_sum) {
+    while (done < max_records && next_record_ < number_of_records_) {
+      if (!file_.Ensure(4)) {
+        Fail("length", "file ends, but the header says " + Str(number_of_records_) +
+                           " records (truncated file)");
+      }
+      int32_t n = Load<int32_t>(file_.data());
+      if (n < 0 || n + 5 > file_.remaining()) {
+        Fail("length", "unit length " + Str(n) + " does not fit in the " +
+                           Str(file_.remaining() - 4) + " bytes left (corrupt or truncated file)");
+      }
+      file_.Ensure(4 + n + 1);
+      const char* unit = file_.data() + 4;
+      int8_t want = static_cast<int8_t>(unit[n]);
+      int8_t got = SumChecksum(unit, n);
+      if (want != got) Fail("checksum", "stored " + Str(want) + ", computed " + Str(got));
+      SpanSource span(unit, n);
+      ParseRecord(&span, options_, key_bytes_, out, fail, fail);
+      if (span.left() != 0) {
+        Fail("length", "unit length " + Str(n) + " but the record's fields take " +
+                           Str(n - span.left()) + " bytes");
+      }
+      file_.Skip(4 + n + 1);
+      ++out->num_records;
+      ++done;
+      ++next_record_;
+    }
+    return done;
+  }
+  // Unframed records: parse from an in-memory window of the file; a record crossing the window's
+  // end is rolled back and parsed again after a refill (with a larger window if it alone is
+  // bigger). Only at the end of the file is a missing byte a truncation error.
+  int64_t window = 0;
+  SpanSource span(nullptr, 0);
+  bool at_end = false;
+  auto missing = [&](const std::string& field, const std::string& what) {
+    if (!at_end) throw NeedMore{};
+    Fail(field, what);
+  };
+  auto refill = [&](int64_t size) {
+    file_.Skip(static_cast<size_t>(window - span.left()));  // bytes of completed records
+    window = std::min(file_.remaining(), size);
+    if (!file_.Ensure(static_cast<size_t>(window))) Fail("label", "file shrank while reading");
+    span = SpanSource(file_.data(), window);
+    at_end = window == file_.remaining();
+  };
+  refill(kWindowBytes);
+  BlockMark mark;
+  while (done < max_records && next_record_ < number_of_records_) {
+    mark.Save(*out);
+    const int64_t left = span.left();
+    try {
+      ParseRecord(&span, options_, key_bytes_, out, fail, missing);
+    } catch (const NeedMore&) {
+      mark.Restore(out);
+      span = SpanSource(span.begin_at(window - left), left);
+      refill(left == window ? 2 * window : std::max(window, kWindowBytes));
+      continue;
+    }
+    ++out->num_records;
+    ++done;
+    ++next_record_;
+  }
+  file_.Skip(static_cast<size_t>(window - span.left()));
+  return done;
+}
+
+}  // namespace hugectr_tf
