@@ -92,12 +92,14 @@ class ModelTraining:
         from hugectr_tf.data import DataReader
 
         batch = self.solver.batchsize if train else self.solver.batchsize_eval
+        # The eval reader makes one pass (its last batch may be short) and is rewound when it runs
+        # dry, so an evaluation never counts a sample twice.
         return DataReader(
             self.reader_params,
             self._input,
             batch,
             train=train,
-            repeat_dataset=self.solver.repeat_dataset,
+            repeat_dataset=self.solver.repeat_dataset and train,
             i64_input_key=self.solver.i64_input_key,
         )
 
@@ -191,8 +193,9 @@ class ModelTraining:
         reader = self.get_data_reader_eval()
         for _ in range(self.solver.max_eval_batches):
             if not self.eval():
-                reader.set_source()  # HugeCTR rewinds the eval source when it runs dry
                 break
+        if reader.is_eof():
+            reader.set_source()
         return self.get_eval_metrics()
 
     def fit(
@@ -238,11 +241,11 @@ class ModelTraining:
                         f"Loss: {np.mean(losses):.6f} lr: {self._lr_scheduler.get_lr():.6g}"
                     )
                     window, losses = time.time(), []
-                if it % eval_interval == 0 and self._eval_reached(auc_goal, it):
-                    return
                 if snapshot and it % snapshot == 0:
                     self.save_params_to_files(snapshot_prefix, it)
                     _log(f"Dumped model parameters, iter {it}, prefix {snapshot_prefix!r}")
+                if it % eval_interval == 0 and self._eval_reached(auc_goal, it):
+                    return
         _log(f"Finished {self._iteration} iterations in {time.time() - started:.2f}s")
 
     def _eval_reached(self, auc_goal, it):
