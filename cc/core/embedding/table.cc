@@ -1,0 +1,413 @@
+#include "cc/core/embedding/table.h"
+
+#include <algorithm>
+#include <cmath>
+#include <mutex>
+#include <numeric>
+
+#include "cc/core/check.h"
+#include "cc/core/embedding/row_init.h"
+#include "cc/core/embedding/unique.h"
+
+namespace hugectr_tf {
+
+namespace {
+constexpr double kBytesPerMb = 1024.0 * 1024.0;
+}  // namespace
+
+TableType ParseTableType(const std::string& name) {
+  if (name == "DistributedSlotSparseEmbeddingHash")
+    return TableType::kDistributedSlotSparseEmbeddingHash;
+  if (name == "LocalizedSlotSparseEmbeddingHash")
+    return TableType::kLocalizedSlotSparseEmbeddingHash;
+  if (name == "LocalizedSlotSparseEmbeddingOneHot")
+    return TableType::kLocalizedSlotSparseEmbeddingOneHot;
+  HCTR_FAIL(ErrorCode::kInvalidArgument,
+            "`embedding_type` must be one of DistributedSlotSparseEmbeddingHash, "
+            "LocalizedSlotSparseEmbeddingHash, LocalizedSlotSparseEmbeddingOneHot. Received: "
+            "embedding_type='"
+                << name << "'");
+}
+
+int64_t EmbeddingTable::BytesPerRow(int64_t vec, OptimizerType type) {
+  const int64_t counters = 3 * sizeof(int64_t);  // key, slot id, last step
+  return counters + KeyIndex::kBytesPerKey +
+         static_cast<int64_t>(sizeof(float)) * vec * (1 + NumOptimizerSlots(type));
+}
+
+int64_t EmbeddingTable::MegabytesFor(int64_t rows, int64_t vec, OptimizerType type) {
+  return static_cast<int64_t>(
+      std::ceil(static_cast<double>(rows) * BytesPerRow(vec, type) / kBytesPerMb));
+}
+
+EmbeddingTable::EmbeddingTable(const TableOptions& options) : options_(options) {
+  HCTR_CHECK(options_.vec > 0, "`embedding_vec_size` must be a positive integer. Received: "
+                                   "embedding_vec_size="
+                                       << options_.vec);
+  HCTR_CHECK(options_.workspace_mb > 0,
+             "`workspace_size_per_gpu_in_mb` must be positive. Received: "
+             "workspace_size_per_gpu_in_mb="
+                 << options_.workspace_mb);
+  num_slots_ = NumOptimizerSlots(options_.optimizer.type);
+  const int64_t per_row = BytesPerRow(options_.vec, options_.optimizer.type);
+  capacity_ = static_cast<int64_t>(options_.workspace_mb * kBytesPerMb / per_row);
+  if (options_.type == TableType::kLocalizedSlotSparseEmbeddingOneHot) {
+    HCTR_CHECK(!options_.slot_size_array.empty(),
+               "`slot_size_array` must be given for LocalizedSlotSparseEmbeddingOneHot. "
+               "Received: slot_size_array=[]");
+    slot_offsets_.assign(1, 0);
+    for (size_t s = 0; s < options_.slot_size_array.size(); ++s) {
+      const int64_t rows = options_.slot_size_array[s];
+      HCTR_CHECK(rows > 0, "`slot_size_array` entries must be positive. Received: "
+                           "slot_size_array["
+                               << s << "]=" << rows);
+      slot_offsets_.push_back(slot_offsets_.back() + rows);
+    }
+    const int64_t total = slot_offsets_.back();
+    HCTR_CHECK_CODE(total <= capacity_, ErrorCode::kResourceExhausted,
+                    "LocalizedSlotSparseEmbeddingOneHot needs "
+                        << total << " rows (sum of slot_size_array) but workspace_size_per_gpu_in_mb="
+                        << options_.workspace_mb << " holds " << capacity_ << " rows of "
+                        << per_row << " bytes; it needs at least "
+                        << MegabytesFor(total, options_.vec, options_.optimizer.type)
+                        << " MB: raise workspace_size_per_gpu_in_mb");
+    dense_index_.assign(total, -1);
+  }
+}
+
+int64_t EmbeddingTable::size() const {
+  std::shared_lock<std::shared_mutex> lock(mutex_);
+  return static_cast<int64_t>(keys_.size());
+}
+
+int64_t EmbeddingTable::step() const {
+  std::shared_lock<std::shared_mutex> lock(mutex_);
+  return step_;
+}
+
+int64_t EmbeddingTable::FindRow(int64_t key) const {
+  if (options_.type == TableType::kLocalizedSlotSparseEmbeddingOneHot) {
+    return (key >= 0 && key < static_cast<int64_t>(dense_index_.size())) ? dense_index_[key] : -1;
+  }
+  return index_.Find(key);
+}
+
+void EmbeddingTable::TableKeys(const int64_t* values, int64_t n, const int64_t* row_splits,
+                               int64_t num_rows, int64_t slot_num, std::vector<int64_t>* keys,
+                               std::vector<int64_t>* slots,
+                               const ParallelFor& parallel_for) const {
+  HCTR_CHECK(slot_num > 0 && num_rows % slot_num == 0,
+             "row_splits describe " << num_rows << " (sample, slot) rows, which is not a multiple"
+                                    << " of slot_num=" << slot_num);
+  ValidateRowSplits(row_splits, num_rows, n);
+  const bool one_hot = options_.type == TableType::kLocalizedSlotSparseEmbeddingOneHot;
+  if (one_hot) {
+    HCTR_CHECK(slot_num == static_cast<int64_t>(options_.slot_size_array.size()),
+               "LocalizedSlotSparseEmbeddingOneHot has slot_size_array of "
+                   << options_.slot_size_array.size() << " slots but the input has slot_num="
+                   << slot_num);
+    // Checked serially before the parallel pass: errors must not be thrown on pool threads.
+    for (int64_t r = 0; r < num_rows; ++r) {
+      const int64_t s = r % slot_num;
+      for (int64_t p = row_splits[r]; p < row_splits[r + 1]; ++p) {
+        HCTR_CHECK_CODE(values[p] >= 0 && values[p] < options_.slot_size_array[s],
+                        ErrorCode::kOutOfRange,
+                        "key " << values[p] << " in slot " << s << " (sample " << r / slot_num
+                               << ") is outside the slot's range [0, "
+                               << options_.slot_size_array[s]
+                               << ") given by slot_size_array[" << s << "]");
+      }
+    }
+  }
+  keys->resize(n);
+  slots->resize(n);
+  parallel_for(num_rows, 16, [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) {
+      const int64_t s = r % slot_num;
+      const int64_t offset = one_hot ? slot_offsets_[s] : 0;
+      for (int64_t p = row_splits[r]; p < row_splits[r + 1]; ++p) {
+        (*keys)[p] = values[p] + offset;
+        (*slots)[p] = s;
+      }
+    }
+  });
+}
+
+void EmbeddingTable::EnsureStorage(int64_t rows) {
+  keys_.resize(rows);
+  slot_ids_.resize(rows);
+  last_step_.resize(rows);
+  rows_.resize(rows * options_.vec);
+  opt_.resize(rows * num_slots_ * options_.vec);
+}
+
+void EmbeddingTable::InsertRows(const std::vector<int64_t>& keys,
+                                const std::vector<int64_t>& slots,
+                                const ParallelFor& parallel_for) {
+  const int64_t base = static_cast<int64_t>(keys_.size());
+  const int64_t m = static_cast<int64_t>(keys.size());
+  HCTR_CHECK_CODE(
+      base + m <= capacity_, ErrorCode::kResourceExhausted,
+      "embedding table is full: it holds "
+          << base << " keys, this batch adds " << m << " new keys and workspace_size_per_gpu_in_mb="
+          << options_.workspace_mb << " allows " << capacity_ << " rows of "
+          << BytesPerRow(options_.vec, options_.optimizer.type) << " bytes; the table needs at least "
+          << MegabytesFor(base + m, options_.vec, options_.optimizer.type)
+          << " MB: raise workspace_size_per_gpu_in_mb");
+  EnsureStorage(base + m);
+  const bool one_hot = options_.type == TableType::kLocalizedSlotSparseEmbeddingOneHot;
+  if (!one_hot) index_.Reserve(base + m);
+  for (int64_t i = 0; i < m; ++i) {
+    if (one_hot) {
+      dense_index_[keys[i]] = base + i;
+    } else {
+      index_.Insert(keys[i], base + i);
+    }
+  }
+  const int64_t vec = options_.vec;
+  const float slot_init = InitialSlotValue(options_.optimizer);
+  parallel_for(m, vec * (20 + num_slots_), [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      const int64_t row = base + i;
+      keys_[row] = keys[i];
+      slot_ids_[row] = slots[i];
+      last_step_[row] = step_;  // created at the coming step: no missed steps to replay
+      InitRow(keys[i], options_.seed, vec, rows_.data() + row * vec);
+      std::fill_n(opt_.data() + row * num_slots_ * vec, num_slots_ * vec, slot_init);
+    }
+  });
+}
+
+void EmbeddingTable::LookupTrain(const int64_t* values, int64_t n, const int64_t* row_splits,
+                                 int64_t num_rows, int64_t slot_num, Combiner combiner,
+                                 float* out, std::vector<int64_t>* unique_keys, int64_t* inverse,
+                                 const ParallelFor& parallel_for) {
+  std::vector<int64_t> keys, slots;
+  TableKeys(values, n, row_splits, num_rows, slot_num, &keys, &slots, parallel_for);
+  UniqueKeys unique;
+  SortedUnique(keys.data(), n, &unique, inverse, parallel_for);
+  const int64_t u = static_cast<int64_t>(unique.keys.size());
+
+  std::unique_lock<std::shared_mutex> lock(mutex_);
+  std::vector<int64_t> row_of_unique(u);
+  parallel_for(u, 60, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) row_of_unique[i] = FindRow(unique.keys[i]);
+  });
+  // New keys go in ascending key order, so row numbers never depend on the thread count.
+  std::vector<int64_t> new_keys, new_slots, new_at;
+  for (int64_t i = 0; i < u; ++i) {
+    if (row_of_unique[i] >= 0) continue;
+    new_keys.push_back(unique.keys[i]);
+    new_slots.push_back(slots[unique.first_pos[i]]);
+    new_at.push_back(i);
+  }
+  if (!new_keys.empty()) {
+    const int64_t base = static_cast<int64_t>(keys_.size());
+    InsertRows(new_keys, new_slots, parallel_for);
+    for (size_t j = 0; j < new_at.size(); ++j) row_of_unique[new_at[j]] = base + j;
+  }
+  std::vector<int64_t> row_ids(n);
+  parallel_for(n, 4, [&](int64_t begin, int64_t end) {
+    for (int64_t p = begin; p < end; ++p) row_ids[p] = row_of_unique[inverse[p]];
+  });
+  CombineForward(rows_.data(), row_ids.data(), row_splits, num_rows, options_.vec, combiner, out,
+                 parallel_for);
+  *unique_keys = std::move(unique.keys);
+}
+
+int64_t EmbeddingTable::LookupInference(const int64_t* values, int64_t n,
+                                        const int64_t* row_splits, int64_t num_rows,
+                                        int64_t slot_num, Combiner combiner, float* out,
+                                        const ParallelFor& parallel_for) {
+  std::vector<int64_t> keys, slots;
+  TableKeys(values, n, row_splits, num_rows, slot_num, &keys, &slots, parallel_for);
+  std::shared_lock<std::shared_mutex> lock(mutex_);
+  std::vector<int64_t> row_ids(n);
+  parallel_for(n, 60, [&](int64_t begin, int64_t end) {
+    for (int64_t p = begin; p < end; ++p) row_ids[p] = FindRow(keys[p]);
+  });
+  CombineForward(rows_.data(), row_ids.data(), row_splits, num_rows, options_.vec, combiner, out,
+                 parallel_for);
+  const int64_t missing = std::count(row_ids.begin(), row_ids.end(), int64_t{-1});
+  misses_ += missing;
+  return missing;
+}
+
+void EmbeddingTable::ApplyGradients(const int64_t* unique_keys, int64_t num_unique,
+                                    const float* grads, float lr,
+                                    const ParallelFor& parallel_for) {
+  HCTR_CHECK(std::isfinite(lr), "the learning rate must be finite. Received: lr=" << lr);
+  for (int64_t i = 1; i < num_unique; ++i) {
+    // Distinct keys make every row update below independent (no two threads on one row).
+    HCTR_CHECK(unique_keys[i] > unique_keys[i - 1],
+               "gradient keys must be strictly ascending (as the backward op returns them). "
+               "Received: keys["
+                   << i - 1 << "]=" << unique_keys[i - 1] << ", keys[" << i
+                   << "]=" << unique_keys[i]);
+  }
+  std::unique_lock<std::shared_mutex> lock(mutex_);
+  std::vector<int64_t> rows(num_unique);
+  parallel_for(num_unique, 60, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) rows[i] = FindRow(unique_keys[i]);
+  });
+  for (int64_t i = 0; i < num_unique; ++i) {
+    HCTR_CHECK(rows[i] >= 0, "gradient for key " << unique_keys[i]
+                                                 << " which is not in the table; run the "
+                                                    "training lookup on the batch first");
+  }
+  const int64_t t = ++step_;
+  lr_history_.push_back(lr);
+  step_scalars_.push_back(MakeStepScalars(options_.optimizer, t, lr));
+  const OptimizerOptions& opt = options_.optimizer;
+  const StepScalars& now = ScalarsOfStep(t);
+  const int64_t vec = options_.vec;
+  const int64_t slot_stride = num_slots_ * vec;
+  float* w = rows_.data();
+  float* s = opt_.data();
+
+  switch (opt.update) {
+    case UpdateType::kLocal:
+      parallel_for(num_unique, vec * 10, [&](int64_t begin, int64_t end) {
+        for (int64_t i = begin; i < end; ++i) {
+          const int64_t r = rows[i];
+          UpdateRow(opt, now, vec, grads + i * vec, w + r * vec, s + r * slot_stride);
+          last_step_[r] = t;
+        }
+      });
+      break;
+    case UpdateType::kGlobal: {
+      const int64_t size = static_cast<int64_t>(keys_.size());
+      std::vector<int64_t> grad_of_row(size, -1);
+      for (int64_t i = 0; i < num_unique; ++i) grad_of_row[rows[i]] = i;
+      parallel_for(size, vec * 10, [&](int64_t begin, int64_t end) {
+        for (int64_t r = begin; r < end; ++r) {
+          const float* g = grad_of_row[r] >= 0 ? grads + grad_of_row[r] * vec : nullptr;
+          UpdateRow(opt, now, vec, g, w + r * vec, s + r * slot_stride);
+          last_step_[r] = t;
+        }
+      });
+      break;
+    }
+    case UpdateType::kLazyGlobal: {
+      const bool replay = !ZeroGradientIsNoOp(opt.type);
+      parallel_for(num_unique, vec * 10, [&](int64_t begin, int64_t end) {
+        for (int64_t i = begin; i < end; ++i) {
+          const int64_t r = rows[i];
+          if (replay) {
+            for (int64_t missed = last_step_[r] + 1; missed < t; ++missed) {
+              UpdateRow(opt, ScalarsOfStep(missed), vec, nullptr, w + r * vec,
+                        s + r * slot_stride);
+            }
+          }
+          UpdateRow(opt, now, vec, grads + i * vec, w + r * vec, s + r * slot_stride);
+          last_step_[r] = t;
+        }
+      });
+      break;
+    }
+  }
+}
+
+TableState EmbeddingTable::Export(const ParallelFor& parallel_for) const {
+  std::shared_lock<std::shared_mutex> lock(mutex_);
+  const int64_t n = static_cast<int64_t>(keys_.size());
+  const int64_t vec = options_.vec;
+  const int64_t slot_stride = num_slots_ * vec;
+  std::vector<int64_t> order(n);
+  std::iota(order.begin(), order.end(), int64_t{0});
+  std::sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return keys_[a] < keys_[b]; });
+  TableState st;
+  st.keys.resize(n);
+  st.slot_ids.resize(n);
+  st.last_step.resize(n);
+  st.rows.resize(n * vec);
+  st.opt_slots.resize(n * slot_stride);
+  parallel_for(n, vec * (1 + num_slots_), [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      const int64_t r = order[i];
+      st.keys[i] = keys_[r];
+      st.slot_ids[i] = slot_ids_[r];
+      st.last_step[i] = last_step_[r];
+      std::copy_n(rows_.data() + r * vec, vec, st.rows.data() + i * vec);
+      std::copy_n(opt_.data() + r * slot_stride, slot_stride, st.opt_slots.data() + i * slot_stride);
+    }
+  });
+  st.step = step_;
+  st.lr_history = lr_history_;
+  return st;
+}
+
+void EmbeddingTable::ImportRows(const int64_t* keys, int64_t n, const float* rows,
+                                const int64_t* slot_ids, const ParallelFor& parallel_for) {
+  const bool one_hot = options_.type == TableType::kLocalizedSlotSparseEmbeddingOneHot;
+  std::vector<int64_t> sorted(keys, keys + n);
+  std::sort(sorted.begin(), sorted.end());
+  for (int64_t i = 1; i < n; ++i) {
+    HCTR_CHECK(sorted[i] != sorted[i - 1],
+               "imported keys must be distinct. Received: key " << sorted[i] << " twice");
+  }
+  if (one_hot && n > 0) {
+    HCTR_CHECK_CODE(sorted.front() >= 0 && sorted.back() < slot_offsets_.back(),
+                    ErrorCode::kOutOfRange,
+                    "imported LocalizedSlotSparseEmbeddingOneHot keys must lie in [0, "
+                        << slot_offsets_.back() << ") (sum of slot_size_array). Received: key "
+                        << (sorted.front() < 0 ? sorted.front() : sorted.back()));
+  }
+  std::vector<int64_t> slots(n, 0);
+  for (int64_t i = 0; i < n; ++i) {
+    if (one_hot) {
+      // The slot of a OneHot key follows from its position among the slot offsets.
+      slots[i] = std::upper_bound(slot_offsets_.begin(), slot_offsets_.end(), keys[i]) -
+                 slot_offsets_.begin() - 1;
+    } else if (slot_ids != nullptr) {
+      slots[i] = slot_ids[i];
+    }
+  }
+  std::unique_lock<std::shared_mutex> lock(mutex_);
+  for (int64_t r = 0; r < static_cast<int64_t>(keys_.size()); ++r) {
+    if (one_hot) dense_index_[keys_[r]] = -1;
+  }
+  index_.Clear();
+  EnsureStorage(0);
+  InsertRows(std::vector<int64_t>(keys, keys + n), slots, parallel_for);
+  const int64_t vec = options_.vec;
+  parallel_for(n, vec, [&](int64_t begin, int64_t end) {
+    std::copy_n(rows + begin * vec, (end - begin) * vec, rows_.data() + begin * vec);
+  });
+}
+
+void EmbeddingTable::ImportOptimizerState(const int64_t* keys, int64_t n, const float* opt_slots,
+                                          const int64_t* last_step, int64_t step,
+                                          const float* lr_history,
+                                          const ParallelFor& parallel_for) {
+  HCTR_CHECK(step >= 0, "optimizer state step must be >= 0. Received: step=" << step);
+  for (int64_t i = 0; i < n; ++i) {
+    HCTR_CHECK(last_step[i] >= 0 && last_step[i] <= step,
+               "optimizer state of key " << keys[i] << " has last_step=" << last_step[i]
+                                         << " outside [0, step=" << step << "]");
+  }
+  std::unique_lock<std::shared_mutex> lock(mutex_);
+  std::vector<int64_t> rows(n);
+  for (int64_t i = 0; i < n; ++i) {
+    rows[i] = FindRow(keys[i]);
+    HCTR_CHECK(rows[i] >= 0, "optimizer state holds key "
+                                 << keys[i]
+                                 << " which is not in the table; import the sparse model first");
+  }
+  step_ = step;
+  lr_history_.assign(lr_history, lr_history + step);
+  step_scalars_.clear();
+  for (int64_t t = 1; t <= step; ++t) {
+    step_scalars_.push_back(MakeStepScalars(options_.optimizer, t, lr_history_[t - 1]));
+  }
+  for (auto& s : last_step_) s = std::min(s, step);
+  const int64_t slot_stride = num_slots_ * options_.vec;
+  parallel_for(n, slot_stride + 1, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      std::copy_n(opt_slots + i * slot_stride, slot_stride, opt_.data() + rows[i] * slot_stride);
+      last_step_[rows[i]] = last_step[i];
+    }
+  });
+}
+
+}  // namespace hugectr_tf

@@ -1,0 +1,22 @@
+#pragma once
+// Sorted unique keys of a batch with, for each position, the index of its key.
+
+#include <cstdint>
+#include <vector>
+
+#include "cc/core/embedding/parallel.h"
+
+namespace hugectr_tf {
+
+struct UniqueKeys {
+  std::vector<int64_t> keys;       // ascending, distinct
+  std::vector<int64_t> first_pos;  // (keys.size()) smallest position holding each key
+};
+
+// Fills `out` and inverse (n): keys[inverse[p]] == values[p]. Sorts (key, position) pairs in
+// parallel chunks then merges; the result is a total order, so it is the same for any split.
+void SortedUnique(const int64_t* values, int64_t n, UniqueKeys* out,
+                  int64_t* inverse,  // (n)
+                  const ParallelFor& parallel_for);
+
+}  // namespace hugectr_tf

@@ -1,0 +1,384 @@
+// CPU kernels of the embedding op family: thin adapters over cc/core/embedding.
+
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cc/core/embedding/combine.h"
+#include "cc/core/embedding/table.h"
+#include "cc/tf/kernels/embedding_resource.h"
+#include "cc/tf/status_util.h"
+#include "tensorflow/core/framework/op_kernel.h"
+#include "tensorflow/core/framework/resource_mgr.h"
+#include "tensorflow/core/framework/tensor.h"
+
+namespace hugectr_tf {
+namespace {
+
+using tensorflow::DEVICE_CPU;
+using tensorflow::OpKernel;
+using tensorflow::OpKernelConstruction;
+using tensorflow::OpKernelContext;
+using tensorflow::ResourceHandle;
+using tensorflow::Tensor;
+using tensorflow::TensorShape;
+using tensorflow::core::RefCountPtr;
+
+absl::Status GetTable(OpKernelContext* ctx, RefCountPtr<EmbeddingTableResource>* out) {
+  return tensorflow::LookupResource(ctx, tensorflow::HandleFromInput(ctx, 0), out);
+}
+
+class TableCreateOp : public OpKernel {
+ public:
+  explicit TableCreateOp(OpKernelConstruction* ctx) : OpKernel(ctx) {
+    float workspace = 0;
+    std::string type;
+    int optimizer = 0, update = 0;
+    int64_t seed = 0;
+    OP_REQUIRES_OK(ctx, ctx->GetAttr("embedding_vec_size", &options_.vec));
+    OP_REQUIRES_OK(ctx, ctx->GetAttr("workspace_size_per_gpu_in_mb", &workspace));
+    OP_REQUIRES_OK(ctx, ctx->GetAttr("embedding_type", &type));
+    OP_REQUIRES_OK(ctx, ctx->GetAttr("slot_size_array", &options_.slot_size_array));
+    OP_REQUIRES_OK(ctx, ctx->GetAttr("seed", &seed));
+    OP_REQUIRES_OK(ctx, ctx->GetAttr("optimizer_type", &optimizer));
+    OP_REQUIRES_OK(ctx, ctx->GetAttr("update_type", &update));
+    OP_REQUIRES_OK(ctx, ctx->GetAttr("beta1", &options_.optimizer.beta1));
+    OP_REQUIRES_OK(ctx, ctx->GetAttr("beta2", &options_.optimizer.beta2));
+    OP_REQUIRES_OK(ctx, ctx->GetAttr("epsilon", &options_.optimizer.epsilon));
+    OP_REQUIRES_OK(ctx, ctx->GetAttr("momentum_factor", &options_.optimizer.momentum_factor));
+    OP_REQUIRES_OK(ctx,
+                   ctx->GetAttr("initial_accu_value", &options_.optimizer.initial_accu_value));
+    OP_REQUIRES(ctx, optimizer >= 0 && optimizer <= 4,
+                absl::InvalidArgumentError("optimizer_type must be in [0, 4]. Received: " +
+                                           std::to_string(optimizer)));
+    OP_REQUIRES(ctx, update >= 0 && update <= 2,
+                absl::InvalidArgumentError("update_type must be in [0, 2]. Received: " +
+                                           std::to_string(update)));
+    options_.workspace_mb = workspace;
+    options_.seed = static_cast<uint64_t>(seed);
+    options_.optimizer.type = static_cast<OptimizerType>(optimizer);
+    options_.optimizer.update = static_cast<UpdateType>(update);
+    HCTR_OP_REQUIRES_CORE(ctx, options_.type = ParseTableType(type));
+  }
+
+  void Compute(OpKernelContext* ctx) override {
+    std::unique_ptr<EmbeddingTable> table;
+    HCTR_OP_REQUIRES_CORE(ctx, table = std::make_unique<EmbeddingTable>(options_));
+    auto* resource = new EmbeddingTableResource(std::move(table));
+    Tensor* out = nullptr;
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, TensorShape({}), &out));
+    // The handle takes the resource's only reference: the table lives as long as handles do.
+    out->scalar<ResourceHandle>()() =
+        ResourceHandle::MakeRefCountingHandle(resource, ctx->device()->name());
+  }
+
+ private:
+  TableOptions options_;
+};
+
+// Common checks of (values, row_splits); returns the number of CSR rows.
+bool CheckCsr(OpKernelContext* ctx, const Tensor& values, const Tensor& splits, int64_t slot_num,
+              int64_t* num_rows) {
+  if (values.dims() != 1 || splits.dims() != 1 || splits.NumElements() < 1) {
+    ctx->SetStatus(absl::InvalidArgumentError(
+        "values and row_splits must be vectors and row_splits non-empty. Received shapes " +
+        values.shape().DebugString() + " and " + splits.shape().DebugString()));
+    return false;
+  }
+  *num_rows = splits.NumElements() - 1;
+  if (*num_rows % slot_num != 0) {
+    ctx->SetStatus(absl::InvalidArgumentError(
+        "row_splits has " + std::to_string(*num_rows) +
+        " (sample, slot) rows, which is not a multiple of slot_num=" + std::to_string(slot_num)));
+    return false;
+  }
+  return true;
+}
+
+class LookupTrainOp : public OpKernel {
+ public:
+  explicit LookupTrainOp(OpKernelConstruction* ctx) : OpKernel(ctx) {
+    std::string combiner;
+    OP_REQUIRES_OK(ctx, ctx->GetAttr("slot_num", &slot_num_));
+    OP_REQUIRES_OK(ctx, ctx->GetAttr("embedding_vec_size", &vec_));
+    OP_REQUIRES_OK(ctx, ctx->GetAttr("combiner", &combiner));
+    HCTR_OP_REQUIRES_CORE(ctx, combiner_ = ParseCombiner(combiner.c_str()));
+  }
+
+  void Compute(OpKernelContext* ctx) override {
+    RefCountPtr<EmbeddingTableResource> res;
+    OP_REQUIRES_OK(ctx, GetTable(ctx, &res));
+    EmbeddingTable* table = res->table();
+    OP_REQUIRES(ctx, table->options().vec == vec_,
+                absl::InvalidArgumentError("lookup asks for embedding_vec_size=" +
+                                           std::to_string(vec_) + " but the table has " +
+                                           std::to_string(table->options().vec)));
+    const Tensor& values = ctx->input(1);
+    const Tensor& splits = ctx->input(2);
+    int64_t num_rows = 0;
+    if (!CheckCsr(ctx, values, splits, slot_num_, &num_rows)) return;
+    Tensor* emb = nullptr;
+    Tensor* inverse = nullptr;
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, {num_rows / slot_num_, slot_num_, vec_}, &emb));
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(2, values.shape(), &inverse));
+    std::vector<int64_t> unique;
+    HCTR_OP_REQUIRES_CORE(
+        ctx, table->LookupTrain(values.flat<int64_t>().data(), values.NumElements(),
+                                splits.flat<int64_t>().data(), num_rows, slot_num_, combiner_,
+                                emb->flat<float>().data(), &unique,
+                                inverse->flat<int64_t>().data(), PoolParallelFor(ctx)));
+    Tensor* keys = nullptr;
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(1, {static_cast<int64_t>(unique.size())}, &keys));
+    std::memcpy(keys->flat<int64_t>().data(), unique.data(), unique.size() * sizeof(int64_t));
+  }
+
+ private:
+  int64_t slot_num_ = 0, vec_ = 0;
+  Combiner combiner_ = Combiner::kSum;
+};
+
+class LookupInferenceOp : public OpKernel {
+ public:
+  explicit LookupInferenceOp(OpKernelConstruction* ctx) : OpKernel(ctx) {
+    std::string combiner;
+    OP_REQUIRES_OK(ctx, ctx->GetAttr("slot_num", &slot_num_));
+    OP_REQUIRES_OK(ctx, ctx->GetAttr("embedding_vec_size", &vec_));
+    OP_REQUIRES_OK(ctx, ctx->GetAttr("combiner", &combiner));
+    HCTR_OP_REQUIRES_CORE(ctx, combiner_ = ParseCombiner(combiner.c_str()));
+  }
+
+  void Compute(OpKernelContext* ctx) override {
+    RefCountPtr<EmbeddingTableResource> res;
+    OP_REQUIRES_OK(ctx, GetTable(ctx, &res));
+    EmbeddingTable* table = res->table();
+    OP_REQUIRES(ctx, table->options().vec == vec_,
+                absl::InvalidArgumentError("lookup asks for embedding_vec_size=" +
+                                           std::to_string(vec_) + " but the table has " +
+                                           std::to_string(table->options().vec)));
+    const Tensor& values = ctx->input(1);
+    const Tensor& splits = ctx->input(2);
+    int64_t num_rows = 0;
+    if (!CheckCsr(ctx, values, splits, slot_num_, &num_rows)) return;
+    Tensor* emb = nullptr;
+    Tensor* misses = nullptr;
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, {num_rows / slot_num_, slot_num_, vec_}, &emb));
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(1, {}, &misses));
+    HCTR_OP_REQUIRES_CORE(
+        ctx, misses->scalar<int64_t>()() = table->LookupInference(
+                 values.flat<int64_t>().data(), values.NumElements(),
+                 splits.flat<int64_t>().data(), num_rows, slot_num_, combiner_,
+                 emb->flat<float>().data(), PoolParallelFor(ctx)));
+  }
+
+ private:
+  int64_t slot_num_ = 0, vec_ = 0;
+  Combiner combiner_ = Combiner::kSum;
+};
+
+class BackwardOp : public OpKernel {
+ public:
+  explicit BackwardOp(OpKernelConstruction* ctx) : OpKernel(ctx) {
+    std::string combiner;
+    OP_REQUIRES_OK(ctx, ctx->GetAttr("combiner", &combiner));
+    HCTR_OP_REQUIRES_CORE(ctx, combiner_ = ParseCombiner(combiner.c_str()));
+  }
+
+  void Compute(OpKernelContext* ctx) override {
+    const Tensor& grad = ctx->input(0);
+    const Tensor& splits = ctx->input(1);
+    const Tensor& inverse = ctx->input(2);
+    const Tensor& keys = ctx->input(3);
+    OP_REQUIRES(ctx, grad.dims() == 3,
+                absl::InvalidArgumentError("grad must be (batch, slot_num, vec). Received shape " +
+                                           grad.shape().DebugString()));
+    const int64_t num_rows = grad.dim_size(0) * grad.dim_size(1);
+    const int64_t vec = grad.dim_size(2);
+    OP_REQUIRES(ctx, splits.dims() == 1 && splits.NumElements() == num_rows + 1,
+                absl::InvalidArgumentError(
+                    "row_splits must have batch * slot_num + 1 = " + std::to_string(num_rows + 1) +
+                    " entries. Received shape " + splits.shape().DebugString()));
+    OP_REQUIRES(ctx, inverse.dims() == 1 && keys.dims() == 1,
+                absl::InvalidArgumentError("inverse and unique_keys must be vectors"));
+    Tensor* out = nullptr;
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, {keys.NumElements(), vec}, &out));
+    HCTR_OP_REQUIRES_CORE(ctx, {
+      ValidateRowSplits(splits.flat<int64_t>().data(), num_rows, inverse.NumElements());
+      AggregateGradients(grad.flat<float>().data(), splits.flat<int64_t>().data(), num_rows,
+                         inverse.flat<int64_t>().data(), keys.NumElements(), vec, combiner_,
+                         out->flat<float>().data(), PoolParallelFor(ctx));
+    });
+  }
+
+ private:
+  Combiner combiner_ = Combiner::kSum;
+};
+
+class ApplyGradientsOp : public OpKernel {
+ public:
+  explicit ApplyGradientsOp(OpKernelConstruction* ctx) : OpKernel(ctx) {}
+
+  void Compute(OpKernelContext* ctx) override {
+    RefCountPtr<EmbeddingTableResource> res;
+    OP_REQUIRES_OK(ctx, GetTable(ctx, &res));
+    EmbeddingTable* table = res->table();
+    const Tensor& keys = ctx->input(1);
+    const Tensor& grads = ctx->input(2);
+    const Tensor& lr = ctx->input(3);
+    OP_REQUIRES(ctx,
+                keys.dims() == 1 && grads.dims() == 2 &&
+                    grads.dim_size(0) == keys.NumElements() &&
+                    grads.dim_size(1) == table->options().vec,
+                absl::InvalidArgumentError(
+                    "key_grads must be (len(unique_keys), embedding_vec_size=" +
+                    std::to_string(table->options().vec) + "). Received shapes " +
+                    keys.shape().DebugString() + " and " + grads.shape().DebugString()));
+    OP_REQUIRES(ctx, lr.NumElements() == 1,
+                absl::InvalidArgumentError("learning_rate must be a scalar. Received shape " +
+                                           lr.shape().DebugString()));
+    HCTR_OP_REQUIRES_CORE(ctx, table->ApplyGradients(keys.flat<int64_t>().data(),
+                                                     keys.NumElements(), grads.flat<float>().data(),
+                                                     lr.flat<float>()(0), PoolParallelFor(ctx)));
+    Tensor* zero = nullptr;
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, {}, &zero));
+    zero->scalar<float>()() = 0.0f;
+  }
+};
+
+class TableSizeOp : public OpKernel {
+ public:
+  explicit TableSizeOp(OpKernelConstruction* ctx) : OpKernel(ctx) {}
+  void Compute(OpKernelContext* ctx) override {
+    RefCountPtr<EmbeddingTableResource> res;
+    OP_REQUIRES_OK(ctx, GetTable(ctx, &res));
+    Tensor* out = nullptr;
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, {}, &out));
+    out->scalar<int64_t>()() = res->table()->size();
+  }
+};
+
+class TableStatsOp : public OpKernel {
+ public:
+  explicit TableStatsOp(OpKernelConstruction* ctx) : OpKernel(ctx) {}
+  void Compute(OpKernelContext* ctx) override {
+    RefCountPtr<EmbeddingTableResource> res;
+    OP_REQUIRES_OK(ctx, GetTable(ctx, &res));
+    EmbeddingTable* t = res->table();
+    const int64_t values[4] = {t->size(), t->capacity(), t->step(), t->misses()};
+    for (int i = 0; i < 4; ++i) {
+      Tensor* out = nullptr;
+      OP_REQUIRES_OK(ctx, ctx->allocate_output(i, {}, &out));
+      out->scalar<int64_t>()() = values[i];
+    }
+  }
+};
+
+template <typename T>
+void CopyOut(OpKernelContext* ctx, int index, const TensorShape& shape, const std::vector<T>& v) {
+  Tensor* out = nullptr;
+  OP_REQUIRES_OK(ctx, ctx->allocate_output(index, shape, &out));
+  if (!v.empty()) std::memcpy(out->flat<T>().data(), v.data(), v.size() * sizeof(T));
+}
+
+class TableExportOp : public OpKernel {
+ public:
+  explicit TableExportOp(OpKernelConstruction* ctx) : OpKernel(ctx) {}
+  void Compute(OpKernelContext* ctx) override {
+    RefCountPtr<EmbeddingTableResource> res;
+    OP_REQUIRES_OK(ctx, GetTable(ctx, &res));
+    EmbeddingTable* t = res->table();
+    TableState st;
+    HCTR_OP_REQUIRES_CORE(ctx, st = t->Export(PoolParallelFor(ctx)));
+    const int64_t n = static_cast<int64_t>(st.keys.size());
+    const int64_t vec = t->options().vec;
+    const int64_t slots = NumOptimizerSlots(t->options().optimizer.type);
+    CopyOut(ctx, 0, {n}, st.keys);
+    CopyOut(ctx, 1, {n, vec}, st.rows);
+    CopyOut(ctx, 2, {n}, st.slot_ids);
+    CopyOut(ctx, 3, {n, slots, vec}, st.opt_slots);
+    CopyOut(ctx, 4, {n}, st.last_step);
+    CopyOut(ctx, 5, {}, std::vector<int64_t>{st.step});
+    CopyOut(ctx, 6, {st.step}, st.lr_history);
+  }
+};
+
+class TableImportOp : public OpKernel {
+ public:
+  explicit TableImportOp(OpKernelConstruction* ctx) : OpKernel(ctx) {}
+  void Compute(OpKernelContext* ctx) override {
+    RefCountPtr<EmbeddingTableResource> res;
+    OP_REQUIRES_OK(ctx, GetTable(ctx, &res));
+    EmbeddingTable* t = res->table();
+    const Tensor& keys = ctx->input(1);
+    const Tensor& rows = ctx->input(2);
+    const Tensor& slot_ids = ctx->input(3);
+    const int64_t n = keys.NumElements();
+    const int64_t vec = t->options().vec;
+    OP_REQUIRES(ctx,
+                keys.dims() == 1 && rows.dims() == 2 && rows.dim_size(0) == n &&
+                    rows.dim_size(1) == vec,
+                absl::InvalidArgumentError("rows must be (len(keys), embedding_vec_size=" +
+                                           std::to_string(vec) + "). Received shapes " +
+                                           keys.shape().DebugString() + " and " +
+                                           rows.shape().DebugString()));
+    OP_REQUIRES(ctx, slot_ids.NumElements() == 0 || slot_ids.NumElements() == n,
+                absl::InvalidArgumentError(
+                    "slot_ids must be empty or hold one entry per key (" + std::to_string(n) +
+                    "). Received shape " + slot_ids.shape().DebugString()));
+    HCTR_OP_REQUIRES_CORE(
+        ctx, t->ImportRows(keys.flat<int64_t>().data(), n, rows.flat<float>().data(),
+                           slot_ids.NumElements() ? slot_ids.flat<int64_t>().data() : nullptr,
+                           PoolParallelFor(ctx)));
+  }
+};
+
+class TableImportOptimizerStateOp : public OpKernel {
+ public:
+  explicit TableImportOptimizerStateOp(OpKernelConstruction* ctx) : OpKernel(ctx) {}
+  void Compute(OpKernelContext* ctx) override {
+    RefCountPtr<EmbeddingTableResource> res;
+    OP_REQUIRES_OK(ctx, GetTable(ctx, &res));
+    EmbeddingTable* t = res->table();
+    const Tensor& keys = ctx->input(1);
+    const Tensor& slots = ctx->input(2);
+    const Tensor& last_step = ctx->input(3);
+    const Tensor& step = ctx->input(4);
+    const Tensor& lr_history = ctx->input(5);
+    const int64_t n = keys.NumElements();
+    const int64_t per_row = NumOptimizerSlots(t->options().optimizer.type) * t->options().vec;
+    OP_REQUIRES(ctx, slots.NumElements() == n * per_row && last_step.NumElements() == n,
+                absl::InvalidArgumentError(
+                    "optimizer state must hold " + std::to_string(per_row) +
+                    " slot values and one last_step per key (" + std::to_string(n) +
+                    " keys). Received shapes " + slots.shape().DebugString() + " and " +
+                    last_step.shape().DebugString()));
+    OP_REQUIRES(ctx, step.NumElements() == 1,
+                absl::InvalidArgumentError("step must be a scalar"));
+    const int64_t s = step.flat<int64_t>()(0);
+    OP_REQUIRES(ctx, lr_history.NumElements() == s,
+                absl::InvalidArgumentError("lr_history must hold one learning rate per step (" +
+                                           std::to_string(s) + "). Received " +
+                                           std::to_string(lr_history.NumElements())));
+    HCTR_OP_REQUIRES_CORE(
+        ctx, t->ImportOptimizerState(keys.flat<int64_t>().data(), n, slots.flat<float>().data(),
+                                     last_step.flat<int64_t>().data(), s,
+                                     lr_history.flat<float>().data(), PoolParallelFor(ctx)));
+  }
+};
+
+#define HCTR_CPU_KERNEL(name, cls) \
+  REGISTER_KERNEL_BUILDER(Name("HugeCTR>" name).Device(DEVICE_CPU), cls)
+
+HCTR_CPU_KERNEL("EmbeddingTableCreate", TableCreateOp);
+HCTR_CPU_KERNEL("EmbeddingLookupTrain", LookupTrainOp);
+HCTR_CPU_KERNEL("EmbeddingLookupInference", LookupInferenceOp);
+HCTR_CPU_KERNEL("EmbeddingBackward", BackwardOp);
+HCTR_CPU_KERNEL("EmbeddingApplyGradients", ApplyGradientsOp);
+HCTR_CPU_KERNEL("EmbeddingTableSize", TableSizeOp);
+HCTR_CPU_KERNEL("EmbeddingTableStats", TableStatsOp);
+HCTR_CPU_KERNEL("EmbeddingTableExport", TableExportOp);
+HCTR_CPU_KERNEL("EmbeddingTableImport", TableImportOp);
+HCTR_CPU_KERNEL("EmbeddingTableImportOptimizerState", TableImportOptimizerStateOp);
+
+}  // namespace
+}  // namespace hugectr_tf
