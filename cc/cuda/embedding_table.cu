@@ -4,6 +4,8 @@
 #include <cmath>
 
 #include "cc/core/check.h"
+#include "cc/core/embedding/row_init.h"
+#include "cc/cuda/csr.cuh"
 #include "cc/cuda/cuda_check.cuh"
 #include "cc/cuda/embedding_backward.cuh"
 #include "cc/cuda/embedding_forward.cuh"
@@ -55,14 +57,22 @@ GpuEmbeddingTable::GpuEmbeddingTable(int64_t max_rows, int vec, uint64_t seed,
                     slots >= 2 ? slot1_.as<float>() : nullptr, last_step_.as<int64_t>(), vec};
 }
 
-float GpuEmbeddingTable::InitBound() const {
-  return 1.0f / std::sqrt(static_cast<float>(vec_));
+float GpuEmbeddingTable::InitBound() const { return ::hugectr_tf::InitBound(vec_); }
+
+void GpuEmbeddingTable::CheckRowSplits(const int64_t* row_splits, int64_t num_bags, int64_t n,
+                                       cudaStream_t stream) {
+  auto* first_bad = counters_.as<unsigned long long>() + 8;
+  const unsigned long long none = static_cast<unsigned long long>(num_bags) + 1;
+  HCTR_CUDA_CHECK(cudaMemcpyAsync(first_bad, &none, sizeof(none), cudaMemcpyHostToDevice, stream));
+  ValidateRowSplitsAsync(row_splits, num_bags, n, first_bad, stream);
+  ThrowIfBadRowSplits(row_splits, num_bags, n, first_bad, stream);
 }
 
 int64_t GpuEmbeddingTable::Backward(const int64_t* ids, int64_t n, const int64_t* row_splits,
                                     int64_t num_bags, Combiner combiner, const float* dout,
                                     int64_t* unique_ids, float* grads, cudaStream_t stream) {
   CheckBatch(n, num_bags);
+  CheckRowSplits(row_splits, num_bags, n, stream);
   if (n == 0) return 0;
   const size_t unique_bytes = SortedUniqueWorkspaceBytes(n);
   const size_t backward_bytes = EmbeddingBackwardWorkspaceBytes(n);
@@ -173,6 +183,7 @@ int64_t GpuHashEmbedding::Forward(const int64_t* keys, int64_t n, const int64_t*
                                   int64_t num_bags, Combiner combiner, bool training, float* out,
                                   cudaStream_t stream) {
   CheckBatch(n, num_bags);
+  CheckRowSplits(row_splits, num_bags, n, stream);
   lookup_rows_.Reserve(static_cast<size_t>(std::max<int64_t>(n, 1)) * sizeof(int64_t));
   const int64_t misses = LookupRows(keys, n, training, lookup_rows_.as<int64_t>(), stream);
   EmbeddingForward(view_.weights, vec_, lookup_rows_.as<int64_t>(), row_splits, num_bags,
@@ -222,7 +233,10 @@ GpuOneHotEmbedding::GpuOneHotEmbedding(const std::vector<int64_t>& slot_sizes, i
   HCTR_CUDA_CHECK(cudaMemcpyAsync(row_ids_.as<int64_t>(), ids.data(), ids.size() * sizeof(int64_t),
                                   cudaMemcpyHostToDevice, stream));
   InitRows(opt_, view_, row_ids_.as<int64_t>(), 0, max_rows_, seed_, InitBound(), 0, stream);
+  seen_.Reserve(static_cast<size_t>(max_rows_));
+  HCTR_CUDA_CHECK(cudaMemsetAsync(seen_.as<uint8_t>(), 0, max_rows_, stream));
   HCTR_CUDA_CHECK(cudaStreamSynchronize(stream));
+  row_ids_ = DeviceBuffer();  // only needed to initialise
 }
 
 void GpuOneHotEmbedding::Rows(const int64_t* keys, int64_t n, const int64_t* row_splits,
@@ -230,6 +244,7 @@ void GpuOneHotEmbedding::Rows(const int64_t* keys, int64_t n, const int64_t* row
   CheckBatch(n, num_bags);
   HCTR_CHECK(num_bags % slot_num() == 0, "the batch has " << num_bags << " bags, not a multiple of "
                                                           << slot_num() << " slots");
+  CheckRowSplits(row_splits, num_bags, n, stream);
   if (n == 0) return;
   auto* first_bad = counters_.as<unsigned long long>();
   const unsigned long long none = static_cast<unsigned long long>(n);
@@ -253,13 +268,23 @@ void GpuOneHotEmbedding::Rows(const int64_t* keys, int64_t n, const int64_t* row
   }
 }
 
-void GpuOneHotEmbedding::Forward(const int64_t* keys, int64_t n, const int64_t* row_splits,
-                                 int64_t num_bags, Combiner combiner, float* out,
-                                 cudaStream_t stream) {
+int64_t GpuOneHotEmbedding::Forward(const int64_t* keys, int64_t n, const int64_t* row_splits,
+                                    int64_t num_bags, Combiner combiner, bool training,
+                                    float* out, cudaStream_t stream) {
   lookup_rows_.Reserve(static_cast<size_t>(std::max<int64_t>(n, 1)) * sizeof(int64_t));
-  Rows(keys, n, row_splits, num_bags, lookup_rows_.as<int64_t>(), stream);
-  EmbeddingForward(view_.weights, vec_, lookup_rows_.as<int64_t>(), row_splits, num_bags,
-                   combiner, out, stream);
+  int64_t* rows = lookup_rows_.as<int64_t>();
+  Rows(keys, n, row_splits, num_bags, rows, stream);
+  int64_t misses = 0;
+  if (training) {
+    OneHotMarkSeen(rows, n, seen_.as<uint8_t>(), view_.last_step, step_, stream);
+  } else if (n > 0) {
+    auto* miss_count = counters_.as<unsigned long long>() + 4;
+    HCTR_CUDA_CHECK(cudaMemsetAsync(miss_count, 0, sizeof(*miss_count), stream));
+    OneHotInferenceRows(rows, n, seen_.as<uint8_t>(), miss_count, stream);
+    misses = static_cast<int64_t>(ReadScalar<unsigned long long>(miss_count, stream));
+  }
+  EmbeddingForward(view_.weights, vec_, rows, row_splits, num_bags, combiner, out, stream);
+  return misses;
 }
 
 }  // namespace cuda

@@ -29,7 +29,8 @@ class GpuEmbeddingTable {
   const TableView& view() const { return view_; }
   virtual int64_t rows_in_use() const = 0;
 
-  // Gradient per unique id (keys for the hash table, rows for the one-hot table), ids ascending.
+  // Gradient per unique id (keys for the hash table, rows = key + slot offset for the one-hot
+  // table, which are the CPU core's table keys), ids ascending.
   // Returns the unique count (synchronises the stream). unique_ids (n), grads (n, vec).
   int64_t Backward(const int64_t* ids, int64_t n, const int64_t* row_splits, int64_t num_bags,
                    Combiner combiner, const float* dout, int64_t* unique_ids, float* grads,
@@ -54,6 +55,10 @@ class GpuEmbeddingTable {
   TableView view_{};
   DeviceBuffer weights_, slot0_, slot1_, last_step_, row_to_grad_, step_lr_, scratch_, counters_;
   int64_t step_lr_capacity_ = 0;
+
+  // Throws when row_splits is not a CSR split of n keys (synchronises the stream).
+  void CheckRowSplits(const int64_t* row_splits, int64_t num_bags, int64_t n,
+                      cudaStream_t stream);
 };
 
 class GpuHashEmbedding : public GpuEmbeddingTable {
@@ -96,12 +101,16 @@ class GpuOneHotEmbedding : public GpuEmbeddingTable {
   void Rows(const int64_t* keys, int64_t n, const int64_t* row_splits, int64_t num_bags,
             int64_t* rows, cudaStream_t stream);
 
-  void Forward(const int64_t* keys, int64_t n, const int64_t* row_splits, int64_t num_bags,
-               Combiner combiner, float* out, cudaStream_t stream);
+  // Returns the misses (inference only: rows never seen in training).
+  int64_t Forward(const int64_t* keys, int64_t n, const int64_t* row_splits, int64_t num_bags,
+                  Combiner combiner, bool training, float* out, cudaStream_t stream);
+
+  // (max_rows) 1 for rows seen in training: the rows the CPU core would hold.
+  const uint8_t* seen() const { return seen_.as<uint8_t>(); }
 
  private:
   std::vector<int64_t> slot_sizes_;
-  DeviceBuffer slot_offsets_, row_ids_, lookup_rows_;
+  DeviceBuffer slot_offsets_, row_ids_, lookup_rows_, seen_;
 };
 
 }  // namespace cuda

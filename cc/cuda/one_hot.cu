@@ -26,7 +26,47 @@ __global__ void OneHotRowsKernel(const int64_t* __restrict__ keys, int64_t n,
   }
 }
 
+__global__ void MarkSeenKernel(const int64_t* __restrict__ rows, int64_t n, uint8_t* seen,
+                               int64_t* last_step, int64_t step) {
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n;
+       i += (int64_t)gridDim.x * blockDim.x) {
+    const int64_t r = rows[i];
+    if (!seen[r]) {  // duplicates race here, but all write the same values
+      seen[r] = 1;
+      last_step[r] = step;
+    }
+  }
+}
+
+__global__ void InferenceRowsKernel(int64_t* __restrict__ rows, int64_t n,
+                                    const uint8_t* __restrict__ seen,
+                                    unsigned long long* miss_count) {
+  unsigned long long misses = 0;
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n;
+       i += (int64_t)gridDim.x * blockDim.x) {
+    if (!seen[rows[i]]) {
+      rows[i] = -1;
+      ++misses;
+    }
+  }
+  if (misses) atomicAdd(miss_count, misses);
+}
+
 }  // namespace
+
+void OneHotMarkSeen(const int64_t* rows, int64_t n, uint8_t* seen, int64_t* last_step,
+                    int64_t step, cudaStream_t stream) {
+  if (n == 0) return;
+  MarkSeenKernel<<<GridFor(n), kBlock, 0, stream>>>(rows, n, seen, last_step, step);
+  HCTR_CUDA_CHECK_LAUNCH();
+}
+
+void OneHotInferenceRows(int64_t* rows, int64_t n, const uint8_t* seen,
+                         unsigned long long* miss_count, cudaStream_t stream) {
+  if (n == 0) return;
+  InferenceRowsKernel<<<GridFor(n), kBlock, 0, stream>>>(rows, n, seen, miss_count);
+  HCTR_CUDA_CHECK_LAUNCH();
+}
 
 void OneHotRows(const int64_t* keys, int64_t n, const int64_t* row_splits, int64_t num_bags,
                 int slot_num, const int64_t* slot_offsets, int64_t* rows,

@@ -19,5 +19,14 @@ void OneHotRows(const int64_t* keys,          // (n)
                 int64_t* rows,                // (n)
                 unsigned long long* first_bad, cudaStream_t stream);
 
+// Training: rows seen for the first time get seen[r] = 1 and last_step[r] = step (the CPU core
+// creates one-hot rows on first sight; the GPU table holds them all but tracks the same set).
+void OneHotMarkSeen(const int64_t* rows, int64_t n, uint8_t* seen, int64_t* last_step,
+                    int64_t step, cudaStream_t stream);
+
+// Inference: rows never seen in training count as misses (-1), as absent keys of the CPU core.
+void OneHotInferenceRows(int64_t* rows, int64_t n, const uint8_t* seen,
+                         unsigned long long* miss_count, cudaStream_t stream);
+
 }  // namespace cuda
 }  // namespace hugectr_tf

@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "cc/core/embedding/row_init.h"
 #include "cc/cuda/cuda_check.cuh"
 #include "cc/cuda/device_util.cuh"
 #include "cc/cuda/sparse_optimizer.cuh"
@@ -13,16 +14,17 @@ namespace {
 struct Hyper {
   OptimizerType type;
   float beta1, beta2, epsilon, mu;
+  bool zero_noop;  // SGD / Adagrad: a zero gradient changes nothing, skip it (as the CPU core)
 };
 
 // One optimizer step of one element; lr is the step's effective rate. Written operation by
 // operation as in EMBEDDING_SEMANTICS.md so the float32 rounding follows the CPU core.
 __device__ inline void Step(const Hyper& h, float g, float lr, float& w, float* s0, float* s1) {
   switch (h.type) {
-    case OptimizerType::kSgd:
+    case OptimizerType::kSGD:
       w = w - lr * g;
       break;
-    case OptimizerType::kMomentumSgd: {
+    case OptimizerType::kMomentumSGD: {
       const float m = h.mu * *s0 - lr * g;
       *s0 = m;
       w = w + m;
@@ -92,8 +94,12 @@ __global__ void GlobalKernel(Hyper h, TableView t, const float* __restrict__ ste
        e += (int64_t)gridDim.x * blockDim.x) {
     const int64_t r = e / t.vec, j = e - r * t.vec;
     const int32_t k = row_to_grad[r];
-    const float g = k >= 0 ? grads[static_cast<int64_t>(k) * t.vec + j] : 0.f;
-    UpdateElement(h, t, e, g, lr);
+    if (k >= 0) {
+      UpdateElement(h, t, e, grads[static_cast<int64_t>(k) * t.vec + j], lr);
+    } else if (!h.zero_noop) {
+      UpdateElement(h, t, e, 0.f, lr);
+    }
+    if (j == 0) t.last_step[r] = step;  // as the CPU core: every row is now up to date
   }
 }
 
@@ -110,7 +116,9 @@ __global__ void LazyGlobalKernel(Hyper h, TableView t, const float* __restrict__
     float w = t.weights[idx];
     float s0 = t.slot0 ? t.slot0[idx] : 0.f;
     float s1 = t.slot1 ? t.slot1[idx] : 0.f;
-    for (int64_t s = t.last_step[r] + 1; s < step; ++s) Step(h, 0.f, step_lr[s], w, &s0, &s1);
+    if (!h.zero_noop) {
+      for (int64_t s = t.last_step[r] + 1; s < step; ++s) Step(h, 0.f, step_lr[s], w, &s0, &s1);
+    }
     Step(h, grads[e], step_lr[step], w, &s0, &s1);
     t.weights[idx] = w;
     if (t.slot0) t.slot0[idx] = s0;
@@ -135,7 +143,7 @@ __global__ void InitRowsKernel(TableView t, const int64_t* __restrict__ row_keys
        e += (int64_t)gridDim.x * blockDim.x) {
     const int64_t r = begin + e / t.vec, j = e % t.vec;
     const int64_t idx = r * t.vec + j;
-    t.weights[idx] = InitialValue(row_keys[r], seed, j, bound);
+    t.weights[idx] = ::hugectr_tf::InitialRowValue(row_keys[r], seed, j, bound);
     if (t.slot0) t.slot0[idx] = accu;
     if (t.slot1) t.slot1[idx] = 0.f;
     if (j == 0) t.last_step[r] = step_now;
@@ -143,7 +151,8 @@ __global__ void InitRowsKernel(TableView t, const int64_t* __restrict__ row_keys
 }
 
 Hyper MakeHyper(const OptimizerParams& p) {
-  return Hyper{p.type, p.beta1, p.beta2, p.epsilon, p.momentum_factor};
+  return Hyper{p.type, p.beta1, p.beta2, p.epsilon, p.momentum_factor,
+               ::hugectr_tf::ZeroGradientIsNoOp(p.type)};
 }
 
 }  // namespace
@@ -164,6 +173,8 @@ void SparseApply(const OptimizerParams& p, const TableView& t, const float* step
       if (num == 0) return;
       LocalKernel<<<GridFor(num * t.vec), kBlock, 0, stream>>>(h, t, step_lr, step, rows, grads,
                                                                num);
+      HCTR_CUDA_CHECK_LAUNCH();
+      MarkStepKernel<<<GridFor(num), kBlock, 0, stream>>>(t.last_step, rows, num, step);
       HCTR_CUDA_CHECK_LAUNCH();
       return;
     case UpdateType::kLazyGlobal:

@@ -1,42 +1,27 @@
 #pragma once
-// Enums and parameter structs shared by the GPU embedding kernels (host-visible, no device code).
-// They mirror the HugeCTR names (Combiner, Optimizer_t, Update_t) and EMBEDDING_SEMANTICS.md.
+// Types shared with the CPU core (cc/core/embedding): the GPU core takes the same optimizer
+// options and combiner, so the TensorFlow kernels hand one options struct to either device.
+// Host-visible only, no device code.
 
 #include <cstdint>
 #include <limits>
 
+#include "cc/core/embedding/combine.h"
+#include "cc/core/embedding/optimizer.h"
+
 namespace hugectr_tf {
 namespace cuda {
 
-enum class Combiner : int { kSum = 0, kMean = 1 };
+using ::hugectr_tf::Combiner;
+using ::hugectr_tf::OptimizerType;
+using ::hugectr_tf::UpdateType;
+using OptimizerParams = ::hugectr_tf::OptimizerOptions;
 
-enum class OptimizerType : int { kSgd = 0, kMomentumSgd = 1, kNesterov = 2, kAdagrad = 3, kAdam = 4 };
+// Number of per-row float slots (each `vec` wide): m and v, or one accumulator / momentum.
+inline int OptimizerSlotCount(OptimizerType t) { return ::hugectr_tf::NumOptimizerSlots(t); }
 
-enum class UpdateType : int { kLocal = 0, kGlobal = 1, kLazyGlobal = 2 };
-
-struct OptimizerParams {
-  OptimizerType type = OptimizerType::kSgd;
-  UpdateType update = UpdateType::kLocal;
-  float beta1 = 0.9f;               // Adam first-moment decay
-  float beta2 = 0.999f;             // Adam second-moment decay
-  float epsilon = 1e-7f;            // Adam / Adagrad denominator guard
-  float initial_accu_value = 0.f;   // Adagrad accumulator of a new row
-  float momentum_factor = 0.f;      // MomentumSGD / Nesterov mu
-};
-
-// Number of per-row float slots (each `vec` wide) an optimizer keeps: m, v, accumulator.
-inline int OptimizerSlotCount(OptimizerType t) {
-  switch (t) {
-    case OptimizerType::kSgd:
-      return 0;
-    case OptimizerType::kAdam:
-      return 2;
-    default:
-      return 1;
-  }
-}
-
-// The hash table reserves this key as its empty marker; a batch holding it is rejected.
+// The GPU hash table reserves this key as its empty-slot marker; a batch holding it is rejected
+// with an error (the CPU core accepts it: it marks empty buckets by row -1 instead).
 constexpr int64_t kEmptyKey = std::numeric_limits<int64_t>::max();
 
 }  // namespace cuda

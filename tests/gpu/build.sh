@@ -30,18 +30,17 @@ export -f compile_cu
 export NVCC
 ls cc/cuda/*.cu | xargs -P "$JOBS" -I{} bash -c "compile_cu $ARCH {} $OBJ"
 
-CPU_SRCS=()
-for f in cc/core/*.cc; do
-  [ -e "$f" ] && CPU_SRCS+=("$f")
-done
+mapfile -t CPU_SRCS < <(find cc/core -name '*.cc' | sort)
 CPU_OBJS=()
 for f in "${CPU_SRCS[@]}"; do
-  o="$OBJ/cpu_$(basename "$f" .cc).o"
+  o="$OBJ/cpu_${f//\//_}.o"
   g++ -c -std=c++17 -O3 -fPIC -I. "$f" -o "$o" &
   CPU_OBJS+=("$o")
 done
-g++ -c -std=c++17 -O2 -fPIC -I. -I"$CUDA_HOME/include" $PYINC tests/gpu/harness.cc \
-  -o "$OBJ/harness.o" &
+for f in harness cpu_core_bindings; do
+  g++ -c -std=c++17 -O2 -fPIC -I. -I"$CUDA_HOME/include" $PYINC "tests/gpu/$f.cc" \
+    -o "$OBJ/$f.o" &
+done
 wait
 g++ -shared -o "tests/gpu/_hctr_cuda_harness$SUFFIX" "$OBJ"/*.o \
   -L"$CUDA_HOME/lib64" -L"$CUDA_HOME/targets/x86_64-linux/lib" -lcudart_static -ldl -lrt -lpthread

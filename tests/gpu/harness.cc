@@ -17,15 +17,22 @@
 #include "cc/cuda/cuda_check.cuh"
 #include "cc/cuda/device_buffer.cuh"
 #include "cc/cuda/embedding_table.cuh"
+#include "tests/gpu/harness_util.h"
 
-namespace py = pybind11;
-using namespace hugectr_tf;        // NOLINT
-using namespace hugectr_tf::cuda;  // NOLINT
+using hugectr_tf::Error;
+using hugectr_tf::ErrorCode;
+using hugectr_tf::cuda::Combiner;
+using hugectr_tf::cuda::DeviceBuffer;
+using hugectr_tf::cuda::GpuEmbeddingTable;
+using hugectr_tf::cuda::GpuHashEmbedding;
+using hugectr_tf::cuda::GpuOneHotEmbedding;
+using hugectr_tf::cuda::OptimizerParams;
+using hugectr_tf::cuda::OptimizerType;
+using hugectr_tf::cuda::UpdateType;
+
+void BindCpuCore(py::module_& m);  // cpu_core_bindings.cc
 
 namespace {
-
-template <typename T>
-using Array = py::array_t<T, py::array::c_style | py::array::forcecast>;
 
 cudaStream_t Stream(uintptr_t s) { return reinterpret_cast<cudaStream_t>(s); }
 
@@ -49,40 +56,6 @@ Array<T> ToHost(const T* d, std::vector<py::ssize_t> shape) {
   return out;
 }
 
-Combiner ParseCombiner(const std::string& c) {
-  if (c == "sum") return Combiner::kSum;
-  if (c == "mean") return Combiner::kMean;
-  HCTR_FAIL(ErrorCode::kInvalidArgument, "combiner must be 'sum' or 'mean'; received '" << c << "'");
-}
-
-OptimizerParams ParseOptimizer(const std::string& type, const std::string& update, float beta1,
-                               float beta2, float epsilon, float initial_accu_value,
-                               float momentum_factor) {
-  OptimizerParams p;
-  if (type == "sgd") p.type = OptimizerType::kSgd;
-  else if (type == "momentum") p.type = OptimizerType::kMomentumSgd;
-  else if (type == "nesterov") p.type = OptimizerType::kNesterov;
-  else if (type == "adagrad") p.type = OptimizerType::kAdagrad;
-  else if (type == "adam") p.type = OptimizerType::kAdam;
-  else HCTR_FAIL(ErrorCode::kInvalidArgument, "unknown optimizer '" << type << "'");
-  if (update == "local") p.update = UpdateType::kLocal;
-  else if (update == "global") p.update = UpdateType::kGlobal;
-  else if (update == "lazy_global") p.update = UpdateType::kLazyGlobal;
-  else HCTR_FAIL(ErrorCode::kInvalidArgument, "unknown update type '" << update << "'");
-  p.beta1 = beta1;
-  p.beta2 = beta2;
-  p.epsilon = epsilon;
-  p.initial_accu_value = initial_accu_value;
-  p.momentum_factor = momentum_factor;
-  return p;
-}
-
-int64_t Bags(const Array<int64_t>& splits) {
-  HCTR_CHECK(splits.ndim() == 1 && splits.size() >= 1,
-             "row_splits must be 1-D with at least one entry; received size " << splits.size());
-  return splits.size() - 1;
-}
-
 py::tuple BackwardNumpy(GpuEmbeddingTable& t, const Array<int64_t>& ids,
                         const Array<int64_t>& splits, const std::string& combiner,
                         const Array<float>& dout) {
@@ -97,6 +70,7 @@ py::tuple BackwardNumpy(GpuEmbeddingTable& t, const Array<int64_t>& ids,
                         ToHost(d_grads.as<float>(), {nu, t.vec()}));
 }
 
+// Row-ordered state; the tests sort by key and lay the slots out as the CPU core's export.
 py::dict ExportState(const GpuEmbeddingTable& t, int64_t rows) {
   const auto& v = t.view();
   py::dict d;
@@ -104,6 +78,7 @@ py::dict ExportState(const GpuEmbeddingTable& t, int64_t rows) {
   if (v.slot0) d["slot0"] = ToHost(v.slot0, {rows, t.vec()});
   if (v.slot1) d["slot1"] = ToHost(v.slot1, {rows, t.vec()});
   d["last_step"] = ToHost(v.last_step, {rows});
+  d["step"] = t.step();
   return d;
 }
 
@@ -238,13 +213,14 @@ PYBIND11_MODULE(_hctr_cuda_harness, m) {
            })
       .def("forward",
            [](GpuOneHotEmbedding& t, const Array<int64_t>& keys, const Array<int64_t>& splits,
-              const std::string& combiner) {
+              const std::string& combiner, bool training) {
              const int64_t bags = Bags(splits);
              DeviceBuffer d_keys = ToDevice(keys), d_splits = ToDevice(splits);
              DeviceBuffer d_out(std::max<int64_t>(bags, 1) * t.vec() * 4);
-             t.Forward(d_keys.as<int64_t>(), keys.size(), d_splits.as<int64_t>(), bags,
-                       ParseCombiner(combiner), d_out.as<float>(), nullptr);
-             return ToHost(d_out.as<float>(), {bags, t.vec()});
+             const int64_t misses =
+                 t.Forward(d_keys.as<int64_t>(), keys.size(), d_splits.as<int64_t>(), bags,
+                           ParseCombiner(combiner), training, d_out.as<float>(), nullptr);
+             return py::make_tuple(ToHost(d_out.as<float>(), {bags, t.vec()}), misses);
            })
       // Backward over dense rows (key + slot offset), as the one-hot table reports them.
       .def("backward", [](GpuOneHotEmbedding& t, const Array<int64_t>& rows,
@@ -259,5 +235,11 @@ PYBIND11_MODULE(_hctr_cuda_harness, m) {
              DeviceBuffer d_rows = ToDevice(rows), d_grads = ToDevice(grads);
              t.ApplyRows(d_rows.as<int64_t>(), d_grads.as<float>(), rows.size(), lr, nullptr);
            })
-      .def("export", [](GpuOneHotEmbedding& t) { return ExportState(t, t.rows_in_use()); });
+      .def("export", [](GpuOneHotEmbedding& t) {
+        py::dict d = ExportState(t, t.rows_in_use());
+        d["seen"] = ToHost(t.seen(), {t.rows_in_use()});
+        return d;
+      });
+
+  BindCpuCore(m);
 }
