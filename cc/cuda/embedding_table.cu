@@ -152,8 +152,8 @@ int64_t GpuHashEmbedding::LookupRows(const int64_t* keys, int64_t n, bool traini
     // The occurrence count overstates new rows when a new key repeats: count distinct ones.
     const size_t m = static_cast<size_t>(misses);
     const size_t unique_bytes = SortedUniqueWorkspaceBytes(misses);
-    Carver carve(Scratch(Carver::Align(m * 8) * 2 + Carver::Align(m * 4) * 2 +
-                         Carver::Align(8) * 2 + unique_bytes));
+    Carver carve(Scratch(Carver::Align(m * 8) * 2 + Carver::Align(m * 4) +
+                         Carver::Align((m + 1) * 4) + Carver::Align(8) * 2 + unique_bytes));
     int64_t* missing = carve.take<int64_t>(m);
     auto* count = carve.take<unsigned long long>(1);
     UniqueOutputs u{carve.take<int64_t>(m), carve.take<int32_t>(m), carve.take<int32_t>(m + 1),
