@@ -1,8 +1,12 @@
 #pragma once
-// Embedding backward: one gradient row per unique key, g_u = sum over the occurrences of u at bag
-// b of dout[b] (times 1/nnz(b) for mean), summed in ascending position order for segments of up
-// to kLongSegment occurrences (the CPU core's order); longer segments (hot keys) are split over a
-// block into kBackwardBlock/G contiguous pieces added in order, still deterministic.
+// Embedding backward: one gradient row per unique id, g_u = sum over the occurrences of u at bag
+// b of dout[b] (times 1/nnz(b) for mean).
+//
+// Order of the sums: an id with at most kBackwardPiece occurrences is summed by one group of
+// lanes in ascending position order, exactly as the CPU core does. A hotter id is cut into
+// pieces of kBackwardPiece consecutive occurrences summed in parallel (each in position order),
+// and the pieces are then added in piece order: deterministic, and different from a plain
+// left-to-right sum only by rounding (see docs/gpu.md).
 
 #include <cuda_runtime.h>
 
@@ -15,9 +19,9 @@
 namespace hugectr_tf {
 namespace cuda {
 
-constexpr int kLongSegment = 256;
+constexpr int kBackwardPiece = 128;
 
-size_t EmbeddingBackwardWorkspaceBytes(int64_t n);
+size_t EmbeddingBackwardWorkspaceBytes(int64_t n, int vec);
 
 // `u` is SortedUnique's output for the n values of this batch (the keys or, for the one-hot
 // table, the rows). grads gets (*u.num_unique, vec) rows.

@@ -4,27 +4,11 @@
 #include "cc/cuda/cuda_check.cuh"
 #include "cc/cuda/device_util.cuh"
 #include "cc/cuda/embedding_forward.cuh"
+#include "cc/cuda/vec_math.cuh"
 
 namespace hugectr_tf {
 namespace cuda {
 namespace {
-
-__device__ inline void AddTo(float& a, float b) { a += b; }
-__device__ inline void AddTo(float4& a, float4 b) {
-  a.x += b.x;
-  a.y += b.y;
-  a.z += b.z;
-  a.w += b.w;
-}
-__device__ inline void Zero(float& a) { a = 0.f; }
-__device__ inline void Zero(float4& a) { a = make_float4(0.f, 0.f, 0.f, 0.f); }
-__device__ inline void Divide(float& a, float d) { a = a / d; }
-__device__ inline void Divide(float4& a, float d) {
-  a.x = a.x / d;
-  a.y = a.y / d;
-  a.z = a.z / d;
-  a.w = a.w / d;
-}
 
 template <typename VecT>
 __global__ void ForwardKernel(const VecT* __restrict__ weights, int64_t units,

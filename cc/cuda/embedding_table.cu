@@ -75,7 +75,7 @@ int64_t GpuEmbeddingTable::Backward(const int64_t* ids, int64_t n, const int64_t
   CheckRowSplits(row_splits, num_bags, n, stream);
   if (n == 0) return 0;
   const size_t unique_bytes = SortedUniqueWorkspaceBytes(n);
-  const size_t backward_bytes = EmbeddingBackwardWorkspaceBytes(n);
+  const size_t backward_bytes = EmbeddingBackwardWorkspaceBytes(n, vec_);
   const size_t m = static_cast<size_t>(n);
   const size_t total = Carver::Align(m * 4) + Carver::Align((m + 1) * 4) + Carver::Align(8) +
                        unique_bytes + backward_bytes;

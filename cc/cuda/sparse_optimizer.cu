@@ -6,6 +6,7 @@
 #include "cc/cuda/cuda_check.cuh"
 #include "cc/cuda/device_util.cuh"
 #include "cc/cuda/sparse_optimizer.cuh"
+#include "cc/cuda/vec_math.cuh"
 
 namespace hugectr_tf {
 namespace cuda {
@@ -54,26 +55,44 @@ __device__ inline void Step(const Hyper& h, float g, float lr, float& w, float* 
   }
 }
 
-__device__ inline void UpdateElement(const Hyper& h, const TableView& t, int64_t idx, float g,
-                                     float lr) {
-  float w = t.weights[idx];
-  float s0 = t.slot0 ? t.slot0[idx] : 0.f;
-  float s1 = t.slot1 ? t.slot1[idx] : 0.f;
-  Step(h, g, lr, w, &s0, &s1);
-  t.weights[idx] = w;
-  if (t.slot0) t.slot0[idx] = s0;
-  if (t.slot1) t.slot1[idx] = s1;
+// Row kernels: a group of G lanes per row, each lane owning VecT-wide columns (16-byte accesses
+// when vec % 4 == 0). Slot pointers are null when the optimizer has fewer slots.
+template <typename VecT>
+struct RowPtrs {
+  VecT* w;
+  VecT* s0;
+  VecT* s1;
+};
+
+template <typename VecT>
+__device__ inline void UpdateUnit(const Hyper& h, const RowPtrs<VecT>& t, int64_t idx, VecT g,
+                                  float lr) {
+  VecT w = t.w[idx], s0, s1;
+  if (t.s0) s0 = t.s0[idx];
+  if (t.s1) s1 = t.s1[idx];
+  ForEach(w, s0, s1, g, [&](float& wc, float& a, float& b, float gc) { Step(h, gc, lr, wc, &a, &b); });
+  t.w[idx] = w;
+  if (t.s0) t.s0[idx] = s0;
+  if (t.s1) t.s1[idx] = s1;
 }
 
-__global__ void LocalKernel(Hyper h, TableView t, const float* __restrict__ step_lr, int64_t step,
-                            const int64_t* __restrict__ rows, const float* __restrict__ grads,
+#define HCTR_FOR_EACH_GROUP(index, limit)                                                  \
+  const int lane = threadIdx.x % group;                                                    \
+  const int64_t groups_per_grid = (int64_t)gridDim.x * (blockDim.x / group);               \
+  for (int64_t index = blockIdx.x * (int64_t)(blockDim.x / group) + threadIdx.x / group;   \
+       index < (limit); index += groups_per_grid)
+
+template <typename VecT>
+__global__ void LocalKernel(Hyper h, RowPtrs<VecT> t, int64_t units, int group,
+                            const float* __restrict__ step_lr, int64_t step,
+                            const int64_t* __restrict__ rows, const VecT* __restrict__ grads,
                             int64_t num) {
   const float lr = step_lr[step];
-  const int64_t total = num * t.vec;
-  for (int64_t e = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; e < total;
-       e += (int64_t)gridDim.x * blockDim.x) {
-    const int64_t k = e / t.vec, j = e - k * t.vec;
-    UpdateElement(h, t, rows[k] * t.vec + j, grads[e], lr);
+  HCTR_FOR_EACH_GROUP(k, num) {
+    const int64_t r = rows[k];
+    for (int64_t uu = lane; uu < units; uu += group) {
+      UpdateUnit(h, t, r * units + uu, grads[k * units + uu], lr);
+    }
   }
 }
 
@@ -85,48 +104,50 @@ __global__ void ScatterGradIndexKernel(const int64_t* __restrict__ rows, int64_t
   }
 }
 
-__global__ void GlobalKernel(Hyper h, TableView t, const float* __restrict__ step_lr, int64_t step,
-                             const float* __restrict__ grads,
+template <typename VecT>
+__global__ void GlobalKernel(Hyper h, RowPtrs<VecT> t, int64_t units, int group,
+                             int64_t* __restrict__ last_step, const float* __restrict__ step_lr,
+                             int64_t step, const VecT* __restrict__ grads,
                              const int32_t* __restrict__ row_to_grad, int64_t table_rows) {
   const float lr = step_lr[step];
-  const int64_t total = table_rows * t.vec;
-  for (int64_t e = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; e < total;
-       e += (int64_t)gridDim.x * blockDim.x) {
-    const int64_t r = e / t.vec, j = e - r * t.vec;
+  HCTR_FOR_EACH_GROUP(r, table_rows) {
     const int32_t k = row_to_grad[r];
-    if (k >= 0) {
-      UpdateElement(h, t, e, grads[static_cast<int64_t>(k) * t.vec + j], lr);
-    } else if (!h.zero_noop) {
-      UpdateElement(h, t, e, 0.f, lr);
+    if (k >= 0 || !h.zero_noop) {
+      for (int64_t uu = lane; uu < units; uu += group) {
+        VecT g;
+        if (k >= 0) {
+          g = grads[static_cast<int64_t>(k) * units + uu];
+        } else {
+          Zero(g);
+        }
+        UpdateUnit(h, t, r * units + uu, g, lr);
+      }
     }
-    if (j == 0) t.last_step[r] = step;  // as the CPU core: every row is now up to date
+    if (lane == 0) last_step[r] = step;  // as the CPU core: every row is now up to date
   }
 }
 
 // Replays the zero-gradient steps a row missed, then applies this step's gradient.
-__global__ void LazyGlobalKernel(Hyper h, TableView t, const float* __restrict__ step_lr,
-                                 int64_t step, const int64_t* __restrict__ rows,
-                                 const float* __restrict__ grads, int64_t num) {
-  const int64_t total = num * t.vec;
-  for (int64_t e = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; e < total;
-       e += (int64_t)gridDim.x * blockDim.x) {
-    const int64_t k = e / t.vec, j = e - k * t.vec;
+template <typename VecT>
+__global__ void LazyGlobalKernel(Hyper h, RowPtrs<VecT> t, int64_t units, int group,
+                                 const int64_t* __restrict__ last_step,
+                                 const float* __restrict__ step_lr, int64_t step,
+                                 const int64_t* __restrict__ rows,
+                                 const VecT* __restrict__ grads, int64_t num) {
+  HCTR_FOR_EACH_GROUP(k, num) {
     const int64_t r = rows[k];
-    const int64_t idx = r * t.vec + j;
-    float w = t.weights[idx];
-    float s0 = t.slot0 ? t.slot0[idx] : 0.f;
-    float s1 = t.slot1 ? t.slot1[idx] : 0.f;
-    if (!h.zero_noop) {
-      for (int64_t s = t.last_step[r] + 1; s < step; ++s) Step(h, 0.f, step_lr[s], w, &s0, &s1);
+    const int64_t first_missed = h.zero_noop ? step : last_step[r] + 1;
+    for (int64_t uu = lane; uu < units; uu += group) {
+      const int64_t idx = r * units + uu;
+      VecT zero;
+      Zero(zero);
+      for (int64_t s = first_missed; s < step; ++s) UpdateUnit(h, t, idx, zero, step_lr[s]);
+      UpdateUnit(h, t, idx, grads[k * units + uu], step_lr[step]);
     }
-    Step(h, grads[e], step_lr[step], w, &s0, &s1);
-    t.weights[idx] = w;
-    if (t.slot0) t.slot0[idx] = s0;
-    if (t.slot1) t.slot1[idx] = s1;
   }
 }
 
-// Separate launch: every column thread of a row must read last_step before it changes.
+// Separate launch: every lane of a row must have read last_step before it changes.
 __global__ void MarkStepKernel(int64_t* last_step, const int64_t* __restrict__ rows, int64_t num,
                                int64_t step) {
   for (int64_t k = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; k < num;
@@ -164,23 +185,31 @@ double EffectiveLearningRate(const OptimizerParams& p, double lr, int64_t step) 
          (1.0 - std::pow(static_cast<double>(p.beta1), t));
 }
 
-void SparseApply(const OptimizerParams& p, const TableView& t, const float* step_lr, int64_t step,
-                 const int64_t* rows, const float* grads, int64_t num, int64_t table_rows,
-                 int32_t* row_to_grad, cudaStream_t stream) {
-  const Hyper h = MakeHyper(p);
-  switch (p.update) {
+namespace {
+
+template <typename VecT>
+void LaunchApply(const Hyper& h, const TableView& t, const float* step_lr, int64_t step,
+                 UpdateType update, const int64_t* rows, const float* grads_f, int64_t num,
+                 int64_t table_rows, int32_t* row_to_grad, cudaStream_t stream) {
+  const int64_t units = t.vec / (sizeof(VecT) / sizeof(float));
+  const int group = GroupSize(units);
+  const int per_block = kBlock / group;
+  const RowPtrs<VecT> ptrs{reinterpret_cast<VecT*>(t.weights), reinterpret_cast<VecT*>(t.slot0),
+                           reinterpret_cast<VecT*>(t.slot1)};
+  const auto* grads = reinterpret_cast<const VecT*>(grads_f);
+  switch (update) {
     case UpdateType::kLocal:
       if (num == 0) return;
-      LocalKernel<<<GridFor(num * t.vec), kBlock, 0, stream>>>(h, t, step_lr, step, rows, grads,
-                                                               num);
+      LocalKernel<VecT><<<GridFor(num, per_block), kBlock, 0, stream>>>(
+          h, ptrs, units, group, step_lr, step, rows, grads, num);
       HCTR_CUDA_CHECK_LAUNCH();
       MarkStepKernel<<<GridFor(num), kBlock, 0, stream>>>(t.last_step, rows, num, step);
       HCTR_CUDA_CHECK_LAUNCH();
       return;
     case UpdateType::kLazyGlobal:
       if (num == 0) return;
-      LazyGlobalKernel<<<GridFor(num * t.vec), kBlock, 0, stream>>>(h, t, step_lr, step, rows,
-                                                                     grads, num);
+      LazyGlobalKernel<VecT><<<GridFor(num, per_block), kBlock, 0, stream>>>(
+          h, ptrs, units, group, t.last_step, step_lr, step, rows, grads, num);
       HCTR_CUDA_CHECK_LAUNCH();
       MarkStepKernel<<<GridFor(num), kBlock, 0, stream>>>(t.last_step, rows, num, step);
       HCTR_CUDA_CHECK_LAUNCH();
@@ -192,10 +221,26 @@ void SparseApply(const OptimizerParams& p, const TableView& t, const float* step
         ScatterGradIndexKernel<<<GridFor(num), kBlock, 0, stream>>>(rows, num, row_to_grad);
         HCTR_CUDA_CHECK_LAUNCH();
       }
-      GlobalKernel<<<GridFor(table_rows * t.vec), kBlock, 0, stream>>>(
-          h, t, step_lr, step, grads, row_to_grad, table_rows);
+      GlobalKernel<VecT><<<GridFor(table_rows, per_block), kBlock, 0, stream>>>(
+          h, ptrs, units, group, t.last_step, step_lr, step, grads, row_to_grad, table_rows);
       HCTR_CUDA_CHECK_LAUNCH();
       return;
+  }
+}
+
+}  // namespace
+
+void SparseApply(const OptimizerParams& p, const TableView& t, const float* step_lr, int64_t step,
+                 const int64_t* rows, const float* grads, int64_t num, int64_t table_rows,
+                 int32_t* row_to_grad, cudaStream_t stream) {
+  const Hyper h = MakeHyper(p);
+  const bool wide = t.vec % 4 == 0 && reinterpret_cast<uintptr_t>(grads) % 16 == 0;
+  if (wide) {
+    LaunchApply<float4>(h, t, step_lr, step, p.update, rows, grads, num, table_rows, row_to_grad,
+                        stream);
+  } else {
+    LaunchApply<float>(h, t, step_lr, step, p.update, rows, grads, num, table_rows, row_to_grad,
+                       stream);
   }
 }
 
