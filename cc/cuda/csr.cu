@@ -34,6 +34,11 @@ void ThrowIfBadRowSplits(const int64_t* row_splits, int64_t num_bags, int64_t n,
   unsigned long long bad = 0;
   HCTR_CUDA_CHECK(cudaMemcpyAsync(&bad, first_bad, sizeof(bad), cudaMemcpyDeviceToHost, stream));
   HCTR_CUDA_CHECK(cudaStreamSynchronize(stream));
+  ReportBadRowSplits(row_splits, num_bags, n, bad);
+}
+
+void ReportBadRowSplits(const int64_t* row_splits, int64_t num_bags, int64_t n,
+                        unsigned long long bad) {
   if (bad > static_cast<unsigned long long>(num_bags)) return;
   int64_t v[2] = {0, 0};
   const int64_t i = static_cast<int64_t>(bad);

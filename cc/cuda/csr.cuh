@@ -18,5 +18,9 @@ void ValidateRowSplitsAsync(const int64_t* row_splits,  // (num_bags + 1)
 void ThrowIfBadRowSplits(const int64_t* row_splits, int64_t num_bags, int64_t n,
                          const unsigned long long* first_bad, cudaStream_t stream);
 
+// Host side, for callers that read *first_bad back themselves: throws when bad <= num_bags.
+void ReportBadRowSplits(const int64_t* row_splits, int64_t num_bags, int64_t n,
+                        unsigned long long bad);
+
 }  // namespace cuda
 }  // namespace hugectr_tf

@@ -7,6 +7,7 @@
 #include "cc/cuda/device_buffer.cuh"
 #include "cc/cuda/device_util.cuh"
 #include "cc/cuda/embedding_backward.cuh"
+#include "cc/cuda/unique.cuh"
 #include "cc/cuda/vec_math.cuh"
 
 namespace hugectr_tf {
@@ -241,6 +242,31 @@ void EmbeddingBackward(const float* dout, int vec, const int64_t* row_splits, in
     Launch<float>(dout, vec, row_splits, mean, n, u, bag_of_value, long_list, long_count, pieces,
                   piece_offsets, scan_temp, scan_bytes, partial, grads, stream);
   }
+}
+
+size_t BackwardByIdsWorkspaceBytes(int64_t n, int vec) {
+  const size_t m = static_cast<size_t>(n > 0 ? n : 1);
+  return Carver::Align(m * 4) + Carver::Align((m + 1) * 4) + SortedUniqueWorkspaceBytes(n) +
+         EmbeddingBackwardWorkspaceBytes(n, vec);
+}
+
+void BackwardByIds(const int64_t* ids, int64_t n, const int64_t* row_splits, int64_t num_bags,
+                   Combiner combiner, const float* dout, int vec, void* workspace,
+                   size_t workspace_bytes, int64_t* unique_ids, float* grads, int64_t* num_unique,
+                   cudaStream_t stream) {
+  HCTR_CHECK(workspace_bytes >= BackwardByIdsWorkspaceBytes(n, vec),
+             "BackwardByIds needs " << BackwardByIdsWorkspaceBytes(n, vec)
+                                    << " workspace bytes, got " << workspace_bytes);
+  const size_t m = static_cast<size_t>(n > 0 ? n : 1);
+  const size_t unique_bytes = SortedUniqueWorkspaceBytes(n);
+  const size_t backward_bytes = EmbeddingBackwardWorkspaceBytes(n, vec);
+  Carver carve(workspace);
+  UniqueOutputs u{unique_ids, carve.take<int32_t>(m), carve.take<int32_t>(m + 1), num_unique};
+  void* unique_ws = carve.take<char>(unique_bytes);
+  void* backward_ws = carve.take<char>(backward_bytes);
+  SortedUnique(ids, n, unique_ws, unique_bytes, u, stream);
+  EmbeddingBackward(dout, vec, row_splits, num_bags, combiner, n, u, backward_ws, backward_bytes,
+                    grads, stream);
 }
 
 }  // namespace cuda

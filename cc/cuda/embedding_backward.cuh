@@ -33,5 +33,14 @@ void EmbeddingBackward(const float* dout,          // (num_bags, vec)
                        float* grads,               // (n, vec) capacity
                        cudaStream_t stream);
 
+// The whole backward over a batch's ids (keys, one-hot rows, or a lookup's `inverse`): sorted
+// unique + EmbeddingBackward, with caller-provided scratch (e.g. a TensorFlow temp tensor).
+// unique_ids (n) ascending, grads (n, vec) capacity, *num_unique written on the device.
+size_t BackwardByIdsWorkspaceBytes(int64_t n, int vec);
+void BackwardByIds(const int64_t* ids, int64_t n, const int64_t* row_splits, int64_t num_bags,
+                   Combiner combiner, const float* dout, int vec, void* workspace,
+                   size_t workspace_bytes, int64_t* unique_ids, float* grads, int64_t* num_unique,
+                   cudaStream_t stream);
+
 }  // namespace cuda
 }  // namespace hugectr_tf

@@ -74,20 +74,13 @@ int64_t GpuEmbeddingTable::Backward(const int64_t* ids, int64_t n, const int64_t
   CheckBatch(n, num_bags);
   CheckRowSplits(row_splits, num_bags, n, stream);
   if (n == 0) return 0;
-  const size_t unique_bytes = SortedUniqueWorkspaceBytes(n);
-  const size_t backward_bytes = EmbeddingBackwardWorkspaceBytes(n, vec_);
-  const size_t m = static_cast<size_t>(n);
-  const size_t total = Carver::Align(m * 4) + Carver::Align((m + 1) * 4) + Carver::Align(8) +
-                       unique_bytes + backward_bytes;
-  Carver carve(Scratch(total));
-  UniqueOutputs u{unique_ids, carve.take<int32_t>(m), carve.take<int32_t>(m + 1),
-                  carve.take<int64_t>(1)};
-  void* unique_ws = carve.take<char>(unique_bytes);
-  void* backward_ws = carve.take<char>(backward_bytes);
-  SortedUnique(ids, n, unique_ws, unique_bytes, u, stream);
-  EmbeddingBackward(dout, vec_, row_splits, num_bags, combiner, n, u, backward_ws, backward_bytes,
-                    grads, stream);
-  return ReadScalar<int64_t>(u.num_unique, stream);
+  const size_t bytes = BackwardByIdsWorkspaceBytes(n, vec_) + Carver::Align(sizeof(int64_t));
+  Carver carve(Scratch(bytes));
+  auto* num_unique = carve.take<int64_t>(1);
+  void* ws = carve.take<char>(bytes - Carver::Align(sizeof(int64_t)));
+  BackwardByIds(ids, n, row_splits, num_bags, combiner, dout, vec_, ws,
+                bytes - Carver::Align(sizeof(int64_t)), unique_ids, grads, num_unique, stream);
+  return ReadScalar<int64_t>(num_unique, stream);
 }
 
 void GpuEmbeddingTable::ApplyRows(const int64_t* rows, const float* grads, int64_t num, float lr,
@@ -133,15 +126,30 @@ GpuHashEmbedding::GpuHashEmbedding(int64_t max_rows, int vec, uint64_t seed,
 
 int64_t GpuHashEmbedding::LookupRows(const int64_t* keys, int64_t n, bool training, int64_t* rows,
                                      cudaStream_t stream) {
-  CheckBatch(n, 0);
-  if (n == 0) return 0;
+  return LookupRowsImpl(keys, n, training, rows, nullptr, 0, stream);
+}
+
+int64_t GpuHashEmbedding::LookupRowsImpl(const int64_t* keys, int64_t n, bool training,
+                                         int64_t* rows, const int64_t* row_splits,
+                                         int64_t num_bags, cudaStream_t stream) {
+  CheckBatch(n, num_bags);
+  if (n == 0) {
+    if (row_splits != nullptr) CheckRowSplits(row_splits, num_bags, n, stream);
+    return 0;
+  }
+  // One read-back for: misses, reserved-key flag, first bad row_splits entry.
   auto* miss_count = counters_.as<unsigned long long>();
   int* bad_key = reinterpret_cast<int*>(miss_count + 1);
-  HCTR_CUDA_CHECK(cudaMemsetAsync(miss_count, 0, 2 * sizeof(unsigned long long), stream));
+  unsigned long long* first_bad = miss_count + 2;
+  unsigned long long init[3] = {0, 0, static_cast<unsigned long long>(num_bags) + 1};
+  HCTR_CUDA_CHECK(
+      cudaMemcpyAsync(miss_count, init, sizeof(init), cudaMemcpyHostToDevice, stream));
+  if (row_splits != nullptr) ValidateRowSplitsAsync(row_splits, num_bags, n, first_bad, stream);
   HashTableFind(hash_, keys, n, rows, miss_count, bad_key, stream);
-  unsigned long long host[2];
+  unsigned long long host[3];
   HCTR_CUDA_CHECK(cudaMemcpyAsync(host, miss_count, sizeof(host), cudaMemcpyDeviceToHost, stream));
   HCTR_CUDA_CHECK(cudaStreamSynchronize(stream));
+  if (row_splits != nullptr) ReportBadRowSplits(row_splits, num_bags, n, host[2]);
   HCTR_CHECK(static_cast<int>(host[1]) == 0,
              "key " << kEmptyKey << " (INT64_MAX) is reserved by the GPU hash table as its empty "
                     << "marker and cannot be looked up; remap it");
@@ -183,9 +191,9 @@ int64_t GpuHashEmbedding::Forward(const int64_t* keys, int64_t n, const int64_t*
                                   int64_t num_bags, Combiner combiner, bool training, float* out,
                                   cudaStream_t stream) {
   CheckBatch(n, num_bags);
-  CheckRowSplits(row_splits, num_bags, n, stream);
   lookup_rows_.Reserve(static_cast<size_t>(std::max<int64_t>(n, 1)) * sizeof(int64_t));
-  const int64_t misses = LookupRows(keys, n, training, lookup_rows_.as<int64_t>(), stream);
+  const int64_t misses = LookupRowsImpl(keys, n, training, lookup_rows_.as<int64_t>(), row_splits,
+                                        num_bags, stream);
   EmbeddingForward(view_.weights, vec_, lookup_rows_.as<int64_t>(), row_splits, num_bags,
                    combiner, out, stream);
   return misses;

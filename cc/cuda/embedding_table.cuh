@@ -83,6 +83,10 @@ class GpuHashEmbedding : public GpuEmbeddingTable {
   void Apply(const int64_t* keys, const float* grads, int64_t num, float lr, cudaStream_t stream);
 
  private:
+  // LookupRows that also validates row_splits (when given) within the same read-back.
+  int64_t LookupRowsImpl(const int64_t* keys, int64_t n, bool training, int64_t* rows,
+                         const int64_t* row_splits, int64_t num_bags, cudaStream_t stream);
+
   HashTableView hash_{};
   DeviceBuffer slots_, row_keys_, row_count_, lookup_rows_;
   int64_t size_ = 0;

@@ -19,37 +19,40 @@ struct Hyper {
 };
 
 // One optimizer step of one element; lr is the step's effective rate. Written operation by
-// operation as in EMBEDDING_SEMANTICS.md so the float32 rounding follows the CPU core.
+// operation as the CPU core's UpdateRow, with explicitly rounded intrinsics so that no build flag
+// (nvcc contracts a*b+c into one fused multiply-add by default) changes the float32 result:
+// GPU and CPU rows stay bit-identical.
 __device__ inline void Step(const Hyper& h, float g, float lr, float& w, float* s0, float* s1) {
   switch (h.type) {
     case OptimizerType::kSGD:
-      w = w - lr * g;
+      w = __fsub_rn(w, __fmul_rn(lr, g));
       break;
     case OptimizerType::kMomentumSGD: {
-      const float m = h.mu * *s0 - lr * g;
+      const float m = __fsub_rn(__fmul_rn(h.mu, *s0), __fmul_rn(lr, g));
       *s0 = m;
-      w = w + m;
+      w = __fadd_rn(w, m);
       break;
     }
     case OptimizerType::kNesterov: {
       const float m_old = *s0;
-      const float m = h.mu * m_old - lr * g;
+      const float m = __fsub_rn(__fmul_rn(h.mu, m_old), __fmul_rn(lr, g));
       *s0 = m;
-      w = w + (-h.mu * m_old + (1.0f + h.mu) * m);
+      w = __fadd_rn(w, __fadd_rn(__fmul_rn(-h.mu, m_old), __fmul_rn(__fadd_rn(1.0f, h.mu), m)));
       break;
     }
     case OptimizerType::kAdagrad: {
-      const float a = *s0 + g * g;
+      const float a = __fadd_rn(*s0, __fmul_rn(g, g));
       *s0 = a;
-      w = w - lr * g / (sqrtf(a) + h.epsilon);
+      w = __fsub_rn(w, __fdiv_rn(__fmul_rn(lr, g), __fadd_rn(__fsqrt_rn(a), h.epsilon)));
       break;
     }
     case OptimizerType::kAdam: {
-      const float m = h.beta1 * *s0 + (1.0f - h.beta1) * g;
-      const float v = h.beta2 * *s1 + (1.0f - h.beta2) * g * g;
+      const float m = __fadd_rn(__fmul_rn(h.beta1, *s0), __fmul_rn(__fsub_rn(1.0f, h.beta1), g));
+      const float v = __fadd_rn(__fmul_rn(h.beta2, *s1),
+                                __fmul_rn(__fmul_rn(__fsub_rn(1.0f, h.beta2), g), g));
       *s0 = m;
       *s1 = v;
-      w = w - lr * m / (sqrtf(v) + h.epsilon);
+      w = __fsub_rn(w, __fdiv_rn(__fmul_rn(lr, m), __fadd_rn(__fsqrt_rn(v), h.epsilon)));
       break;
     }
   }

@@ -16,9 +16,10 @@ __device__ inline void AddTo(float4& a, float4 b) {
   a.z += b.z;
   a.w += b.w;
 }
-__device__ inline float Scaled(float a, float s) { return a * s; }
+// Rounded on its own (never fused with a following add): keeps sums equal to the CPU core's.
+__device__ inline float Scaled(float a, float s) { return __fmul_rn(a, s); }
 __device__ inline float4 Scaled(float4 a, float s) {
-  return make_float4(a.x * s, a.y * s, a.z * s, a.w * s);
+  return make_float4(__fmul_rn(a.x, s), __fmul_rn(a.y, s), __fmul_rn(a.z, s), __fmul_rn(a.w, s));
 }
 __device__ inline void Divide(float& a, float d) { a = a / d; }
 __device__ inline void Divide(float4& a, float d) {

@@ -34,8 +34,13 @@ echo "== benchmark"
 timeout 240 $PY benchmarks/gpu_embedding_bench.py --json "$OUT/bench.json" "$@" \
   >"$OUT/bench.log" 2>&1
 echo "bench exit $?"
+# the same benchmark again: the run-to-run spread of the timings
+timeout 200 $PY benchmarks/gpu_embedding_bench.py "$@" >"$OUT/bench_repeat.log" 2>&1
+echo "bench repeat exit $?"
 
 echo "== verify summary"
 grep -E "^(FAILED|ERROR)|passed|failed|\[gpu-harness\]" "$OUT/verify.log" | tail -40
 echo "== benchmark summary"
 tail -22 "$OUT/bench.log"
+echo "== repeat"
+grep -E "^\| hugectr|^\| torch|^forward" "$OUT/bench_repeat.log"

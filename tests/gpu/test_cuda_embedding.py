@@ -316,3 +316,19 @@ def test_against_numpy_reference():
     order = np.argsort(g["keys"])
     np.testing.assert_array_equal(g["keys"][order], table.ids)
     close("numpy_weights", g["weights"][order], table.w)
+
+
+@pytest.mark.parametrize("combiner", ["sum", "mean"])
+def test_backward_over_lookup_inverse(combiner):
+    """The TensorFlow ops hand the lookup's `inverse` to the backward: the GPU backward over
+    those ids gives the gradients in unique-key order."""
+    rng = np.random.default_rng(len(combiner))
+    cpu, gpu = hash_pair(16, "sgd", "local")
+    values, splits = make_batch(rng, 512, 4, 3, key_pool(rng, 300), alpha=1.3)
+    _, uk_c, inv_c = cpu.lookup_train(values, splits, 4, combiner)
+    dout = rng.standard_normal((len(splits) - 1, 16)).astype(np.float32)
+    g_c = cpu.backward(splits, inv_c, len(uk_c), combiner, dout)
+    ids, g_g = gpu.backward(inv_c, splits, combiner, dout)
+    np.testing.assert_array_equal(ids, np.arange(len(uk_c)))
+    abs_sum = cpu.backward(splits, inv_c, len(uk_c), combiner, np.abs(dout))
+    close_sum("backward_by_inverse", g_g, g_c, abs_sum)
