@@ -100,3 +100,34 @@ def test_save_weights_restores_table_and_next_losses(tmp_path):
     for name, value in saved.items():
         np.testing.assert_array_equal(restored[name], value, err_msg=name)
     assert run_steps(b, data[3:]) == expected
+
+
+def test_tf_saved_model_serves_with_the_table(tmp_path):
+    model = build()
+    data = batches(n=2, seed=5)
+    run_steps(model, data)
+    x = {"dense": tf.constant(data[0][0]["dense"]), "keys": data[0][0]["keys"]}
+    assert model.get_layer("sparse_embedding").size() > 0
+    want = model(x, training=False).numpy()
+
+    class Serve(tf.Module):
+        def __init__(self, model):
+            super().__init__()
+            self.model = model
+
+        @tf.function(
+            input_signature=[
+                {
+                    "dense": tf.TensorSpec([None, 2], tf.float32),
+                    "keys": tf.RaggedTensorSpec([None, SLOTS, None], tf.int64, ragged_rank=2),
+                }
+            ]
+        )
+        def __call__(self, features):
+            return self.model(features, training=False)
+
+    tf.saved_model.save(Serve(model), str(tmp_path / "served"))
+    del model
+    loaded = tf.saved_model.load(str(tmp_path / "served"))
+    # Graph vs eager execution of the dense layer may differ in the last bit.
+    np.testing.assert_allclose(loaded(x).numpy(), want, rtol=1e-6, atol=1e-7)

@@ -238,3 +238,25 @@ def test_export_import_round_trip_and_optimizer_state():
         E.import_optimizer_state(
             u, [999], np.zeros((1, 2, VEC), np.float32), [0], 3, [0.1, 0.1, 0.1]
         )
+
+
+def test_large_batch_unique_and_backward_partitions():
+    # Large enough for the partitioned unique (n >= 2^18) and several gradient tasks (> 2^17
+    # distinct keys).
+    rng = np.random.default_rng(12)
+    batch, slots, vec = 7000, 26, 2
+    values, splits = ref.random_csr(rng, batch, slots, max_nnz=3, key_range=400_000)
+    assert len(values) >= 2**18
+    t = E.create_table(vec, 256)
+    emb, uk, inv = E.lookup_train(t, values, splits, slots, vec, "mean")
+    np.testing.assert_array_equal(uk.numpy(), np.unique(values))
+    np.testing.assert_array_equal(uk.numpy()[inv.numpy()], values)
+    assert len(uk) > 2**17
+    dout = rng.normal(size=(batch, slots, vec)).astype(np.float32)
+    got = E.backward(dout, splits, inv, uk, "mean").numpy()
+    nnz = np.diff(splits)
+    row_of = np.repeat(np.arange(batch * slots), nnz)
+    per_pos = dout.reshape(-1, vec)[row_of] / nnz[row_of][:, None]
+    want = np.zeros((len(uk), vec))
+    np.add.at(want, inv.numpy(), per_pos.astype(np.float64))
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)

@@ -26,12 +26,16 @@ _SCRIPT = textwrap.dedent(
     from hugectr_tf import CreateOptimizer
     from hugectr_tf.ops import embedding_ops as E
     rng = np.random.default_rng(0)
-    t = E.create_table(8, 64, optimizer=CreateOptimizer(update_type="LazyGlobal"), seed=3)
+    t = E.create_table(8, 512, optimizer=CreateOptimizer(update_type="LazyGlobal"), seed=3)
     h = hashlib.sha256()
     for step in range(3):
-        nnz = rng.integers(0, 4, size=2048 * 26)
+        # ~300K keys, >200K distinct: several unique partitions and gradient tasks.
+        nnz = rng.integers(0, 6, size=4096 * 26)
         splits = np.concatenate([[0], np.cumsum(nnz)]).astype(np.int64)
-        values = rng.zipf(1.3, size=int(splits[-1])).astype(np.int64)
+        n = int(splits[-1])
+        values = np.where(
+            rng.random(n) < 0.3, rng.zipf(1.3, size=n), rng.integers(0, 10**9, size=n)
+        ).astype(np.int64)
         emb, uk, inv = E.lookup_train(t, values, splits, 26, 8, "mean")
         dout = rng.normal(size=emb.shape).astype(np.float32)
         kg = E.backward(dout, splits, inv, uk, "mean")

@@ -1,5 +1,6 @@
 #include "cc/core/embedding/combine.h"
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -57,39 +58,36 @@ void AggregateGradients(const float* dout, const int64_t* row_splits, int64_t nu
                         const int64_t* inverse, int64_t num_unique, int64_t vec,
                         Combiner combiner, float* grads, const ParallelFor& parallel_for) {
   const int64_t n = row_splits[num_rows];
-  // Position -> CSR row, then a counting sort of positions by unique index. The fill runs in
-  // ascending position, so each unique key's positions come out in ascending order: the sum
-  // order below is fixed whatever the thread count.
-  std::vector<int64_t> row_of(n);
-  parallel_for(num_rows, 8, [&](int64_t begin, int64_t end) {
-    for (int64_t r = begin; r < end; ++r) {
-      for (int64_t p = row_splits[r]; p < row_splits[r + 1]; ++p) row_of[p] = r;
-    }
-  });
-  std::vector<int64_t> offsets(num_unique + 1, 0);
   for (int64_t p = 0; p < n; ++p) {
     HCTR_CHECK(inverse[p] >= 0 && inverse[p] < num_unique,
                "inverse[" << p << "]=" << inverse[p] << " is outside [0, " << num_unique << ")");
-    ++offsets[inverse[p] + 1];
   }
-  for (int64_t u = 0; u < num_unique; ++u) offsets[u + 1] += offsets[u];
-  std::vector<int64_t> cursor(offsets.begin(), offsets.end() - 1);
-  std::vector<int64_t> positions(n);
-  for (int64_t p = 0; p < n; ++p) positions[cursor[inverse[p]]++] = p;
-
-  const int64_t avg = num_unique > 0 ? n / num_unique + 1 : 1;
-  parallel_for(num_unique, avg * vec * 2, [&](int64_t begin, int64_t end) {
-    for (int64_t u = begin; u < end; ++u) {
-      float* g = grads + u * vec;
-      std::memset(g, 0, sizeof(float) * vec);
-      for (int64_t i = offsets[u]; i < offsets[u + 1]; ++i) {
-        const int64_t r = row_of[positions[i]];
+  // Each task owns a contiguous range of unique keys and walks all positions in ascending
+  // order, adding only those of its keys: every key's sum runs in ascending position whatever
+  // the thread count, and no two tasks write the same gradient row.
+  // One task per 64K distinct keys: a single ordered pass is fastest until the gradient rows
+  // outgrow the caches; scanning all positions per task costs little beyond that.
+  const int64_t tasks = std::max<int64_t>(1, std::min<int64_t>(8, num_unique >> 16));
+  const int64_t per_task = (num_unique + tasks - 1) / std::max<int64_t>(tasks, 1);
+  parallel_for(tasks, n * (vec / tasks + 2), [&](int64_t begin, int64_t end) {
+    for (int64_t task = begin; task < end; ++task) {
+      const int64_t lo = task * per_task, hi = std::min(num_unique, lo + per_task);
+      if (lo >= hi) continue;
+      std::memset(grads + lo * vec, 0, sizeof(float) * (hi - lo) * vec);
+      for (int64_t r = 0; r < num_rows; ++r) {
+        const int64_t first = row_splits[r], last = row_splits[r + 1];
+        if (first == last) continue;
         const float* d = dout + r * vec;
-        if (combiner == Combiner::kMean) {
-          const float scale = 1.0f / static_cast<float>(row_splits[r + 1] - row_splits[r]);
-          for (int64_t j = 0; j < vec; ++j) g[j] += d[j] * scale;
-        } else {
-          for (int64_t j = 0; j < vec; ++j) g[j] += d[j];
+        const float scale = 1.0f / static_cast<float>(last - first);
+        for (int64_t p = first; p < last; ++p) {
+          const int64_t u = inverse[p];
+          if (u < lo || u >= hi) continue;
+          float* g = grads + u * vec;
+          if (combiner == Combiner::kMean) {
+            for (int64_t j = 0; j < vec; ++j) g[j] += d[j] * scale;
+          } else {
+            for (int64_t j = 0; j < vec; ++j) g[j] += d[j];
+          }
         }
       }
     }

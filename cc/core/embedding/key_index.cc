@@ -25,6 +25,20 @@ void KeyIndex::Insert(int64_t key, int64_t row) {
   ++size_;
 }
 
+int64_t KeyIndex::FindOrInsert(int64_t key, int64_t row_if_absent) {
+  if ((size_ + 1) * 2 > static_cast<int64_t>(buckets_.size())) {
+    Rehash(buckets_.empty() ? 1024 : static_cast<int64_t>(buckets_.size()) * 2);
+  }
+  uint64_t i = SplitMix64(static_cast<uint64_t>(key)) & mask_;
+  while (buckets_[i].row >= 0) {
+    if (buckets_[i].key == key) return buckets_[i].row;
+    i = (i + 1) & mask_;
+  }
+  buckets_[i] = {key, row_if_absent};
+  ++size_;
+  return row_if_absent;
+}
+
 void KeyIndex::Clear() {
   buckets_.clear();
   buckets_.shrink_to_fit();

@@ -15,6 +15,8 @@ class KeyIndex {
 
   int64_t Find(int64_t key) const;      // row index, or -1 when absent
   void Insert(int64_t key, int64_t row);  // key must be absent
+  // Returns the row of `key`, inserting (key, row_if_absent) first when it is absent.
+  int64_t FindOrInsert(int64_t key, int64_t row_if_absent);
   void Clear();
   void Reserve(int64_t keys);  // makes room for `keys` keys without further rehashing
   int64_t size() const { return size_; }

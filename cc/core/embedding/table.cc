@@ -73,6 +73,10 @@ EmbeddingTable::EmbeddingTable(const TableOptions& options) : options_(options) 
                         << " MB: raise workspace_size_per_gpu_in_mb");
     dense_index_.assign(total, -1);
   }
+  // Rows and optimizer slots take the whole workspace as address space (committed only when
+  // written), so growing never copies them. The small per-key vectors grow on demand.
+  rows_.Reserve(capacity_ * options_.vec);
+  opt_.Reserve(capacity_ * num_slots_ * options_.vec);
 }
 
 int64_t EmbeddingTable::size() const {
@@ -137,8 +141,6 @@ void EmbeddingTable::EnsureStorage(int64_t rows) {
   keys_.resize(rows);
   slot_ids_.resize(rows);
   last_step_.resize(rows);
-  rows_.resize(rows * options_.vec);
-  opt_.resize(rows * num_slots_ * options_.vec);
 }
 
 void EmbeddingTable::InsertRows(const std::vector<int64_t>& keys,

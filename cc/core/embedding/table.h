@@ -12,6 +12,7 @@
 
 #include "cc/core/embedding/combine.h"
 #include "cc/core/embedding/key_index.h"
+#include "cc/core/embedding/mapped_array.h"
 #include "cc/core/embedding/optimizer.h"
 #include "cc/core/embedding/parallel.h"
 
@@ -119,8 +120,8 @@ class EmbeddingTable {
   std::vector<int64_t> keys_;       // (size)
   std::vector<int64_t> slot_ids_;   // (size)
   std::vector<int64_t> last_step_;  // (size)
-  std::vector<float> rows_;         // (size, vec)
-  std::vector<float> opt_;          // (size, num_slots, vec)
+  MappedArray<float> rows_;         // (capacity, vec), first size() rows in use
+  MappedArray<float> opt_;          // (capacity, num_slots, vec)
   int64_t step_ = 0;
   std::vector<float> lr_history_;         // (step)
   std::vector<StepScalars> step_scalars_;  // (step), derived from lr_history_

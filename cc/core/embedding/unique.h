@@ -13,8 +13,9 @@ struct UniqueKeys {
   std::vector<int64_t> first_pos;  // (keys.size()) smallest position holding each key
 };
 
-// Fills `out` and inverse (n): keys[inverse[p]] == values[p]. Sorts (key, position) pairs in
-// parallel chunks then merges; the result is a total order, so it is the same for any split.
+// Fills `out` and inverse (n): keys[inverse[p]] == values[p]. Deduplicates with hash maps
+// (one per hash partition of the keys, each scanning positions in order), then sorts only the
+// distinct keys; the result is the same for any thread count.
 void SortedUnique(const int64_t* values, int64_t n, UniqueKeys* out,
                   int64_t* inverse,  // (n)
                   const ParallelFor& parallel_for);

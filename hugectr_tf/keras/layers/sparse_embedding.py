@@ -19,7 +19,10 @@ _TABLE_STATE = ("keys", "rows", "slot_ids", "optimizer_slots", "last_step", "ste
 # The lookup ops have no TensorFlow gradient: the layer routes gradients through
 # tf.custom_gradient into the sparse optimizer instead.
 for _op in ("HugeCTR>EmbeddingLookupTrain", "HugeCTR>EmbeddingLookupInference"):
-    tf.no_gradient(_op)
+    try:
+        tf.no_gradient(_op)
+    except KeyError:  # already registered (module reloaded)
+        pass
 
 
 def _positive_int(value, name):
@@ -264,7 +267,7 @@ class SparseEmbedding(keras.layers.Layer):
         def attach(trigger):
             def grad(d_emb):
                 key_grads = embedding_ops.backward(
-                    d_emb, splits, inverse, unique_keys, combiner=combiner
+                    tf.convert_to_tensor(d_emb), splits, inverse, unique_keys, combiner=combiner
                 )
                 zero = embedding_ops.apply_gradients(
                     handle, unique_keys, key_grads, tf.convert_to_tensor(learning_rate)
