@@ -51,7 +51,9 @@ int main(int argc, char** argv) {
       std::vector<std::thread> pool;
       for (int t = 0; t < threads; ++t) {
         pool.emplace_back([&]() {
-          for (int64_t b; (b = next++) < blocks;) work(total * b / blocks, total * (b + 1) / blocks);
+          for (int64_t b; (b = next++) < blocks;) {
+            work(total * b / blocks, total * (b + 1) / blocks);
+          }
         });
       }
       for (auto& th : pool) th.join();

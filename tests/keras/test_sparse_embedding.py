@@ -185,3 +185,12 @@ def test_overflow_through_the_layer_says_mb_needed():
     keys = tf.constant(np.arange(2000).reshape(2000, 1))
     with pytest.raises(tf.errors.ResourceExhaustedError, match="needs at least 2 MB"):
         layer(keys, training=True)
+
+
+def test_fit_with_steps_per_execution_applies_every_step():
+    rng = np.random.default_rng(2)
+    data = synthetic(rng, 300, 100, rng.normal(size=200))
+    model, layer = build_model(True)
+    model.compile(optimizer="adam", loss="binary_crossentropy", steps_per_execution=3)
+    model.fit(dataset(data, 50), epochs=2, verbose=0)  # 6 batches per epoch in a tf.while_loop
+    assert int(layer.table.stats()["step"]) == 12

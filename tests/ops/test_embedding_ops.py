@@ -260,3 +260,16 @@ def test_large_batch_unique_and_backward_partitions():
     want = np.zeros((len(uk), vec))
     np.add.at(want, inv.numpy(), per_pos.astype(np.float64))
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+def test_empty_batch_and_all_empty_slots():
+    t = _table()
+    for values, splits, slots in (([], [0], 1), ([], [0, 0, 0, 0], 3)):
+        values = np.array(values, np.int64)
+        emb, uk, inv = E.lookup_train(t, values, splits, slots, VEC)
+        assert emb.shape == ((len(splits) - 1) // slots, slots, VEC) and len(uk) == 0
+        np.testing.assert_array_equal(emb.numpy(), 0)
+        kg = E.backward(tf.zeros(emb.shape), splits, inv, uk)
+        assert kg.shape == (0, VEC)
+        E.apply_gradients(t, uk, kg, 0.1)
+    assert int(E.table_stats(t)["step"]) == 2 and int(E.table_size(t)) == 0

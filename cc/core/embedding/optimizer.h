@@ -15,7 +15,13 @@
 namespace hugectr_tf {
 
 // Values match hugectr_tf.api.enums order used by the Python wrappers.
-enum class OptimizerType : int { kAdam = 0, kAdagrad = 1, kMomentumSGD = 2, kNesterov = 3, kSGD = 4 };
+enum class OptimizerType : int {
+  kAdam = 0,
+  kAdagrad = 1,
+  kMomentumSGD = 2,
+  kNesterov = 3,
+  kSGD = 4,
+};
 enum class UpdateType : int { kLocal = 0, kGlobal = 1, kLazyGlobal = 2 };
 
 struct OptimizerOptions {

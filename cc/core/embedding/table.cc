@@ -66,7 +66,8 @@ EmbeddingTable::EmbeddingTable(const TableOptions& options) : options_(options) 
     const int64_t total = slot_offsets_.back();
     HCTR_CHECK_CODE(total <= capacity_, ErrorCode::kResourceExhausted,
                     "LocalizedSlotSparseEmbeddingOneHot needs "
-                        << total << " rows (sum of slot_size_array) but workspace_size_per_gpu_in_mb="
+                        << total << " rows (sum of slot_size_array) but "
+                        << "workspace_size_per_gpu_in_mb="
                         << options_.workspace_mb << " holds " << capacity_ << " rows of "
                         << per_row << " bytes; it needs at least "
                         << MegabytesFor(total, options_.vec, options_.optimizer.type)
@@ -153,7 +154,8 @@ void EmbeddingTable::InsertRows(const std::vector<int64_t>& keys,
       "embedding table is full: it holds "
           << base << " keys, this batch adds " << m << " new keys and workspace_size_per_gpu_in_mb="
           << options_.workspace_mb << " allows " << capacity_ << " rows of "
-          << BytesPerRow(options_.vec, options_.optimizer.type) << " bytes; the table needs at least "
+          << BytesPerRow(options_.vec, options_.optimizer.type)
+          << " bytes; the table needs at least "
           << MegabytesFor(base + m, options_.vec, options_.optimizer.type)
           << " MB: raise workspace_size_per_gpu_in_mb");
   EnsureStorage(base + m);
@@ -331,7 +333,8 @@ TableState EmbeddingTable::Export(const ParallelFor& parallel_for) const {
       st.slot_ids[i] = slot_ids_[r];
       st.last_step[i] = last_step_[r];
       std::copy_n(rows_.data() + r * vec, vec, st.rows.data() + i * vec);
-      std::copy_n(opt_.data() + r * slot_stride, slot_stride, st.opt_slots.data() + i * slot_stride);
+      std::copy_n(opt_.data() + r * slot_stride, slot_stride,
+                  st.opt_slots.data() + i * slot_stride);
     }
   });
   st.step = step_;
