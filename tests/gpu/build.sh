@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Builds tests/gpu/_hctr_cuda_harness*.so: cc/cuda/*.cu with nvcc, the pybind11 bridge (and the
+# framework-free CPU core, when present, for the GPU-vs-CPU comparison) with g++.
+# Usage: bash tests/gpu/build.sh [arch, default sm_90]. Needs nvcc, g++, python3 with pybind11.
+# The .cu files get the flags setup.py gives them (-O3, nvcc's default FMA contraction): the
+# kernels round every operation explicitly where it matters, so results equal the CPU core's.
+set -euo pipefail
+ARCH="${1:-sm_90}"
+ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
+cd "$ROOT"
+PY="${PYTHON:-python3}"
+OBJ="build/gpu_harness/$ARCH"
+mkdir -p "$OBJ"
+NVCC="${NVCC:-nvcc}"
+CUDA_HOME="${CUDA_HOME:-$(dirname "$(dirname "$(readlink -f "$(command -v "$NVCC")")")")}"
+# a wrapper script named nvcc (as on the dev machine) hides the real toolkit folder
+if [ ! -d "$CUDA_HOME/include" ] || [ ! -f "$CUDA_HOME/include/cuda_runtime.h" ]; then
+  CUDA_HOME="$("$NVCC" --dryrun -c -x cu /dev/null 2>&1 | sed -n 's/.*TOP=\([^ ]*\).*/\1/p' | head -1)"
+  [ -f "$CUDA_HOME/include/cuda_runtime.h" ] || CUDA_HOME=/usr/local/cuda
+fi
+PYINC="$($PY -m pybind11 --includes)"
+SUFFIX="$($PY -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))')"
+JOBS="$(nproc)"
+
+compile_cu() {
+  "$NVCC" -c -std=c++17 -O3 -arch="$1" -Xcompiler -fPIC -I. "$2" \
+    -o "$3/$(basename "$2" .cu).o"
+}
+export -f compile_cu
+export NVCC
+ls cc/cuda/*.cu | xargs -P "$JOBS" -I{} bash -c "compile_cu $ARCH {} $OBJ"
+
+mapfile -t CPU_SRCS < <(find cc/core -name '*.cc' | sort)
+CPU_OBJS=()
+for f in "${CPU_SRCS[@]}"; do
+  o="$OBJ/cpu_${f//\//_}.o"
+  g++ -c -std=c++17 -O3 -fPIC -I. "$f" -o "$o" &
+  CPU_OBJS+=("$o")
+done
+for f in harness cpu_core_bindings; do
+  g++ -c -std=c++17 -O2 -fPIC -I. -I"$CUDA_HOME/include" $PYINC "tests/gpu/$f.cc" \
+    -o "$OBJ/$f.o" &
+done
+wait
+g++ -shared -o "tests/gpu/_hctr_cuda_harness$SUFFIX" "$OBJ"/*.o \
+  -L"$CUDA_HOME/lib64" -L"$CUDA_HOME/targets/x86_64-linux/lib" -lcudart_static -ldl -lrt -lpthread
+echo "built tests/gpu/_hctr_cuda_harness$SUFFIX ($ARCH, cuda at $CUDA_HOME)"
