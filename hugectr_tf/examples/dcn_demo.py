@@ -58,9 +58,9 @@ def build_dcn(solver, reader, optimizer, data_input, embedding_vec_size=16, hidd
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--output", default="demo_output", help="folder for data and model files")
-    parser.add_argument("--train-samples", type=int, default=300_000)
+    parser.add_argument("--train-samples", type=int, default=2_400_000)
     parser.add_argument("--eval-samples", type=int, default=50_000)
-    parser.add_argument("--max-iter", type=int, default=2400)
+    parser.add_argument("--max-iter", type=int, default=2400)  # one epoch at batch 1024
     parser.add_argument("--batchsize", type=int, default=1024)
     args = parser.parse_args(argv)
 
@@ -99,7 +99,7 @@ def main(argv=None):
     model_dir = os.path.join(args.output, "model")
     os.makedirs(model_dir, exist_ok=True)
     model.graph_to_json(os.path.join(model_dir, "dcn.json"))
-    model.fit(max_iter=args.max_iter, display=200, eval_interval=800, snapshot=0)
+    model.fit(max_iter=args.max_iter, display=200, eval_interval=1000, snapshot=0)
     auc = dict(_final_eval(model, eval_batches))["AUC"]
     names = model.save_params_to_files(os.path.join(model_dir, "dcn"), args.max_iter)
     print()
