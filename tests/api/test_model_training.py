@@ -268,3 +268,52 @@ def test_low_level_training_loop_as_in_hugectr_samples(norm_data):
         model.eval()
     metrics = dict(model.get_eval_metrics())
     assert set(metrics) == {"AUC"} and 0.5 < metrics["AUC"] <= 1.0
+
+
+def test_dcn_trains_on_the_converted_real_criteo_sample(criteo_dir, tmp_path):
+    from hugectr_tf.tools import convert_criteo
+
+    info = convert_criteo(
+        criteo_dir / "criteo_kaggle_head999.tsv", str(tmp_path), "Norm", eval_fraction=0.2
+    )
+    rows = len((criteo_dir / "criteo_kaggle_head999.tsv").read_text().splitlines())
+    assert info["num_train_samples"] + info["num_eval_samples"] == rows  # 1000: no final newline
+    solver = hugectr.CreateSolver(batchsize=100, batchsize_eval=100, max_eval_batches=2, lr=0.01)
+    reader = hugectr.DataReaderParams(
+        data_reader_type=hugectr.DataReaderType_t.Norm,
+        source=[info["source"]],
+        eval_source=info["eval_source"],
+        check_type=hugectr.Check_t.Sum,
+        slot_size_array=info["slot_size_array"],
+        num_workers=1,
+    )
+    model = hugectr.Model(solver, reader, hugectr.CreateOptimizer())
+
+    class Criteo:  # the shape add_dcn needs
+        dense_dim = 13
+        slot_size_array = info["slot_size_array"]
+
+        @staticmethod
+        def input():
+            return hugectr.Input(
+                label_dim=1,
+                label_name="label",
+                dense_dim=13,
+                dense_name="dense",
+                data_reader_sparse_param_array=[
+                    hugectr.DataReaderSparseParam("data1", 1, True, 26)
+                ],
+            )
+
+    add_dcn(model, model.opt_params, Criteo)
+    model.compile()
+    losses = []
+    for _ in range(24):  # three epochs of 800 rows
+        model.train()
+        losses.append(model.get_current_loss())
+    assert all(np.isfinite(losses)) and np.mean(losses[-8:]) < np.mean(losses[:8])
+    for _ in range(2):
+        assert model.eval()
+    metrics = dict(model.get_eval_metrics())
+    assert 0.0 <= metrics["AUC"] <= 1.0
+    assert model._embedding_layers[0].size() > 26  # real keys were inserted
