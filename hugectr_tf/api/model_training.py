@@ -37,6 +37,8 @@ class ModelTraining:
     def _build_steps(self):
         model, loss_layer = self._keras_model, self._loss_layer
         scaler = float(self.solver.scaler) if self.solver.use_mixed_precision else 1.0
+        for layer in self._embedding_layers:
+            layer.gradient_scale = scaler
         train_dense = [] if self._dense_frozen else list(self._dense_weights)
         trained_tables = [layer for layer in self._embedding_layers if layer.trainable]
         embedding_vars = [v for layer in trained_tables for v in layer.trainable_weights]

@@ -164,6 +164,9 @@ class SparseEmbedding(keras.layers.Layer):
         # The custom ops have no XLA kernels.
         self.supports_jit = False
         self._table = None
+        # Loss scaling (mixed precision): incoming gradients are divided by this before the
+        # sparse optimizer sees them. Set by whoever scales the loss (hugectr_tf.Model does).
+        self.gradient_scale = 1.0
 
     # ----------------------------------------------------------------------------- building
     def build(self, input_shape=None):
@@ -262,12 +265,16 @@ class SparseEmbedding(keras.layers.Layer):
         )
         learning_rate = self._learning_rate
         combiner = self.combiner
+        scale = float(self.gradient_scale)
 
         @tf.custom_gradient
         def attach(trigger):
             def grad(d_emb):
+                d_emb = tf.cast(tf.convert_to_tensor(d_emb), tf.float32)
+                if scale != 1.0:
+                    d_emb = d_emb / scale
                 key_grads = embedding_ops.backward(
-                    tf.convert_to_tensor(d_emb), splits, inverse, unique_keys, combiner=combiner
+                    d_emb, splits, inverse, unique_keys, combiner=combiner
                 )
                 zero = embedding_ops.apply_gradients(
                     handle, unique_keys, key_grads, tf.convert_to_tensor(learning_rate)
