@@ -55,8 +55,9 @@ class DataGenerator:
     After `generate()`: `train_source`, `eval_source` (what DataReaderParams needs),
     `slot_size_array`, `bayes_auc`, `eval_probabilities`, `eval_labels`; `input()` and
     `reader_params()` build matching HugeCTR objects. Norm keys carry per-slot offsets (prefix
-    sums of `slot_size_array`) so slots never share a key; Raw and Parquet store per-slot ids and
-    the reader / OneHot embedding add the offsets.
+    sums of `slot_size_array`) so slots never share a key; Raw and Parquet files store per-slot
+    ids and their readers add the offsets from `slot_size_array` (which `reader_params()` sets),
+    so all three formats read back the same keys.
     """
 
     def __init__(
