@@ -204,12 +204,12 @@ int64_t NormDecoder::Decode(int64_t max_records, RecordBlock* out) {
         Fail("length", "file ends, but the header says " + Str(number_of_records_) +
                            " records (truncated file)");
       }
-      int32_t n = Load<int32_t>(file_.data());
+      const int64_t n = Load<int32_t>(file_.data());  // int64: n + 5 must not overflow
       if (n < 0 || n + 5 > file_.remaining()) {
         Fail("length", "unit length " + Str(n) + " does not fit in the " +
                            Str(file_.remaining() - 4) + " bytes left (corrupt or truncated file)");
       }
-      file_.Ensure(4 + n + 1);
+      file_.Ensure(static_cast<size_t>(4 + n + 1));
       const char* unit = file_.data() + 4;
       int8_t want = static_cast<int8_t>(unit[n]);
       int8_t got = SumChecksum(unit, n);
@@ -220,7 +220,7 @@ int64_t NormDecoder::Decode(int64_t max_records, RecordBlock* out) {
         Fail("length", "unit length " + Str(n) + " but the record's fields take " +
                            Str(n - span.left()) + " bytes");
       }
-      file_.Skip(4 + n + 1);
+      file_.Skip(static_cast<size_t>(4 + n + 1));
       ++out->num_records;
       ++done;
       ++next_record_;
