@@ -121,8 +121,9 @@ def raw_dataset(
         batch_size: Integer. Records per batch; in epoch mode the last batch holds the remainder.
         float_label_dense: Boolean. Label/dense words are float32 bits; else int32 values,
             dense transformed by log(x + 1).
-        slot_size_array: Optional list. Key of slot s must lie in [0, slot_size_array[s]). Keys
-            are returned as stored (per-slot ids); the OneHot embedding adds the slot offsets.
+        slot_size_array: Optional list. Key of slot s must lie in [0, slot_size_array[s]) and
+            gets the slot's offset (sum of the sizes before it) added, as HugeCTR's Raw reader
+            does, so slots never share a key. Without it keys are returned as stored.
         num_samples: Integer. Records per file (0: from the file size).
         repeat: Boolean. Cycle over the files forever.
         num_workers: Integer. Decoding threads.

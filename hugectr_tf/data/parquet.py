@@ -164,7 +164,8 @@ def parquet_dataset(file_list, input, batch_size, *, slot_size_array=(), repeat=
     """Batches of a HugeCTR Parquet folder (`_file_list.txt` + `_metadata.json`), in order.
 
     Several file lists may be passed as a list; they are read one after another. Batches span
-    files; in epoch mode the last batch holds the remainder. Yields the same dicts as
+    files; in epoch mode the last batch holds the remainder. Files are decoded by pyarrow's own
+    thread pool, one file at a time (`num_workers` does not apply). Yields the same dicts as
     `norm_dataset`; bad data raises an error naming file, record and column.
     """
     if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size <= 0:

@@ -8,7 +8,7 @@ Norm, Raw or Parquet files with HugeCTR-style preprocessing:
 - lines with fewer than 40 fields have their trailing fields missing (the Kaggle file cuts them).
 
 Norm keys get per-slot offsets (prefix sums of slot_size_array) so slots never share a key; Raw
-and Parquet keep per-slot ids (the reader or the OneHot embedding adds the offsets). The last
+and Parquet files keep per-slot ids (their readers add the offsets from slot_size_array). The last
 `eval_fraction` of the rows become the evaluation set. Two streaming passes over the input: the
 first counts values, the second converts `chunk_rows` lines at a time.
 """

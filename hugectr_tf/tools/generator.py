@@ -8,7 +8,8 @@ is Bernoulli(sigmoid(logit)) with
     logit = bias + sum over slots and keys of w_slot[key] + dense_z @ v
             + cross * (sum of u0[keys of slot 0]) * (sum of u1[keys of slot 1])
 
-where dense_z are the standardised log(x + 1) dense features. Weights are drawn once from the
+where dense_z are the centred log(x + 1) dense features and the bias gives about 25% positives
+(as Criteo). Weights are drawn once from the
 seed. Because the true probabilities are known, `bayes_auc` (the AUC of the true probabilities on
 the evaluation set, via sklearn's roc_auc_score) is the best AUC any model can reach there.
 """
@@ -37,7 +38,9 @@ class DataGenerator:
     Args:
         output_dir: String. Folder for `train/` and `eval/` (created).
         data_reader_type: `DataReaderType_t` or its name: Norm, Raw or Parquet.
-        num_train_samples, num_eval_samples: Integers. Records of each set.
+        num_train_samples, num_eval_samples: Integers. Records of each set. Give training at
+            least steps x batch size records: a model that sees each record many times overfits
+            and stays far below `bayes_auc`.
         num_files: Integer. Train files (Norm, Parquet); eval gets max(1, num_files // 4).
             Raw writes one file per set, as HugeCTR expects.
         dense_dim: Integer. Dense features (13 as Criteo).
@@ -55,8 +58,9 @@ class DataGenerator:
     After `generate()`: `train_source`, `eval_source` (what DataReaderParams needs),
     `slot_size_array`, `bayes_auc`, `eval_probabilities`, `eval_labels`; `input()` and
     `reader_params()` build matching HugeCTR objects. Norm keys carry per-slot offsets (prefix
-    sums of `slot_size_array`) so slots never share a key; Raw and Parquet store per-slot ids and
-    the reader / OneHot embedding add the offsets.
+    sums of `slot_size_array`) so slots never share a key; Raw and Parquet files store per-slot
+    ids and their readers add the offsets from `slot_size_array` (which `reader_params()` sets),
+    so all three formats read back the same keys.
     """
 
     def __init__(
@@ -64,8 +68,8 @@ class DataGenerator:
         output_dir,
         data_reader_type=DataReaderType_t.Norm,
         *,
-        num_train_samples=200_000,
-        num_eval_samples=20_000,
+        num_train_samples=1_000_000,
+        num_eval_samples=50_000,
         num_files=4,
         dense_dim=13,
         slot_size_array=None,
@@ -122,11 +126,22 @@ class DataGenerator:
         self.cross = 0.4 * signal if len(self.slot_size_array) >= 2 else 0.0
         self.dense_weights = rng.normal(0, 0.3 * signal, self.dense_dim)
         self.dense_mu = rng.uniform(0.0, 4.0, self.dense_dim)  # log-scale of the raw counts
-        self.bias = -1.1  # about 25% positives, as Criteo
+        self.bias = 0.0
         self.key_probs = []
         for n in self.slot_size_array:
             p = (np.arange(n) + 1.0) ** -self.power_law_alpha
             self.key_probs.append(p / p.sum())
+        # Pick the bias for a 25% positive rate (as Criteo) by bisection on a fixed sample.
+        logit = np.log(self._probabilities(20_000, np.random.default_rng([self.seed, 3])))
+        logit -= np.log1p(-np.exp(logit))
+        lo, hi = -10.0, 10.0
+        for _ in range(50):
+            mid = (lo + hi) / 2
+            lo, hi = (mid, hi) if np.mean(1 / (1 + np.exp(-(logit + mid)))) < 0.25 else (lo, mid)
+        self.bias = (lo + hi) / 2
+
+    def _probabilities(self, n, rng):
+        return self.sample(n, rng)["prob"]
 
     def sample(self, n, rng):
         """n records: dict of label [n,1], dense [n,d] (log(x+1)), counts [n,d] (raw x),

@@ -59,7 +59,7 @@ def test_converted_samples_read_back(criteo_dir, tmp_path, sample, fmt):
     np.testing.assert_allclose(got_dense, dense, rtol=1e-6)
     assert got_dense.min() >= 0
     offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-    local = keys - offsets if fmt != "Raw" else keys  # Norm and Parquet keys carry offsets
+    local = keys - offsets  # written (Norm) or added by the reader (Raw, Parquet)
     assert (local >= 0).all() and (local < np.array(sizes)).all()
     assert (local == 0).any()  # rare and missing values share the OOV id 0
 

@@ -46,8 +46,8 @@ def test_written_data_follows_the_label_model(tmp_path, fmt):
     # Bayes AUC is sklearn's AUC of the true probabilities against the labels as written.
     assert gen.bayes_auc == pytest.approx(roc_auc_score(label, gen.eval_probabilities), abs=1e-12)
     assert 0.65 < gen.bayes_auc < 0.99
-    # Norm keys carry per-slot offsets; Parquet's reader adds them; Raw keys are per-slot ids.
-    offsets = np.concatenate([[0], np.cumsum(SIZES)[:-1]]) if fmt != "Raw" else np.zeros(5, int)
+    # Norm files carry per-slot offsets; the Raw and Parquet readers add them.
+    offsets = np.concatenate([[0], np.cumsum(SIZES)[:-1]])
     for slots in keys[:300]:
         for s, k in enumerate(slots):
             assert all(offsets[s] <= v < offsets[s] + SIZES[s] for v in k)
@@ -77,7 +77,6 @@ def test_signal_is_learnable_by_a_linear_model(tmp_path):
         label = np.concatenate([b["label"].numpy()[:, 0] for b in batches])
         dense = np.concatenate([b["dense"].numpy() for b in batches])
         ids = np.concatenate([b["data1"].flat_values.numpy().reshape(-1, 5) for b in batches])
-        ids = ids + np.cumsum([0] + sizes[:-1])
         rows = np.repeat(np.arange(len(ids)), ids.shape[1])
         onehot = sp.csr_matrix((np.ones(ids.size), (rows, ids.ravel())), (len(ids), sum(sizes)))
         return sp.hstack([onehot, sp.csr_matrix(dense)]).tocsr(), label

@@ -151,9 +151,12 @@ static void ParseRecord(Source* src, const FormatOptions& o, int64_t key_bytes, 
   const int64_t dense_bytes = (o.label_dim + o.dense_dim) * 4;
   const char* p = src->Take(dense_bytes);
   if (p == nullptr) missing("label", "record ends before its label and dense values (truncated)");
-  const float* fp = reinterpret_cast<const float*>(p);
-  out->label.insert(out->label.end(), fp, fp + o.label_dim);
-  out->dense.insert(out->dense.end(), fp + o.label_dim, fp + o.label_dim + o.dense_dim);
+  // memcpy, not a float* cast: framed records leave the fields unaligned.
+  const size_t l0 = out->label.size(), d0 = out->dense.size();
+  out->label.resize(l0 + o.label_dim);
+  out->dense.resize(d0 + o.dense_dim);
+  std::memcpy(out->label.data() + l0, p, 4 * o.label_dim);
+  if (o.dense_dim > 0) std::memcpy(out->dense.data() + d0, p + 4 * o.label_dim, 4 * o.dense_dim);
   int64_t slot = 0;
   for (size_t i = 0; i < o.slots_per_input.size(); ++i) {
     int64_t total = 0, limit = 0;
@@ -201,12 +204,12 @@ int64_t NormDecoder::Decode(int64_t max_records, RecordBlock* out) {
         Fail("length", "file ends, but the header says " + Str(number_of_records_) +
                            " records (truncated file)");
       }
-      int32_t n = Load<int32_t>(file_.data());
+      const int64_t n = Load<int32_t>(file_.data());  // int64: n + 5 must not overflow
       if (n < 0 || n + 5 > file_.remaining()) {
         Fail("length", "unit length " + Str(n) + " does not fit in the " +
                            Str(file_.remaining() - 4) + " bytes left (corrupt or truncated file)");
       }
-      file_.Ensure(4 + n + 1);
+      file_.Ensure(static_cast<size_t>(4 + n + 1));
       const char* unit = file_.data() + 4;
       int8_t want = static_cast<int8_t>(unit[n]);
       int8_t got = SumChecksum(unit, n);
@@ -217,7 +220,7 @@ int64_t NormDecoder::Decode(int64_t max_records, RecordBlock* out) {
         Fail("length", "unit length " + Str(n) + " but the record's fields take " +
                            Str(n - span.left()) + " bytes");
       }
-      file_.Skip(4 + n + 1);
+      file_.Skip(static_cast<size_t>(4 + n + 1));
       ++out->num_records;
       ++done;
       ++next_record_;

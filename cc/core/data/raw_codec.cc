@@ -40,7 +40,13 @@ RawDecoder::RawDecoder(const std::string& path, const FormatOptions& options, in
       options_(options),
       file_(path, begin * RawRecordBytes(options)),
       next_(begin),
-      end_(end) {}
+      end_(end) {
+  int64_t offset = 0;
+  for (int64_t size : options.slot_sizes) {
+    slot_offsets_.push_back(offset);
+    offset += size;
+  }
+}
 
 int64_t RawDecoder::Decode(int64_t max_records, RecordBlock* out) {
   const FormatOptions& o = options_;
@@ -95,7 +101,7 @@ int64_t RawDecoder::Decode(int64_t max_records, RecordBlock* out) {
         if (!SlotKeyOk(o, slot, key)) {
           fail("slot " + std::to_string(slot) + " key", SlotKeyMessage(o, slot, key));
         }
-        out->keys[i].push_back(key);
+        out->keys[i].push_back(slot_offsets_.empty() ? key : key + slot_offsets_[slot]);
         out->nnz[i].push_back(1);
       }
     }

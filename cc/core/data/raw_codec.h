@@ -2,10 +2,13 @@
 // HugeCTR's Raw format: one file of fixed-size records, no header, each record
 // (label_dim + dense_dim + slot_num) int32 words: label(s), dense, one key per slot. With
 // float_label_dense the label and dense words are float32 bit patterns; otherwise they are int32
-// counts converted to float, dense as log(x + 1) (HugeCTR's preprocessing).
+// counts converted to float, dense as log(x + 1) (HugeCTR's preprocessing). Keys are per-slot
+// ids; with slot_sizes they must lie in [0, slot_sizes[s]) and get the slot's offset (prefix sum
+// of the sizes) added, as HugeCTR's Raw reader does, so slots never share a key.
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "cc/core/data/file_buffer.h"
 #include "cc/core/data/record_decoder.h"
@@ -32,6 +35,7 @@ class RawDecoder : public RecordDecoder {
   FileBuffer file_;
   int64_t next_ = 0;
   int64_t end_ = 0;
+  std::vector<int64_t> slot_offsets_;  // (total slots) or empty
 };
 
 }  // namespace hugectr_tf
