@@ -19,12 +19,13 @@ from hugectr_tf.api.config import (
     Solver,
     SparseEmbedding,
 )
-from hugectr_tf.api.enums import LOSS_LAYERS, Layer_t
+from hugectr_tf.api.enums import LOSS_LAYERS, Embedding_t, Layer_t
 from hugectr_tf.api.lr_scheduler import LearningRateScheduler
 from hugectr_tf.api.model_files import write_json
 from hugectr_tf.api.model_persistence import ModelPersistence
 from hugectr_tf.api.model_training import ModelTraining
 from hugectr_tf.api.optimizers import dense_optimizer
+from hugectr_tf.api.slot_offsets import RemoveSlotOffsets, reader_slot_offsets
 
 # HugeCTR argument name -> Keras layer argument name, where they differ.
 _ARG_RENAMES = {"lambda": "lambda_"}
@@ -154,7 +155,11 @@ class Model(ModelTraining, ModelPersistence):
             seed=self.solver.seed + len(self._embedding_layers),
             name=emb.sparse_embedding_name,
         )
-        self._tensors[emb.sparse_embedding_name] = layer(self._tensors[emb.bottom_name])
+        keys = self._tensors[emb.bottom_name]
+        offsets = reader_slot_offsets(self.reader_params, self._input, emb.bottom_name)
+        if emb.embedding_type == Embedding_t.LocalizedSlotSparseEmbeddingOneHot and offsets:
+            keys = RemoveSlotOffsets(offsets, name=f"{emb.sparse_embedding_name}_local_keys")(keys)
+        self._tensors[emb.sparse_embedding_name] = layer(keys)
         self._embedding_params.append(emb)
         self._embedding_layers.append(layer)
 

@@ -42,7 +42,7 @@ def _embedding(name, bottom, opt, vec=VEC, kind=None, slot_sizes=()):
     )
 
 
-def add_dcn(model, opt, gen, embedding_type=None):
+def add_dcn(model, opt, gen, embedding_type=None, dropout_rate=0.1):
     """Reshape, Concat, Slice, MultiCross, InnerProduct, ReLU, Dropout, BCE."""
     slots = len(gen.slot_size_array)
     width = slots * VEC + gen.dense_dim
@@ -56,7 +56,7 @@ def add_dcn(model, opt, gen, embedding_type=None):
     model.add(D(L.MultiCross, ["slice11"], ["multicross1"], num_layers=2))
     model.add(D(L.InnerProduct, ["slice12"], ["fc1"], num_output=64))
     model.add(D(L.ReLU, ["fc1"], ["relu1"]))
-    model.add(D(L.Dropout, ["relu1"], ["dropout1"], dropout_rate=0.1))
+    model.add(D(L.Dropout, ["relu1"], ["dropout1"], dropout_rate=dropout_rate))
     model.add(D(L.Concat, ["dropout1", "multicross1"], ["concat2"]))
     model.add(D(L.InnerProduct, ["concat2"], ["fc2"], num_output=1))
     model.add(D(L.BinaryCrossEntropyLoss, ["fc2", "label"], ["loss"]))

@@ -55,9 +55,9 @@ def _eval_batches(gen, batchsize=256):
     return -(-gen.num_eval_samples // batchsize)
 
 
-def _trained_dcn(gen, iterations=470, **kwargs):
+def _trained_dcn(gen, iterations=470, dropout_rate=0.1, **kwargs):
     model, opt = make_model(gen, **kwargs)
-    add_dcn(model, opt, gen)
+    add_dcn(model, opt, gen, dropout_rate=dropout_rate)
     model.compile()
     model.fit(max_iter=iterations, display=10_000, eval_interval=10_000, snapshot=0)
     return model
@@ -133,7 +133,7 @@ def test_dcn_on_raw_and_parquet(tmp_path, kind):
 
 def test_save_load_gives_identical_predictions(norm_data, tmp_path):
     gen = norm_data
-    model = _trained_dcn(gen, iterations=40)
+    model = _trained_dcn(gen, iterations=40, dropout_rate=0.0)  # no random masks: exact losses
     model.graph_to_json(str(tmp_path / "dcn.json"))
     names = model.save_params_to_files(str(tmp_path / "dcn"), 40)
 
