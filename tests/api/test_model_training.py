@@ -283,6 +283,25 @@ def test_low_level_training_loop_as_in_hugectr_samples(norm_data):
     assert set(metrics) == {"AUC"} and 0.5 < metrics["AUC"] <= 1.0
 
 
+def test_eval_metrics_against_their_definitions(norm_data, tmp_path):
+    gen = norm_data
+    spec = {hugectr.MetricsType.AUC: 1.0, hugectr.MetricsType.AverageLoss: 0.0,
+            hugectr.MetricsType.HitRate: 1.0}  # fmt: skip
+    model = _trained_dcn(gen, iterations=30, metrics_spec=spec)
+    model.get_data_reader_eval().set_source()
+    for _ in range(4):
+        model.eval()
+    metrics = dict(model.get_eval_metrics())
+    model.export_predictions(str(tmp_path / "p.txt"), str(tmp_path / "l.txt"))
+    p, y = np.loadtxt(tmp_path / "p.txt"), np.loadtxt(tmp_path / "l.txt")
+    assert p.size == 4 * 256
+    assert abs(metrics["AUC"] - roc_auc_score(y, p)) < 1e-6
+    # Four equal batches: the mean of the batch losses equals the mean log loss.
+    log_loss = -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
+    assert metrics["AverageLoss"] == pytest.approx(log_loss, rel=1e-4)
+    assert metrics["HitRate"] == pytest.approx(np.mean(p[y == 1] >= 0.5))
+
+
 def test_dcn_trains_on_the_converted_real_criteo_sample(criteo_dir, tmp_path):
     from hugectr_tf.tools import convert_criteo
 
