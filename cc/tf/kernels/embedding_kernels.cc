@@ -96,9 +96,20 @@ bool CheckCsr(OpKernelContext* ctx, const Tensor& values, const Tensor& splits, 
   return true;
 }
 
-class LookupTrainOp : public OpKernel {
+// Shared by the training and inference lookups: attributes, the table and the CSR input.
+// OP_REQUIRES_OK for functions that return bool.
+#define OP_REQUIRES_OK_OR_RETURN(ctx, expr) \
+  do {                                       \
+    absl::Status _s = (expr);                \
+    if (!_s.ok()) {                          \
+      (ctx)->SetStatus(_s);                  \
+      return false;                          \
+    }                                        \
+  } while (0)
+
+class LookupOpBase : public OpKernel {
  public:
-  explicit LookupTrainOp(OpKernelConstruction* ctx) : OpKernel(ctx) {
+  explicit LookupOpBase(OpKernelConstruction* ctx) : OpKernel(ctx) {
     std::string combiner;
     OP_REQUIRES_OK(ctx, ctx->GetAttr("slot_num", &slot_num_));
     OP_REQUIRES_OK(ctx, ctx->GetAttr("embedding_vec_size", &vec_));
@@ -106,74 +117,73 @@ class LookupTrainOp : public OpKernel {
     HCTR_OP_REQUIRES_CORE(ctx, combiner_ = ParseCombiner(combiner.c_str()));
   }
 
-  void Compute(OpKernelContext* ctx) override {
-    RefCountPtr<EmbeddingTableResource> res;
-    OP_REQUIRES_OK(ctx, GetTable(ctx, &res));
-    EmbeddingTable* table = res->table();
-    OP_REQUIRES(ctx, table->options().vec == vec_,
-                absl::InvalidArgumentError("lookup asks for embedding_vec_size=" +
-                                           std::to_string(vec_) + " but the table has " +
-                                           std::to_string(table->options().vec)));
-    const Tensor& values = ctx->input(1);
-    const Tensor& splits = ctx->input(2);
-    int64_t num_rows = 0;
-    if (!CheckCsr(ctx, values, splits, slot_num_, &num_rows)) return;
-    Tensor* emb = nullptr;
-    Tensor* inverse = nullptr;
-    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, {num_rows / slot_num_, slot_num_, vec_}, &emb));
-    OP_REQUIRES_OK(ctx, ctx->allocate_output(2, values.shape(), &inverse));
-    std::vector<int64_t> unique;
-    HCTR_OP_REQUIRES_CORE(
-        ctx, table->LookupTrain(values.flat<int64_t>().data(), values.NumElements(),
-                                splits.flat<int64_t>().data(), num_rows, slot_num_, combiner_,
-                                emb->flat<float>().data(), &unique,
-                                inverse->flat<int64_t>().data(), PoolParallelFor(ctx)));
-    Tensor* keys = nullptr;
-    OP_REQUIRES_OK(ctx, ctx->allocate_output(1, {static_cast<int64_t>(unique.size())}, &keys));
-    std::memcpy(keys->flat<int64_t>().data(), unique.data(), unique.size() * sizeof(int64_t));
+ protected:
+  // Resolves the table, checks its width and the CSR input, allocates the [batch, slots, vec]
+  // output 0. Returns false (with the status set) on any error.
+  bool Prepare(OpKernelContext* ctx, RefCountPtr<EmbeddingTableResource>* res, int64_t* num_rows,
+               Tensor** emb) {
+    OP_REQUIRES_OK_OR_RETURN(ctx, GetTable(ctx, res));
+    const int64_t table_vec = (*res)->table()->options().vec;
+    if (table_vec != vec_) {
+      ctx->SetStatus(absl::InvalidArgumentError("lookup asks for embedding_vec_size=" +
+                                                std::to_string(vec_) + " but the table has " +
+                                                std::to_string(table_vec)));
+      return false;
+    }
+    if (!CheckCsr(ctx, ctx->input(1), ctx->input(2), slot_num_, num_rows)) return false;
+    OP_REQUIRES_OK_OR_RETURN(
+        ctx, ctx->allocate_output(0, {*num_rows / slot_num_, slot_num_, vec_}, emb));
+    return true;
   }
 
- private:
   int64_t slot_num_ = 0, vec_ = 0;
   Combiner combiner_ = Combiner::kSum;
 };
 
-class LookupInferenceOp : public OpKernel {
+class LookupTrainOp : public LookupOpBase {
  public:
-  explicit LookupInferenceOp(OpKernelConstruction* ctx) : OpKernel(ctx) {
-    std::string combiner;
-    OP_REQUIRES_OK(ctx, ctx->GetAttr("slot_num", &slot_num_));
-    OP_REQUIRES_OK(ctx, ctx->GetAttr("embedding_vec_size", &vec_));
-    OP_REQUIRES_OK(ctx, ctx->GetAttr("combiner", &combiner));
-    HCTR_OP_REQUIRES_CORE(ctx, combiner_ = ParseCombiner(combiner.c_str()));
-  }
+  using LookupOpBase::LookupOpBase;
 
   void Compute(OpKernelContext* ctx) override {
     RefCountPtr<EmbeddingTableResource> res;
-    OP_REQUIRES_OK(ctx, GetTable(ctx, &res));
-    EmbeddingTable* table = res->table();
-    OP_REQUIRES(ctx, table->options().vec == vec_,
-                absl::InvalidArgumentError("lookup asks for embedding_vec_size=" +
-                                           std::to_string(vec_) + " but the table has " +
-                                           std::to_string(table->options().vec)));
+    int64_t num_rows = 0;
+    Tensor* emb = nullptr;
+    if (!Prepare(ctx, &res, &num_rows, &emb)) return;
     const Tensor& values = ctx->input(1);
     const Tensor& splits = ctx->input(2);
+    Tensor* inverse = nullptr;
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(2, values.shape(), &inverse));
+    std::vector<int64_t> unique;
+    HCTR_OP_REQUIRES_CORE(
+        ctx, res->table()->LookupTrain(values.flat<int64_t>().data(), values.NumElements(),
+                                       splits.flat<int64_t>().data(), num_rows, slot_num_,
+                                       combiner_, emb->flat<float>().data(), &unique,
+                                       inverse->flat<int64_t>().data(), PoolParallelFor(ctx)));
+    Tensor* keys = nullptr;
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(1, {static_cast<int64_t>(unique.size())}, &keys));
+    std::memcpy(keys->flat<int64_t>().data(), unique.data(), unique.size() * sizeof(int64_t));
+  }
+};
+
+class LookupInferenceOp : public LookupOpBase {
+ public:
+  using LookupOpBase::LookupOpBase;
+
+  void Compute(OpKernelContext* ctx) override {
+    RefCountPtr<EmbeddingTableResource> res;
     int64_t num_rows = 0;
-    if (!CheckCsr(ctx, values, splits, slot_num_, &num_rows)) return;
     Tensor* emb = nullptr;
+    if (!Prepare(ctx, &res, &num_rows, &emb)) return;
+    const Tensor& values = ctx->input(1);
+    const Tensor& splits = ctx->input(2);
     Tensor* misses = nullptr;
-    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, {num_rows / slot_num_, slot_num_, vec_}, &emb));
     OP_REQUIRES_OK(ctx, ctx->allocate_output(1, {}, &misses));
     HCTR_OP_REQUIRES_CORE(
-        ctx, misses->scalar<int64_t>()() = table->LookupInference(
+        ctx, misses->scalar<int64_t>()() = res->table()->LookupInference(
                  values.flat<int64_t>().data(), values.NumElements(),
                  splits.flat<int64_t>().data(), num_rows, slot_num_, combiner_,
                  emb->flat<float>().data(), PoolParallelFor(ctx)));
   }
-
- private:
-  int64_t slot_num_ = 0, vec_ = 0;
-  Combiner combiner_ = Combiner::kSum;
 };
 
 class BackwardOp : public OpKernel {
