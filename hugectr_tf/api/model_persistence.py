@@ -100,3 +100,22 @@ class ModelPersistence:
         files = self._check_count(sparse_opt_states_files, "load_sparse_optimizer_states")
         for layer, path in zip(self._embedding_layers, files):
             layer.load_optimizer_states(path)
+
+    def get_incremental_model(self):
+        """[(keys int64 [n], vectors float32 [n, vec])] per embedding: the rows updated since the
+        previous call (all rows on the first call), as HugeCTR returns for online updates.
+
+        HugeCTR offers this with its host-memory parameter server; here every table lives in host
+        memory, so it works for any model. A row counts as updated when the sparse optimizer
+        brought it up to date after the previous call (LazyGlobal rows catch up when next hit).
+        """
+        self._require_compiled("get_incremental_model")
+        marks = getattr(self, "_incremental_marks", [-1] * len(self._embedding_layers))
+        out, new_marks = [], []
+        for layer, mark in zip(self._embedding_layers, marks):
+            state = layer.table.export()
+            fresh = state["last_step"].numpy() > mark
+            out.append((state["keys"].numpy()[fresh], state["rows"].numpy()[fresh]))
+            new_marks.append(int(state["step"].numpy()))
+        self._incremental_marks = new_marks
+        return out

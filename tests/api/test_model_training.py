@@ -368,3 +368,22 @@ def test_mixed_precision_training_scales_and_unscales_the_loss(norm_data):
         assert auc > 0.6  # scaled gradients unscaled correctly still learn
     finally:
         keras.mixed_precision.set_global_policy("float32")
+
+
+def test_incremental_model_returns_rows_updated_since_the_last_call(norm_data):
+    gen = norm_data
+    model, opt = make_model(gen)  # Adam, Local: only rows hit by a batch are updated
+    add_dcn(model, opt, gen)
+    model.compile()
+    model.train()
+    first = model.get_incremental_model()
+    table = model._embedding_layers[0]
+    assert len(first) == 1 and len(first[0][0]) == table.size()
+    batch = model.get_data_reader_train().next_batch()  # peek the keys of the next step
+    model._current_loss = float(model._train_step(*model._split(batch)))
+    keys, vectors = model.get_incremental_model()[0]
+    np.testing.assert_array_equal(keys, np.unique(batch["data1"].flat_values.numpy()))
+    state = table.table.export()
+    rows = dict(zip(state["keys"].numpy().tolist(), state["rows"].numpy()))
+    np.testing.assert_array_equal(vectors, np.stack([rows[k] for k in keys.tolist()]))
+    assert all(len(k) == 0 for k, _ in model.get_incremental_model())
