@@ -226,13 +226,17 @@ class ModelTraining:
         reader = self.get_data_reader_train()
         started = window = time.time()
         losses = []
+        applied_lr = None  # the schedule is mostly flat: assign the rate only when it changes
         epochs = num_epochs if epoch_mode else 1
         for epoch in range(epochs):
             if epoch_mode:
                 reader.set_source()
                 _log(f"{'-' * 30} Epoch {epoch} {'-' * 30}")
             while epoch_mode or self._iteration < max_iter:
-                self.set_learning_rate(self._lr_scheduler.get_next())
+                lr = self._lr_scheduler.get_next()
+                if lr != applied_lr:
+                    self.set_learning_rate(lr)
+                    applied_lr = lr
                 if not self.train():
                     break
                 losses.append(self._current_loss)

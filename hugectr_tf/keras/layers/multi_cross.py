@@ -83,7 +83,9 @@ class MultiCross(keras.layers.Layer):
         x0 = inputs
         x = inputs
         for w, b in zip(self.cross_weights, self.cross_biases):
-            xw = keras.ops.sum(x * w, axis=-1, keepdims=True)
+            # x . w as a [B, n] x [n, 1] product: one GEMM forward and backward instead of a
+            # [B, n] multiply + row sum (and their gradients), ~5-10% of a DCN step on CPU.
+            xw = keras.ops.matmul(x, keras.ops.transpose(w))
             x = x0 * xw + b + x
         return x
 

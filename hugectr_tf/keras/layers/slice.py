@@ -60,7 +60,10 @@ class Slice(keras.layers.Layer):
             )
 
     def call(self, inputs):
-        return [inputs[:, a:b] for a, b in self.ranges]
+        # A range over the whole width (HugeCTR's DCN feeds both towers that way) is the input
+        # itself: no copy forward, no zero-padded StridedSliceGrad backward.
+        width = inputs.shape[-1]
+        return [inputs if (a, b) == (0, width) else inputs[:, a:b] for a, b in self.ranges]
 
     def compute_output_shape(self, input_shape):
         return [(input_shape[0], b - a) for a, b in self.ranges]
