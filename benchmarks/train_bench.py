@@ -43,8 +43,15 @@ from hugectr_tf.data import dataset_from_params, split_label  # noqa: E402
 from hugectr_tf.examples.dcn_demo import build_dcn  # noqa: E402
 from hugectr_tf.examples.keras_reference import build_keras_dcn  # noqa: E402
 from hugectr_tf.tools import DataGenerator  # noqa: E402
+from hugectr_tf.tools.generator import DEFAULT_SLOT_SIZES  # noqa: E402
 
 NEVER = 10**12  # a display / eval interval the timed runs never reach
+
+
+def workspace_mb(num_keys, vec):
+    """A workspace that holds every generated key: Adam rows take 56 + 12 * vec bytes
+    (docs/embedding.md), plus 10% and 16 MB of headroom; at least `build_dcn`'s 64 MB."""
+    return max(64, int(num_keys * (56 + 12 * vec) / 2**20 * 1.1) + 16)
 
 
 def hugectr_dcn(gen, batch, vec, lr):
@@ -62,7 +69,14 @@ def hugectr_dcn(gen, batch, vec, lr):
     optimizer = hugectr.CreateOptimizer(
         optimizer_type=hugectr.Optimizer_t.Adam, update_type=hugectr.Update_t.Local
     )
-    model = build_dcn(solver, gen.reader_params(), optimizer, gen.input(), embedding_vec_size=vec)
+    model = build_dcn(
+        solver,
+        gen.reader_params(),
+        optimizer,
+        gen.input(),
+        embedding_vec_size=vec,
+        workspace_size_per_gpu_in_mb=workspace_mb(sum(gen.slot_size_array), vec),
+    )
     model.compile()
     return model, eval_batches
 
@@ -176,6 +190,12 @@ def main():
         default=0,
         help="rows of keras.layers.Embedding (key % rows); 0 = all generated keys, no collisions",
     )
+    parser.add_argument(
+        "--slot-scale",
+        type=int,
+        default=1,
+        help="multiplies the generator's Criteo-like vocabulary sizes (63,249 keys in all)",
+    )
     parser.add_argument("--seed", type=int, default=2026)
     args = parser.parse_args()
 
@@ -187,6 +207,7 @@ def main():
             num_train_samples=args.train_samples,
             num_eval_samples=args.eval_samples,
             num_files=8,
+            slot_size_array=[s * args.slot_scale for s in DEFAULT_SLOT_SIZES],
             seed=args.seed,
         ).generate()
         vocabulary = args.keras_vocabulary or int(sum(gen.slot_size_array))
@@ -206,7 +227,7 @@ def main():
         f"\nMachine: {machine()}; TensorFlow {tf.__version__}, Keras {keras.__version__}; "
         f"load average (1, 5, 15 min) {load_before} before, {load_after} after.\n"
         f"DCN, embedding vec {args.embedding_vec_size}, {len(gen.slot_size_array)} slots "
-        f"({sum(gen.slot_size_array)} generated keys; Keras table {vocabulary} rows), "
+        f"({sum(gen.slot_size_array):,} possible keys; Keras table {vocabulary:,} rows), "
         f"Adam lr {args.lr}. {args.warmup_iters} warm-up iterations, then {args.rounds} rounds "
         f"of {args.iters} timed iterations (median round shown). AUC on {args.eval_samples} "
         f"eval samples after {trained} iterations; Bayes-optimal AUC {gen.bayes_auc:.4f}.\n"
