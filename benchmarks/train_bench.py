@@ -1,7 +1,7 @@
 """DCN training throughput: the hugectr API (`hugectr_tf.Model`) versus the same DCN in plain
 Keras, on the same generated data, in one process run. Prints a markdown table.
 
-    PYTHONPATH=. python benchmarks/train_bench.py [--batch-sizes 2048 16384] [--iters 60]
+    PYTHONPATH=. python benchmarks/train_bench.py [--batch-sizes 2048 16384] [--slot-scale 100]
 
 * hugectr_tf: `build_dcn` of `hugectr_tf.examples.dcn_demo` (SparseEmbedding with Adam, Local
   update; Reshape, Concat, Slice, MultiCross x3, InnerProduct 256/128 + ReLU, InnerProduct 1,
