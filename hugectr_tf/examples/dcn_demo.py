@@ -15,7 +15,15 @@ import hugectr_tf as hugectr
 from hugectr_tf.tools import DataGenerator
 
 
-def build_dcn(solver, reader, optimizer, data_input, embedding_vec_size=16, hidden=(256, 128)):
+def build_dcn(
+    solver,
+    reader,
+    optimizer,
+    data_input,
+    embedding_vec_size=16,
+    hidden=(256, 128),
+    workspace_size_per_gpu_in_mb=64,
+):
     """A HugeCTR DCN: embedding -> reshape -> concat dense -> cross network + MLP -> BCE."""
     slot_num = data_input.data_reader_sparse_param_array[0].slot_num
     width = slot_num * embedding_vec_size + data_input.dense_dim
@@ -24,7 +32,7 @@ def build_dcn(solver, reader, optimizer, data_input, embedding_vec_size=16, hidd
     model.add(
         hugectr.SparseEmbedding(
             embedding_type=hugectr.Embedding_t.DistributedSlotSparseEmbeddingHash,
-            workspace_size_per_gpu_in_mb=64,
+            workspace_size_per_gpu_in_mb=workspace_size_per_gpu_in_mb,
             embedding_vec_size=embedding_vec_size,
             combiner="sum",
             sparse_embedding_name="sparse_embedding1",
