@@ -8,7 +8,9 @@
 
 #define EIGEN_USE_GPU
 
+#include <climits>
 #include <cmath>
+#include <cstring>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -218,7 +220,8 @@ class LookupTrainOp : public LookupOpBase {
     int64_t num_unique = 0;
     HCTR_OP_REQUIRES_CORE(ctx, {
       if (res->hash() != nullptr && res->capacity() == 0 && n > 0) {
-        ThrowTableFull(res.get(), keys, n, row_splits, num_rows, u, ws, unique_ws, stream);
+        ThrowTableFull(res.get(), keys, n, row_splits, num_rows, emb->flat<float>().data(), u,
+                       ws, unique_ws, stream);
       }
       const int64_t old_size = res->table()->rows_in_use();
       // Validates row_splits (and the one-hot key ranges), inserts new keys, combines rows.
@@ -263,11 +266,12 @@ class LookupTrainOp : public LookupOpBase {
   // A table whose workspace holds no row (the device table keeps one): after the input checks,
   // fails as the CPU core does when the batch brings new keys.
   static void ThrowTableFull(GpuEmbeddingTableResource* res, const int64_t* keys, int64_t n,
-                             const int64_t* row_splits, int64_t num_rows,
+                             const int64_t* row_splits, int64_t num_rows, float* emb,
                              const cuda::UniqueOutputs& u, void* ws, size_t ws_bytes,
                              cudaStream_t stream) {
-    res->hash()->Forward(keys, n, row_splits, num_rows, Combiner::kSum, /*training=*/false,
-                         nullptr, stream);
+    // An inference pass runs the lookup's input checks (row_splits, reserved key).
+    res->hash()->Forward(keys, n, row_splits, num_rows, Combiner::kSum, /*training=*/false, emb,
+                         stream);
     cuda::SortedUnique(keys, n, ws, ws_bytes, u, stream);
     const int64_t new_keys = ReadBack(u.num_unique, stream);
     const TableOptions& o = res->options();
