@@ -24,15 +24,16 @@ void RecordNewRowSlots(const int64_t* rows_of_unique, const UniqueOutputs& u,
                        int64_t slot_num, int64_t first_new_row, int64_t* slot_ids,
                        cudaStream_t stream);
 
-// Lowers *first_bad (set it to n beforehand) to the first i with values[i] outside [lo, hi).
+// Lowers *first_bad (start it above n - 1, e.g. all ones) to the first i with values[i]
+// outside [lo, hi).
 void FirstOutOfRange(const int64_t* values, int64_t n, int64_t lo, int64_t hi,
                      unsigned long long* first_bad, cudaStream_t stream);
 
-// Lowers *first_bad (set to n) to the first i >= 1 with keys[i] <= keys[i - 1].
+// Lowers *first_bad (start above n - 1) to the first i >= 1 with keys[i] <= keys[i - 1].
 void FirstNotAscending(const int64_t* keys, int64_t n, unsigned long long* first_bad,
                        cudaStream_t stream);
 
-// Lowers *first_bad (set to n) to the first i whose one-hot row keys[i] is outside
+// Lowers *first_bad (start above n - 1) to the first i whose one-hot row keys[i] is outside
 // [0, num_rows) or not seen (not in the table).
 void FirstAbsentRow(const int64_t* keys, int64_t n, int64_t num_rows, const uint8_t* seen,
                     unsigned long long* first_bad, cudaStream_t stream);

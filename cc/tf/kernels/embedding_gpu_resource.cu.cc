@@ -167,8 +167,8 @@ TableState GpuEmbeddingTableResource::Export(cudaStream_t stream) {
       st.slot_ids[i] = slot_of_row[r];
     } else {
       st.keys[i] = r;
-      st.slot_ids[i] =
-          std::upper_bound(slot_offsets_.begin(), slot_offsets_.end(), r) - slot_offsets_.begin() - 1;
+      st.slot_ids[i] = std::upper_bound(slot_offsets_.begin(), slot_offsets_.end(), r) -
+                       slot_offsets_.begin() - 1;
     }
     st.last_step[i] = last_step[r];
     std::copy_n(weights.data() + r * vec, vec, st.rows.data() + i * vec);

@@ -66,10 +66,10 @@ T ReadBack(const T* device, cudaStream_t stream) {
   return value;
 }
 
-// Sets a device counter to `value` (stream-ordered; `value` is copied before the call returns).
-void SetCounter(unsigned long long* counter, unsigned long long value, cudaStream_t stream) {
-  HCTR_CUDA_CHECK(cudaMemcpyAsync(counter, &value, sizeof(value), cudaMemcpyHostToDevice, stream));
-  HCTR_CUDA_CHECK(cudaStreamSynchronize(stream));
+// Sets `count` "first bad position" counters to "none" (all ones, above any position), so the
+// checks that lower them need no host value and no synchronisation.
+void ResetCounters(unsigned long long* counters, int count, cudaStream_t stream) {
+  HCTR_CUDA_CHECK(cudaMemsetAsync(counters, 0xFF, count * sizeof(unsigned long long), stream));
 }
 
 class TableCreateOp : public OpKernel {
@@ -233,7 +233,7 @@ class LookupTrainOp : public LookupOpBase {
                                 emb->flat<float>().data(), stream);
         // The table keys of a one-hot table are the rows (key + slot offset), as on the CPU;
         // the ranges were checked by Forward, so the bad-key counter is not read back.
-        SetCounter(counter, static_cast<unsigned long long>(n), stream);
+        ResetCounters(counter, 1, stream);
         cuda::OneHotRows(keys, n, row_splits, num_rows, static_cast<int>(slot_num_),
                          res->slot_offsets_device(), one_hot_keys, counter, stream);
         keys = one_hot_keys;
@@ -361,12 +361,12 @@ class BackwardOp : public OpKernel {
     HCTR_OP_REQUIRES_CORE(ctx, ws_bytes = cuda::BackwardByIdsWorkspaceBytes(n, vec));
     Tensor scratch;
     void* base = nullptr;
-    OP_REQUIRES_OK(ctx, Scratch(ctx, Carver::Align(m * 8) + 2 * Carver::Align(8) + ws_bytes,
+    OP_REQUIRES_OK(ctx, Scratch(ctx, Carver::Align(m * 8) + 2 * Carver::Align(16) + ws_bytes,
                                 &scratch, &base));
     Carver carve(base);
     int64_t* unique_ids = carve.take<int64_t>(m);
     auto* num_unique_dev = carve.take<int64_t>(1);
-    auto* first_bad = carve.take<unsigned long long>(1);
+    auto* first_bad = carve.take<unsigned long long>(2);  // row_splits, inverse
     void* ws = carve.take<char>(ws_bytes);
     const int64_t* row_splits = splits.flat<int64_t>().data();
     const int64_t* ids = inverse.flat<int64_t>().data();
@@ -375,12 +375,16 @@ class BackwardOp : public OpKernel {
     int64_t num_unique = 0;
     HCTR_OP_REQUIRES_CORE(ctx, {
       // The CPU core's checks: row_splits, then every inverse entry in [0, len(unique_keys)).
-      SetCounter(first_bad, static_cast<unsigned long long>(num_rows) + 1, stream);
+      // One read-back for both.
+      ResetCounters(first_bad, 2, stream);
       cuda::ValidateRowSplitsAsync(row_splits, num_rows, n, first_bad, stream);
-      cuda::ThrowIfBadRowSplits(row_splits, num_rows, n, first_bad, stream);
-      SetCounter(first_bad, static_cast<unsigned long long>(n), stream);
-      cuda::FirstOutOfRange(ids, n, 0, num_keys, first_bad, stream);
-      const auto bad = ReadBack(first_bad, stream);
+      cuda::FirstOutOfRange(ids, n, 0, num_keys, first_bad + 1, stream);
+      unsigned long long found[2];
+      HCTR_CUDA_CHECK(
+          cudaMemcpyAsync(found, first_bad, sizeof(found), cudaMemcpyDeviceToHost, stream));
+      HCTR_CUDA_CHECK(cudaStreamSynchronize(stream));
+      cuda::ReportBadRowSplits(row_splits, num_rows, n, found[0]);
+      const unsigned long long bad = found[1];
       if (bad < static_cast<unsigned long long>(n)) {
         const int64_t p = static_cast<int64_t>(bad);
         HCTR_FAIL(ErrorCode::kInvalidArgument, "inverse[" << p << "]=" << ReadBack(ids + p, stream)
@@ -456,7 +460,7 @@ class ApplyGradientsOp : public OpKernel {
     HCTR_OP_REQUIRES_CORE(ctx, {
       HCTR_CHECK(std::isfinite(rate), "the learning rate must be finite. Received: lr=" << rate);
       // Distinct keys make the row updates independent, as on the CPU: strictly ascending.
-      SetCounter(first_bad, static_cast<unsigned long long>(num), stream);
+      ResetCounters(first_bad, 1, stream);
       cuda::FirstNotAscending(k, num, first_bad, stream);
       const auto bad = ReadBack(first_bad, stream);
       if (bad < static_cast<unsigned long long>(num)) {
@@ -471,7 +475,7 @@ class ApplyGradientsOp : public OpKernel {
         // Throws naming the count of keys not in the table, before any change.
         res->hash()->Apply(k, grads.flat<float>().data(), num, rate, stream);
       } else {
-        SetCounter(first_bad, static_cast<unsigned long long>(num), stream);
+        ResetCounters(first_bad, 1, stream);
         cuda::FirstAbsentRow(k, num, res->one_hot()->max_rows(), res->one_hot()->seen(),
                              first_bad, stream);
         const auto absent = ReadBack(first_bad, stream);
@@ -629,8 +633,8 @@ REGISTER_KERNEL_BUILDER(HCTR_GPU_KERNEL("EmbeddingBackward"), BackwardOp);
 REGISTER_KERNEL_BUILDER(
     HCTR_GPU_KERNEL("EmbeddingApplyGradients").HostMemory("table").HostMemory("learning_rate"),
     ApplyGradientsOp);
-REGISTER_KERNEL_BUILDER(HCTR_GPU_KERNEL("EmbeddingTableSize").HostMemory("table").HostMemory("size"),
-                        TableSizeOp);
+REGISTER_KERNEL_BUILDER(
+    HCTR_GPU_KERNEL("EmbeddingTableSize").HostMemory("table").HostMemory("size"), TableSizeOp);
 REGISTER_KERNEL_BUILDER(HCTR_GPU_KERNEL("EmbeddingTableStats")
                             .HostMemory("table")
                             .HostMemory("size")
