@@ -374,6 +374,8 @@ class BackwardOp : public OpKernel {
 
     int64_t num_unique = 0;
     HCTR_OP_REQUIRES_CORE(ctx, {
+      HCTR_CHECK(num_rows < (int64_t{1} << 31),  // bags are int32 inside the GPU backward
+                 "a batch may hold at most 2^31-1 (sample, slot) bags; received " << num_rows);
       // The CPU core's checks: row_splits, then every inverse entry in [0, len(unique_keys)).
       // One read-back for both.
       ResetCounters(first_bad, 2, stream);
