@@ -11,6 +11,7 @@
 #include <climits>
 #include <cmath>
 #include <cstring>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -31,6 +32,9 @@
 #include "tensorflow/core/framework/resource_mgr.h"
 #include "tensorflow/core/framework/tensor.h"
 #include "unsupported/Eigen/CXX11/Tensor"
+#include "xla/stream_executor/activate_context.h"
+#include "xla/stream_executor/stream.h"
+#include "xla/stream_executor/stream_executor.h"
 
 namespace hugectr_tf {
 namespace {
@@ -45,6 +49,13 @@ using tensorflow::TensorShape;
 using tensorflow::core::RefCountPtr;
 
 cudaStream_t StreamOf(OpKernelContext* ctx) { return ctx->eigen_gpu_device().stream(); }
+
+// Makes the op's GPU current for the CUDA runtime calls of the core (cudaMalloc, copies) for
+// the rest of Compute. TensorFlow's GPU device already activates it around Compute; this keeps
+// the kernels correct on any device however they are invoked.
+std::unique_ptr<stream_executor::ActivateContext> ActivateDevice(OpKernelContext* ctx) {
+  return ctx->op_device_context()->stream()->parent()->Activate();
+}
 
 absl::Status GetTable(OpKernelContext* ctx, RefCountPtr<GpuEmbeddingTableResource>* out) {
   return tensorflow::LookupResource(ctx, tensorflow::HandleFromInput(ctx, 0), out);
@@ -106,6 +117,7 @@ class TableCreateOp : public OpKernel {
   }
 
   void Compute(OpKernelContext* ctx) override {
+    const auto activation = ActivateDevice(ctx);
     GpuEmbeddingTableResource* resource = nullptr;
     HCTR_OP_REQUIRES_CORE(ctx,
                           resource = new GpuEmbeddingTableResource(options_, StreamOf(ctx)));
@@ -182,6 +194,7 @@ class LookupTrainOp : public LookupOpBase {
   using LookupOpBase::LookupOpBase;
 
   void Compute(OpKernelContext* ctx) override {
+    const auto activation = ActivateDevice(ctx);
     RefCountPtr<GpuEmbeddingTableResource> res;
     OP_REQUIRES_OK(ctx, GetTable(ctx, &res));
     std::lock_guard<std::mutex> lock(res->mu());
@@ -290,6 +303,7 @@ class LookupInferenceOp : public LookupOpBase {
   using LookupOpBase::LookupOpBase;
 
   void Compute(OpKernelContext* ctx) override {
+    const auto activation = ActivateDevice(ctx);
     RefCountPtr<GpuEmbeddingTableResource> res;
     OP_REQUIRES_OK(ctx, GetTable(ctx, &res));
     std::lock_guard<std::mutex> lock(res->mu());
@@ -330,6 +344,7 @@ class BackwardOp : public OpKernel {
   }
 
   void Compute(OpKernelContext* ctx) override {
+    const auto activation = ActivateDevice(ctx);
     const Tensor& grad = ctx->input(0);
     const Tensor& splits = ctx->input(1);
     const Tensor& inverse = ctx->input(2);
@@ -432,6 +447,7 @@ class ApplyGradientsOp : public OpKernel {
   explicit ApplyGradientsOp(OpKernelConstruction* ctx) : OpKernel(ctx) {}
 
   void Compute(OpKernelContext* ctx) override {
+    const auto activation = ActivateDevice(ctx);
     RefCountPtr<GpuEmbeddingTableResource> res;
     OP_REQUIRES_OK(ctx, GetTable(ctx, &res));
     std::lock_guard<std::mutex> lock(res->mu());
@@ -497,6 +513,7 @@ class TableSizeOp : public OpKernel {
  public:
   explicit TableSizeOp(OpKernelConstruction* ctx) : OpKernel(ctx) {}
   void Compute(OpKernelContext* ctx) override {
+    const auto activation = ActivateDevice(ctx);
     RefCountPtr<GpuEmbeddingTableResource> res;
     OP_REQUIRES_OK(ctx, GetTable(ctx, &res));
     std::lock_guard<std::mutex> lock(res->mu());
@@ -510,6 +527,7 @@ class TableStatsOp : public OpKernel {
  public:
   explicit TableStatsOp(OpKernelConstruction* ctx) : OpKernel(ctx) {}
   void Compute(OpKernelContext* ctx) override {
+    const auto activation = ActivateDevice(ctx);
     RefCountPtr<GpuEmbeddingTableResource> res;
     OP_REQUIRES_OK(ctx, GetTable(ctx, &res));
     std::lock_guard<std::mutex> lock(res->mu());
@@ -535,6 +553,7 @@ class TableExportOp : public OpKernel {
  public:
   explicit TableExportOp(OpKernelConstruction* ctx) : OpKernel(ctx) {}
   void Compute(OpKernelContext* ctx) override {
+    const auto activation = ActivateDevice(ctx);
     RefCountPtr<GpuEmbeddingTableResource> res;
     OP_REQUIRES_OK(ctx, GetTable(ctx, &res));
     std::lock_guard<std::mutex> lock(res->mu());
@@ -562,6 +581,7 @@ class TableImportOp : public OpKernel {
  public:
   explicit TableImportOp(OpKernelConstruction* ctx) : OpKernel(ctx) {}
   void Compute(OpKernelContext* ctx) override {
+    const auto activation = ActivateDevice(ctx);
     RefCountPtr<GpuEmbeddingTableResource> res;
     OP_REQUIRES_OK(ctx, GetTable(ctx, &res));
     std::lock_guard<std::mutex> lock(res->mu());
@@ -592,6 +612,7 @@ class TableImportOptimizerStateOp : public OpKernel {
  public:
   explicit TableImportOptimizerStateOp(OpKernelConstruction* ctx) : OpKernel(ctx) {}
   void Compute(OpKernelContext* ctx) override {
+    const auto activation = ActivateDevice(ctx);
     RefCountPtr<GpuEmbeddingTableResource> res;
     OP_REQUIRES_OK(ctx, GetTable(ctx, &res));
     std::lock_guard<std::mutex> lock(res->mu());
