@@ -102,6 +102,9 @@ GpuEmbeddingTableResource::GpuEmbeddingTableResource(const TableOptions& options
     hash_ = table.get();
     table_ = std::move(table);
     slot_ids_.Reserve(static_cast<size_t>(rows) * sizeof(int64_t));
+    // Defined contents even for a row whose lookup failed after inserting it.
+    HCTR_CUDA_CHECK(cudaMemsetAsync(slot_ids_.as<int64_t>(), 0, rows * sizeof(int64_t), stream));
+    HCTR_CUDA_CHECK(cudaStreamSynchronize(stream));
   }
   counter_.Reserve(256);
 }
