@@ -8,6 +8,11 @@ is a quick rebuild while developing.
 
 CUDA sources (`*.cu`, `*.cu.cc`) are compiled in only when nvcc is found and TensorFlow is a
 CUDA build; set HUGECTR_TF_CUDA=0 to force a CPU-only library, =1 to require CUDA.
+HUGECTR_TF_CUDA=force compiles and links them even against a CPU build of TensorFlow: a build
+check only (its GPU kernels can never run there), so build it outside the package, e.g.
+`HUGECTR_TF_CUDA=force python setup.py build_ext --build-lib /tmp/cuda_check`.
+HUGECTR_TF_CUDA_ARCHS (default "80,90") lists the GPU architectures compiled (SASS for each,
+plus PTX of the last for newer cards).
 """
 
 import json
@@ -61,7 +66,34 @@ def _want_cuda(tf_is_cuda_build):
         if not (nvcc and tf_is_cuda_build):
             raise RuntimeError("HUGECTR_TF_CUDA=1 but nvcc or a CUDA build of TF is missing")
         return nvcc
+    if choice == "force":  # build check only (see the module docstring)
+        if not nvcc:
+            raise RuntimeError("HUGECTR_TF_CUDA=force but nvcc is not on PATH")
+        return nvcc
     return nvcc if (nvcc and tf_is_cuda_build) else None
+
+
+def _cuda_lib_dir(nvcc):
+    """The toolkit folder holding libcudart (nvcc may be a wrapper script outside the toolkit)."""
+    homes = [os.environ.get("CUDA_HOME", ""), str(Path(nvcc).resolve().parent.parent)]
+    dry = subprocess.run(
+        [nvcc, "--dryrun", "-c", "-x", "cu", os.devnull], capture_output=True, text=True
+    )
+    words = (dry.stdout + dry.stderr).split()
+    homes += [w.split("=", 1)[1] for w in words if w.startswith("TOP=")]
+    for home in filter(None, homes):
+        for sub in ("lib64", "lib", "targets/x86_64-linux/lib"):
+            if list((Path(home) / sub).glob("libcudart.so*")):
+                return (Path(home) / sub).resolve()
+    raise RuntimeError(f"libcudart not found under {homes}; set CUDA_HOME to the CUDA toolkit")
+
+
+def _gencode_flags():
+    archs = [a.strip() for a in os.environ.get("HUGECTR_TF_CUDA_ARCHS", "80,90").split(",")]
+    flags = []
+    for a in filter(None, archs):
+        flags += ["-gencode", f"arch=compute_{a},code=sm_{a}"]
+    return flags + ["-gencode", f"arch=compute_{archs[-1]},code=compute_{archs[-1]}"]
 
 
 def _sources():
@@ -116,6 +148,14 @@ def build_library(output_dir):
         cmd = [cxx, "-c", str(src), "-o", str(obj), *CXX_FLAGS, *includes, *defines, *tf["cflags"]]
         jobs.append((src, obj, cmd))
     if nvcc:
+        # TensorFlow's headers as system headers: nvcc's front end and g++ warn at length
+        # inside them (abseil, protobuf) when a .cu.cc kernel includes them.
+        tf_cflags = []
+        for flag in tf["cflags"]:
+            if flag.startswith("-I"):
+                tf_cflags += ["-isystem", flag[2:]]
+            elif flag != "--std=c++17":  # given once below
+                tf_cflags.append(flag)
         for src in cu:
             obj = obj_dir / (str(src.relative_to(ROOT)).replace("/", "__") + ".o")
             cmd = [
@@ -131,9 +171,10 @@ def build_library(output_dir):
                 "-Xcompiler",
                 "-fPIC",
                 "--expt-relaxed-constexpr",
+                *_gencode_flags(),
                 *includes,
                 *defines,
-                *tf["cflags"],
+                *tf_cflags,
             ]
             jobs.append((src, obj, cmd))
     _compile_all(jobs, obj_dir, newest_header)
@@ -143,8 +184,8 @@ def build_library(output_dir):
     target = output_dir / LIBRARY_NAME
     link = [cxx, "-shared", "-o", str(target), *[str(obj) for _, obj, _ in jobs], *tf["lflags"]]
     if nvcc:
-        cuda_home = Path(nvcc).resolve().parent.parent
-        link += [f"-L{cuda_home / 'lib64'}", "-lcudart"]
+        cuda_lib = _cuda_lib_dir(nvcc)
+        link += [f"-L{cuda_lib}", f"-Wl,-rpath,{cuda_lib}", "-lcudart"]
     res = subprocess.run(link, capture_output=True, text=True)
     if res.returncode != 0:
         raise RuntimeError("linking the op library failed:\n" + res.stderr)

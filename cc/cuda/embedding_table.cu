@@ -109,6 +109,22 @@ void GpuEmbeddingTable::ApplyRows(const int64_t* rows, const float* grads, int64
   HCTR_CUDA_CHECK(cudaStreamSynchronize(stream));
 }
 
+void GpuEmbeddingTable::RestoreSteps(int64_t step, const float* lr_history, cudaStream_t stream) {
+  HCTR_CHECK(step >= 0, "optimizer state step must be >= 0. Received: step=" << step);
+  const int64_t capacity = std::max<int64_t>(1024, step + 1);
+  std::vector<float> rates(static_cast<size_t>(capacity), 0.0f);  // [0] unused, as in ApplyRows
+  for (int64_t t = 1; t <= step; ++t) {
+    rates[t] = static_cast<float>(EffectiveLearningRate(opt_, lr_history[t - 1], t));
+  }
+  DeviceBuffer grown(static_cast<size_t>(capacity) * sizeof(float));
+  HCTR_CUDA_CHECK(cudaMemcpyAsync(grown.as<float>(), rates.data(), rates.size() * sizeof(float),
+                                  cudaMemcpyHostToDevice, stream));
+  HCTR_CUDA_CHECK(cudaStreamSynchronize(stream));  // `rates` is a local
+  step_lr_ = std::move(grown);
+  step_lr_capacity_ = capacity;
+  step_ = step;
+}
+
 // ---------------------------------------------------------------------------------------------
 
 GpuHashEmbedding::GpuHashEmbedding(int64_t max_rows, int vec, uint64_t seed,
@@ -209,6 +225,12 @@ void GpuHashEmbedding::Apply(const int64_t* keys, const float* grads, int64_t nu
   ApplyRows(lookup_rows_.as<int64_t>(), grads, num, lr, stream);
 }
 
+void GpuHashEmbedding::Clear(cudaStream_t stream) {
+  HashTableClear(hash_, stream);
+  HCTR_CUDA_CHECK(cudaStreamSynchronize(stream));
+  size_ = 0;
+}
+
 // ---------------------------------------------------------------------------------------------
 
 namespace {
@@ -245,6 +267,21 @@ GpuOneHotEmbedding::GpuOneHotEmbedding(const std::vector<int64_t>& slot_sizes, i
   HCTR_CUDA_CHECK(cudaMemsetAsync(seen_.as<uint8_t>(), 0, max_rows_, stream));
   HCTR_CUDA_CHECK(cudaStreamSynchronize(stream));
   row_ids_ = DeviceBuffer();  // only needed to initialise
+}
+
+void GpuOneHotEmbedding::ResetRows(cudaStream_t stream) {
+  std::vector<int64_t> ids(static_cast<size_t>(max_rows_));
+  for (int64_t r = 0; r < max_rows_; ++r) ids[r] = r;
+  DeviceBuffer row_ids(ids.size() * sizeof(int64_t));
+  HCTR_CUDA_CHECK(cudaMemcpyAsync(row_ids.as<int64_t>(), ids.data(), ids.size() * sizeof(int64_t),
+                                  cudaMemcpyHostToDevice, stream));
+  InitRows(opt_, view_, row_ids.as<int64_t>(), 0, max_rows_, seed_, InitBound(), step_, stream);
+  HCTR_CUDA_CHECK(cudaMemsetAsync(seen_.as<uint8_t>(), 0, max_rows_, stream));
+  HCTR_CUDA_CHECK(cudaStreamSynchronize(stream));  // `ids` and `row_ids` are locals
+}
+
+void GpuOneHotEmbedding::MarkSeen(const int64_t* rows, int64_t n, cudaStream_t stream) {
+  OneHotMarkSeen(rows, n, seen_.as<uint8_t>(), view_.last_step, step_, stream);
 }
 
 void GpuOneHotEmbedding::Rows(const int64_t* keys, int64_t n, const int64_t* row_splits,

@@ -40,6 +40,11 @@ class GpuEmbeddingTable {
   void ApplyRows(const int64_t* rows, const float* grads, int64_t num, float lr,
                  cudaStream_t stream);
 
+  // Checkpoint restore: sets the step counter to `step` and the per-step rates from the
+  // learning rates given for steps 1..step (host array lr_history[t - 1]), as ApplyRows would
+  // have recorded them.
+  void RestoreSteps(int64_t step, const float* lr_history, cudaStream_t stream);
+
  protected:
   float InitBound() const;
   void* Scratch(size_t bytes) {
@@ -82,6 +87,9 @@ class GpuHashEmbedding : public GpuEmbeddingTable {
   // Optimizer step for distinct keys already in the table (e.g. Backward's unique keys).
   void Apply(const int64_t* keys, const float* grads, int64_t num, float lr, cudaStream_t stream);
 
+  // Removes every key (checkpoint import refills the table through LookupRows).
+  void Clear(cudaStream_t stream);
+
  private:
   // LookupRows that also validates row_splits (when given) within the same read-back.
   int64_t LookupRowsImpl(const int64_t* keys, int64_t n, bool training, int64_t* rows,
@@ -111,6 +119,11 @@ class GpuOneHotEmbedding : public GpuEmbeddingTable {
 
   // (max_rows) 1 for rows seen in training: the rows the CPU core would hold.
   const uint8_t* seen() const { return seen_.as<uint8_t>(); }
+
+  // Checkpoint import: every row back to its initial value (last_step = step()), none seen;
+  // then MarkSeen(rows) creates the imported rows as a training lookup would.
+  void ResetRows(cudaStream_t stream);
+  void MarkSeen(const int64_t* rows, int64_t n, cudaStream_t stream);
 
  private:
   std::vector<int64_t> slot_sizes_;

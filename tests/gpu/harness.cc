@@ -9,6 +9,7 @@
 #include <pybind11/stl.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -17,6 +18,8 @@
 #include "cc/cuda/cuda_check.cuh"
 #include "cc/cuda/device_buffer.cuh"
 #include "cc/cuda/embedding_table.cuh"
+#include "cc/cuda/op_support.cuh"
+#include "cc/cuda/unique.cuh"
 #include "tests/gpu/harness_util.h"
 
 using hugectr_tf::Error;
@@ -54,6 +57,88 @@ Array<T> ToHost(const T* d, std::vector<py::ssize_t> shape) {
         cudaMemcpy(out.mutable_data(), d, out.size() * sizeof(T), cudaMemcpyDeviceToHost));
   }
   return out;
+}
+
+// cc/cuda/op_support helpers (used by the TensorFlow GPU kernels), numpy in and out.
+void BindOpSupport(py::module_& m) {
+  namespace c = hugectr_tf::cuda;
+  using Counter = unsigned long long;
+  // Runs a first-bad-position check on a device counter started at all ones; -1 when none.
+  auto first_bad = [](const std::function<void(Counter*)>& check) {
+    DeviceBuffer d(sizeof(Counter));
+    HCTR_CUDA_CHECK(cudaMemset(d.as<void>(), 0xFF, sizeof(Counter)));
+    check(d.as<Counter>());
+    const Counter bad = ToHost(d.as<Counter>(), {1}).at(0);
+    return bad == ~Counter{0} ? int64_t{-1} : static_cast<int64_t>(bad);
+  };
+  // SortedUnique of ids, then inverse[p] = index of ids[p] among the unique ids.
+  m.def("inverse_from_unique", [](const Array<int64_t>& ids) {
+    const int64_t n = ids.size();
+    const size_t m1 = std::max<int64_t>(n, 1), ws = c::SortedUniqueWorkspaceBytes(n);
+    DeviceBuffer d_ids = ToDevice(ids), uk(m1 * 8), pos(m1 * 4), starts((m1 + 1) * 4), nu(8),
+        w(ws), inv(m1 * 8);
+    c::UniqueOutputs u{uk.as<int64_t>(), pos.as<int32_t>(), starts.as<int32_t>(),
+                       nu.as<int64_t>()};
+    c::SortedUnique(d_ids.as<int64_t>(), n, w.as<void>(), ws, u, nullptr);
+    const int64_t num_unique = ToHost(nu.as<int64_t>(), {1}).at(0);
+    c::InverseFromUnique(d_ids.as<int64_t>(), n, uk.as<int64_t>(), num_unique, inv.as<int64_t>(),
+                         nullptr);
+    return py::make_tuple(ToHost(uk.as<int64_t>(), {num_unique}),
+                          ToHost(inv.as<int64_t>(), {n}));
+  });
+  // SortedUnique of keys; slot_ids[rows_of_unique[u]] = slot of u's first position when that
+  // row is >= first_new_row (slot_ids starts as `slot_ids`).
+  m.def("new_row_slots", [](const Array<int64_t>& keys, const Array<int64_t>& splits,
+                            int64_t slot_num, const Array<int64_t>& rows_of_unique,
+                            int64_t first_new_row, const Array<int64_t>& slot_ids) {
+    const int64_t n = keys.size(), bags = Bags(splits);
+    const size_t m1 = std::max<int64_t>(n, 1), ws = c::SortedUniqueWorkspaceBytes(n);
+    DeviceBuffer d_keys = ToDevice(keys), d_splits = ToDevice(splits), uk(m1 * 8), pos(m1 * 4),
+                 starts((m1 + 1) * 4), nu(8), w(ws), d_rows = ToDevice(rows_of_unique),
+                 d_slots = ToDevice(slot_ids);
+    c::UniqueOutputs u{uk.as<int64_t>(), pos.as<int32_t>(), starts.as<int32_t>(),
+                       nu.as<int64_t>()};
+    c::SortedUnique(d_keys.as<int64_t>(), n, w.as<void>(), ws, u, nullptr);
+    const int64_t num_unique = ToHost(nu.as<int64_t>(), {1}).at(0);
+    HCTR_CHECK(static_cast<int64_t>(rows_of_unique.size()) == num_unique,
+               "rows_of_unique must hold one row per unique key (" << num_unique << ")");
+    c::RecordNewRowSlots(d_rows.as<int64_t>(), u, num_unique, d_splits.as<int64_t>(), bags,
+                         slot_num, first_new_row, d_slots.as<int64_t>(), nullptr);
+    return ToHost(d_slots.as<int64_t>(), {static_cast<py::ssize_t>(slot_ids.size())});
+  });
+  m.def("first_out_of_range", [first_bad](const Array<int64_t>& v, int64_t lo, int64_t hi) {
+    DeviceBuffer d = ToDevice(v);
+    return first_bad([&](Counter* c0) {
+      c::FirstOutOfRange(d.as<int64_t>(), v.size(), lo, hi, c0, nullptr);
+    });
+  });
+  m.def("first_not_ascending", [first_bad](const Array<int64_t>& v) {
+    DeviceBuffer d = ToDevice(v);
+    return first_bad([&](Counter* c0) { c::FirstNotAscending(d.as<int64_t>(), v.size(), c0, nullptr); });
+  });
+  m.def("first_absent_row",
+        [first_bad](const Array<int64_t>& v, int64_t num_rows, const Array<uint8_t>& seen) {
+          DeviceBuffer d = ToDevice(v), d_seen = ToDevice(seen);
+          return first_bad([&](Counter* c0) {
+            c::FirstAbsentRow(d.as<int64_t>(), v.size(), num_rows, d_seen.as<uint8_t>(), c0,
+                              nullptr);
+          });
+        });
+  m.def("scatter_rows", [](const Array<float>& src, const Array<int64_t>& index,
+                           const Array<float>& dst) {
+    HCTR_CHECK(src.ndim() == 2 && dst.ndim() == 2 && src.shape(1) == dst.shape(1),
+               "src and dst must be 2-D with equal widths");
+    DeviceBuffer d_src = ToDevice(src), d_index = ToDevice(index), d_dst = ToDevice(dst);
+    c::ScatterRows(d_src.as<float>(), d_index.as<int64_t>(), index.size(), src.shape(1),
+                   d_dst.as<float>(), nullptr);
+    return ToHost(d_dst.as<float>(), {dst.shape(0), dst.shape(1)});
+  });
+  m.def("count_nonzero", [](const Array<uint8_t>& flags) {
+    DeviceBuffer d = ToDevice(flags), count(8);
+    HCTR_CUDA_CHECK(cudaMemset(count.as<void>(), 0, 8));
+    c::CountNonZero(d.as<uint8_t>(), flags.size(), count.as<unsigned long long>(), nullptr);
+    return static_cast<int64_t>(ToHost(count.as<unsigned long long>(), {1}).at(0));
+  });
 }
 
 py::tuple BackwardNumpy(GpuEmbeddingTable& t, const Array<int64_t>& ids,
@@ -187,10 +272,24 @@ PYBIND11_MODULE(_hctr_cuda_harness, m) {
                                reinterpret_cast<int64_t*>(unique_out),
                                reinterpret_cast<float*>(grads_out), Stream(stream));
            })
-      .def("apply_ptr", [](GpuHashEmbedding& t, uintptr_t keys, uintptr_t grads, int64_t num,
-                           float lr, uintptr_t stream) {
-        t.Apply(reinterpret_cast<const int64_t*>(keys), reinterpret_cast<const float*>(grads),
-                num, lr, Stream(stream));
+      .def("apply_ptr",
+           [](GpuHashEmbedding& t, uintptr_t keys, uintptr_t grads, int64_t num, float lr,
+              uintptr_t stream) {
+             t.Apply(reinterpret_cast<const int64_t*>(keys), reinterpret_cast<const float*>(grads),
+                     num, lr, Stream(stream));
+           })
+      // Checkpoint paths of the TensorFlow GPU kernels.
+      .def("clear", [](GpuHashEmbedding& t) { t.Clear(nullptr); })
+      .def("lookup_rows",
+           [](GpuHashEmbedding& t, const Array<int64_t>& keys, bool training) {
+             DeviceBuffer d_keys = ToDevice(keys);
+             DeviceBuffer d_rows(std::max<size_t>(keys.size(), 1) * 8);
+             t.LookupRows(d_keys.as<int64_t>(), keys.size(), training, d_rows.as<int64_t>(),
+                          nullptr);
+             return ToHost(d_rows.as<int64_t>(), {static_cast<py::ssize_t>(keys.size())});
+           })
+      .def("restore_steps", [](GpuHashEmbedding& t, const Array<float>& lr_history) {
+        t.RestoreSteps(lr_history.size(), lr_history.data(), nullptr);
       });
 
   py::class_<GpuOneHotEmbedding>(m, "OneHotTable")
@@ -235,11 +334,24 @@ PYBIND11_MODULE(_hctr_cuda_harness, m) {
              DeviceBuffer d_rows = ToDevice(rows), d_grads = ToDevice(grads);
              t.ApplyRows(d_rows.as<int64_t>(), d_grads.as<float>(), rows.size(), lr, nullptr);
            })
-      .def("export", [](GpuOneHotEmbedding& t) {
-        py::dict d = ExportState(t, t.rows_in_use());
-        d["seen"] = ToHost(t.seen(), {t.rows_in_use()});
-        return d;
+      .def("export",
+           [](GpuOneHotEmbedding& t) {
+             py::dict d = ExportState(t, t.rows_in_use());
+             d["seen"] = ToHost(t.seen(), {t.rows_in_use()});
+             return d;
+           })
+      .def("reset_rows", [](GpuOneHotEmbedding& t) { t.ResetRows(nullptr); })
+      .def("mark_seen",
+           [](GpuOneHotEmbedding& t, const Array<int64_t>& rows) {
+             DeviceBuffer d_rows = ToDevice(rows);
+             t.MarkSeen(d_rows.as<int64_t>(), rows.size(), nullptr);
+             HCTR_CUDA_CHECK(cudaDeviceSynchronize());
+           })
+      .def("restore_steps", [](GpuOneHotEmbedding& t, const Array<float>& lr_history) {
+        t.RestoreSteps(lr_history.size(), lr_history.data(), nullptr);
       });
+
+  BindOpSupport(m);
 
   BindCpuCore(m);
 }
