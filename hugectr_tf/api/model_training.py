@@ -192,12 +192,18 @@ class ModelTraining:
 
     # --------------------------------------------------------------------------------- fit
     def _evaluate(self):
+        """`max_eval_batches` batches; the eval source is rewound when it runs dry (the end of
+        the data shows only on the call after the last batch, so that call may start a round)."""
         reader = self.get_data_reader_eval()
-        for _ in range(self.solver.max_eval_batches):
-            if not self.eval():
-                break
-        if reader.is_eof():
+        done = 0
+        while done < self.solver.max_eval_batches:
+            if self.eval():
+                done += 1
+                continue
             reader.set_source()
+            if done > 0 or not self.eval():
+                break  # a full pass ended this round (or the source holds no batch at all)
+            done += 1
         return self.get_eval_metrics()
 
     def fit(

@@ -387,3 +387,16 @@ def test_incremental_model_returns_rows_updated_since_the_last_call(norm_data):
     rows = dict(zip(state["keys"].numpy().tolist(), state["rows"].numpy()))
     np.testing.assert_array_equal(vectors, np.stack([rows[k] for k in keys.tolist()]))
     assert all(len(k) == 0 for k, _ in model.get_incremental_model())
+
+
+def test_repeated_evaluations_each_see_the_whole_eval_set(norm_data):
+    gen = norm_data
+    model, opt = make_model(gen)
+    add_dcn(model, opt, gen)
+    model.compile()
+    model.train()
+    batches = _eval_batches(gen)  # max_eval_batches is exactly one pass
+    first = dict(model._evaluate())
+    second = dict(model._evaluate())  # starts at the end of the data: must rewind, not give NaN
+    assert np.isfinite(first["AUC"]) and second["AUC"] == pytest.approx(first["AUC"], abs=1e-12)
+    assert model._last_eval[0].size == gen.num_eval_samples and batches == 79
