@@ -8,6 +8,7 @@
 #include "cc/core/embedding/combine.h"
 #include "cc/core/embedding/table.h"
 #include "cc/tf/kernels/embedding_resource.h"
+#include "cc/tf/kernels/embedding_kernel_util.h"
 #include "cc/tf/status_util.h"
 #include "tensorflow/core/framework/op_kernel.h"
 #include "tensorflow/core/framework/resource_mgr.h"
@@ -24,6 +25,8 @@ using tensorflow::ResourceHandle;
 using tensorflow::Tensor;
 using tensorflow::TensorShape;
 using tensorflow::core::RefCountPtr;
+using embedding_kernels::CheckCsr;
+using embedding_kernels::CopyOut;
 
 absl::Status GetTable(OpKernelContext* ctx, RefCountPtr<EmbeddingTableResource>* out) {
   return tensorflow::LookupResource(ctx, tensorflow::HandleFromInput(ctx, 0), out);
@@ -32,34 +35,7 @@ absl::Status GetTable(OpKernelContext* ctx, RefCountPtr<EmbeddingTableResource>*
 class TableCreateOp : public OpKernel {
  public:
   explicit TableCreateOp(OpKernelConstruction* ctx) : OpKernel(ctx) {
-    float workspace = 0;
-    std::string type;
-    int optimizer = 0, update = 0;
-    int64_t seed = 0;
-    OP_REQUIRES_OK(ctx, ctx->GetAttr("embedding_vec_size", &options_.vec));
-    OP_REQUIRES_OK(ctx, ctx->GetAttr("workspace_size_per_gpu_in_mb", &workspace));
-    OP_REQUIRES_OK(ctx, ctx->GetAttr("embedding_type", &type));
-    OP_REQUIRES_OK(ctx, ctx->GetAttr("slot_size_array", &options_.slot_size_array));
-    OP_REQUIRES_OK(ctx, ctx->GetAttr("seed", &seed));
-    OP_REQUIRES_OK(ctx, ctx->GetAttr("optimizer_type", &optimizer));
-    OP_REQUIRES_OK(ctx, ctx->GetAttr("update_type", &update));
-    OP_REQUIRES_OK(ctx, ctx->GetAttr("beta1", &options_.optimizer.beta1));
-    OP_REQUIRES_OK(ctx, ctx->GetAttr("beta2", &options_.optimizer.beta2));
-    OP_REQUIRES_OK(ctx, ctx->GetAttr("epsilon", &options_.optimizer.epsilon));
-    OP_REQUIRES_OK(ctx, ctx->GetAttr("momentum_factor", &options_.optimizer.momentum_factor));
-    OP_REQUIRES_OK(ctx,
-                   ctx->GetAttr("initial_accu_value", &options_.optimizer.initial_accu_value));
-    OP_REQUIRES(ctx, optimizer >= 0 && optimizer <= 4,
-                absl::InvalidArgumentError("optimizer_type must be in [0, 4]. Received: " +
-                                           std::to_string(optimizer)));
-    OP_REQUIRES(ctx, update >= 0 && update <= 2,
-                absl::InvalidArgumentError("update_type must be in [0, 2]. Received: " +
-                                           std::to_string(update)));
-    options_.workspace_mb = workspace;
-    options_.seed = static_cast<uint64_t>(seed);
-    options_.optimizer.type = static_cast<OptimizerType>(optimizer);
-    options_.optimizer.update = static_cast<UpdateType>(update);
-    HCTR_OP_REQUIRES_CORE(ctx, options_.type = ParseTableType(type));
+    embedding_kernels::ReadTableOptions(ctx, options_);
   }
 
   void Compute(OpKernelContext* ctx) override {
@@ -78,23 +54,6 @@ class TableCreateOp : public OpKernel {
 };
 
 // Common checks of (values, row_splits); returns the number of CSR rows.
-bool CheckCsr(OpKernelContext* ctx, const Tensor& values, const Tensor& splits, int64_t slot_num,
-              int64_t* num_rows) {
-  if (values.dims() != 1 || splits.dims() != 1 || splits.NumElements() < 1) {
-    ctx->SetStatus(absl::InvalidArgumentError(
-        "values and row_splits must be vectors and row_splits non-empty. Received shapes " +
-        values.shape().DebugString() + " and " + splits.shape().DebugString()));
-    return false;
-  }
-  *num_rows = splits.NumElements() - 1;
-  if (*num_rows % slot_num != 0) {
-    ctx->SetStatus(absl::InvalidArgumentError(
-        "row_splits has " + std::to_string(*num_rows) +
-        " (sample, slot) rows, which is not a multiple of slot_num=" + std::to_string(slot_num)));
-    return false;
-  }
-  return true;
-}
 
 // Shared by the training and inference lookups: attributes, the table and the CSR input.
 // OP_REQUIRES_OK for functions that return bool.
@@ -283,12 +242,6 @@ class TableStatsOp : public OpKernel {
   }
 };
 
-template <typename T>
-void CopyOut(OpKernelContext* ctx, int index, const TensorShape& shape, const std::vector<T>& v) {
-  Tensor* out = nullptr;
-  OP_REQUIRES_OK(ctx, ctx->allocate_output(index, shape, &out));
-  if (!v.empty()) std::memcpy(out->flat<T>().data(), v.data(), v.size() * sizeof(T));
-}
 
 class TableExportOp : public OpKernel {
  public:
