@@ -22,34 +22,34 @@ using tensorflow::TensorShape;
 // Reads the EmbeddingTableCreate attributes into `options` (sets the construction status on a
 // bad attribute). Both kernels then build their own table from the same options.
 inline void ReadTableOptions(OpKernelConstruction* ctx, TableOptions& options) {
-    float workspace = 0;
-    std::string type;
-    int optimizer = 0, update = 0;
-    int64_t seed = 0;
-    OP_REQUIRES_OK(ctx, ctx->GetAttr("embedding_vec_size", &options.vec));
-    OP_REQUIRES_OK(ctx, ctx->GetAttr("workspace_size_per_gpu_in_mb", &workspace));
-    OP_REQUIRES_OK(ctx, ctx->GetAttr("embedding_type", &type));
-    OP_REQUIRES_OK(ctx, ctx->GetAttr("slot_size_array", &options.slot_size_array));
-    OP_REQUIRES_OK(ctx, ctx->GetAttr("seed", &seed));
-    OP_REQUIRES_OK(ctx, ctx->GetAttr("optimizer_type", &optimizer));
-    OP_REQUIRES_OK(ctx, ctx->GetAttr("update_type", &update));
-    OP_REQUIRES_OK(ctx, ctx->GetAttr("beta1", &options.optimizer.beta1));
-    OP_REQUIRES_OK(ctx, ctx->GetAttr("beta2", &options.optimizer.beta2));
-    OP_REQUIRES_OK(ctx, ctx->GetAttr("epsilon", &options.optimizer.epsilon));
-    OP_REQUIRES_OK(ctx, ctx->GetAttr("momentum_factor", &options.optimizer.momentum_factor));
-    OP_REQUIRES_OK(ctx,
-                   ctx->GetAttr("initial_accu_value", &options.optimizer.initial_accu_value));
-    OP_REQUIRES(ctx, optimizer >= 0 && optimizer <= 4,
-                absl::InvalidArgumentError("optimizer_type must be in [0, 4]. Received: " +
-                                           std::to_string(optimizer)));
-    OP_REQUIRES(ctx, update >= 0 && update <= 2,
-                absl::InvalidArgumentError("update_type must be in [0, 2]. Received: " +
-                                           std::to_string(update)));
-    options.workspace_mb = workspace;
-    options.seed = static_cast<uint64_t>(seed);
-    options.optimizer.type = static_cast<OptimizerType>(optimizer);
-    options.optimizer.update = static_cast<UpdateType>(update);
-    HCTR_OP_REQUIRES_CORE(ctx, options.type = ParseTableType(type));
+  float workspace = 0;
+  std::string type;
+  int optimizer = 0, update = 0;
+  int64_t seed = 0;
+  OP_REQUIRES_OK(ctx, ctx->GetAttr("embedding_vec_size", &options.vec));
+  OP_REQUIRES_OK(ctx, ctx->GetAttr("workspace_size_per_gpu_in_mb", &workspace));
+  OP_REQUIRES_OK(ctx, ctx->GetAttr("embedding_type", &type));
+  OP_REQUIRES_OK(ctx, ctx->GetAttr("slot_size_array", &options.slot_size_array));
+  OP_REQUIRES_OK(ctx, ctx->GetAttr("seed", &seed));
+  OP_REQUIRES_OK(ctx, ctx->GetAttr("optimizer_type", &optimizer));
+  OP_REQUIRES_OK(ctx, ctx->GetAttr("update_type", &update));
+  OP_REQUIRES_OK(ctx, ctx->GetAttr("beta1", &options.optimizer.beta1));
+  OP_REQUIRES_OK(ctx, ctx->GetAttr("beta2", &options.optimizer.beta2));
+  OP_REQUIRES_OK(ctx, ctx->GetAttr("epsilon", &options.optimizer.epsilon));
+  OP_REQUIRES_OK(ctx, ctx->GetAttr("momentum_factor", &options.optimizer.momentum_factor));
+  OP_REQUIRES_OK(ctx,
+                 ctx->GetAttr("initial_accu_value", &options.optimizer.initial_accu_value));
+  OP_REQUIRES(ctx, optimizer >= 0 && optimizer <= 4,
+              absl::InvalidArgumentError("optimizer_type must be in [0, 4]. Received: " +
+                                         std::to_string(optimizer)));
+  OP_REQUIRES(ctx, update >= 0 && update <= 2,
+              absl::InvalidArgumentError("update_type must be in [0, 2]. Received: " +
+                                         std::to_string(update)));
+  options.workspace_mb = workspace;
+  options.seed = static_cast<uint64_t>(seed);
+  options.optimizer.type = static_cast<OptimizerType>(optimizer);
+  options.optimizer.update = static_cast<UpdateType>(update);
+  HCTR_OP_REQUIRES_CORE(ctx, options.type = ParseTableType(type));
 }
 
 // values: int64 [n] keys; splits: int64 [rows + 1]; rows must be a multiple of slot_num.
