@@ -8,6 +8,7 @@ from hugectr_tf.api.config import OptParamsPy
 from hugectr_tf.api.enums import Embedding_t, Optimizer_t
 from hugectr_tf.embedding import files
 from hugectr_tf.embedding.table import EmbeddingTable
+from hugectr_tf.keras import serving
 from hugectr_tf.ops import embedding_ops
 
 _LOCALIZED = (
@@ -251,6 +252,9 @@ class SparseEmbedding(keras.layers.Layer):
 
     def call(self, inputs, training=None):
         values, splits = self._csr(inputs)
+        frozen = serving.frozen_lookup(self)
+        if frozen is not None:  # tracing a plugin-free serving graph (hugectr_tf.keras.serving)
+            return frozen.lookup(values, splits)
         handle = self.table.resource_handle
         if training and self.trainable:
             return self._train_lookup(handle, values, splits)
