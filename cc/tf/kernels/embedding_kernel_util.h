@@ -71,6 +71,27 @@ inline bool CheckCsr(OpKernelContext* ctx, const Tensor& values, const Tensor& s
   return true;
 }
 
+// EmbeddingTableImport inputs: keys [n], rows [n, vec], slot_ids empty or [n].
+inline bool CheckImportRows(OpKernelContext* ctx, const Tensor& keys, const Tensor& rows,
+                            const Tensor& slot_ids, int64_t vec) {
+  const int64_t n = keys.NumElements();
+  if (!(keys.dims() == 1 && rows.dims() == 2 && rows.dim_size(0) == n &&
+        rows.dim_size(1) == vec)) {
+    ctx->SetStatus(absl::InvalidArgumentError(
+        "rows must be (len(keys), embedding_vec_size=" + std::to_string(vec) +
+        "). Received shapes " + keys.shape().DebugString() + " and " +
+        rows.shape().DebugString()));
+    return false;
+  }
+  if (!(slot_ids.NumElements() == 0 || slot_ids.NumElements() == n)) {
+    ctx->SetStatus(absl::InvalidArgumentError("slot_ids must be empty or hold one entry per key (" +
+                                              std::to_string(n) + "). Received shape " +
+                                              slot_ids.shape().DebugString()));
+    return false;
+  }
+  return true;
+}
+
 // Copies a host vector into output `index` of `shape`.
 template <typename T>
 void CopyOut(OpKernelContext* ctx, int index, const TensorShape& shape, const std::vector<T>& v) {

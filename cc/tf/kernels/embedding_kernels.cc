@@ -26,6 +26,7 @@ using tensorflow::Tensor;
 using tensorflow::TensorShape;
 using tensorflow::core::RefCountPtr;
 using embedding_kernels::CheckCsr;
+using embedding_kernels::CheckImportRows;
 using embedding_kernels::CopyOut;
 
 absl::Status GetTable(OpKernelContext* ctx, RefCountPtr<EmbeddingTableResource>* out) {
@@ -277,17 +278,7 @@ class TableImportOp : public OpKernel {
     const Tensor& slot_ids = ctx->input(3);
     const int64_t n = keys.NumElements();
     const int64_t vec = t->options().vec;
-    OP_REQUIRES(ctx,
-                keys.dims() == 1 && rows.dims() == 2 && rows.dim_size(0) == n &&
-                    rows.dim_size(1) == vec,
-                absl::InvalidArgumentError("rows must be (len(keys), embedding_vec_size=" +
-                                           std::to_string(vec) + "). Received shapes " +
-                                           keys.shape().DebugString() + " and " +
-                                           rows.shape().DebugString()));
-    OP_REQUIRES(ctx, slot_ids.NumElements() == 0 || slot_ids.NumElements() == n,
-                absl::InvalidArgumentError(
-                    "slot_ids must be empty or hold one entry per key (" + std::to_string(n) +
-                    "). Received shape " + slot_ids.shape().DebugString()));
+    if (!CheckImportRows(ctx, keys, rows, slot_ids, vec)) return;
     HCTR_OP_REQUIRES_CORE(
         ctx, t->ImportRows(keys.flat<int64_t>().data(), n, rows.flat<float>().data(),
                            slot_ids.NumElements() ? slot_ids.flat<int64_t>().data() : nullptr,
