@@ -73,7 +73,8 @@ __device__ inline void UpdateUnit(const Hyper& h, const RowPtrs<VecT>& t, int64_
   VecT w = t.w[idx], s0, s1;
   if (t.s0) s0 = t.s0[idx];
   if (t.s1) s1 = t.s1[idx];
-  ForEach(w, s0, s1, g, [&](float& wc, float& a, float& b, float gc) { Step(h, gc, lr, wc, &a, &b); });
+  ForEach(w, s0, s1, g,
+          [&](float& wc, float& a, float& b, float gc) { Step(h, gc, lr, wc, &a, &b); });
   t.w[idx] = w;
   if (t.s0) t.s0[idx] = s0;
   if (t.s1) t.s1[idx] = s1;

@@ -31,7 +31,8 @@ void SparseApply(const OptimizerParams& p, const TableView& t, const float* step
                  const float* grads,   // (num, vec)
                  int64_t num, int64_t table_rows, int32_t* row_to_grad, cudaStream_t stream);
 
-// New rows [begin, end): weights from InitialRowValue(row_keys[r], seed, j) (cc/core row_init.h), slots zeroed
+// New rows [begin, end): weights from InitialRowValue(row_keys[r], seed, j) (cc/core
+// row_init.h), slots zeroed
 // (Adagrad's accumulator at initial_accu_value), last_step = step_now.
 void InitRows(const OptimizerParams& p, const TableView& t, const int64_t* row_keys, int64_t begin,
               int64_t end, uint64_t seed, float bound, int64_t step_now, cudaStream_t stream);

@@ -84,9 +84,9 @@ inline bool CheckImportRows(OpKernelContext* ctx, const Tensor& keys, const Tens
     return false;
   }
   if (!(slot_ids.NumElements() == 0 || slot_ids.NumElements() == n)) {
-    ctx->SetStatus(absl::InvalidArgumentError("slot_ids must be empty or hold one entry per key (" +
-                                              std::to_string(n) + "). Received shape " +
-                                              slot_ids.shape().DebugString()));
+    ctx->SetStatus(absl::InvalidArgumentError(
+        "slot_ids must be empty or hold one entry per key (" + std::to_string(n) +
+        "). Received shape " + slot_ids.shape().DebugString()));
     return false;
   }
   return true;
