@@ -1,7 +1,8 @@
 #pragma once
 // CUDA error checks for the framework-free GPU core. Like HCTR_CHECK they throw
 // hugectr_tf::Error (code kInternal) carrying the failing call and file:line, so the
-// TensorFlow glue and the pybind11 harness turn a CUDA failure into an exception instead of aborting.
+// TensorFlow glue and the pybind11 harness turn a CUDA failure into an exception instead of
+// aborting.
 
 #include <cuda_runtime.h>
 

@@ -53,8 +53,8 @@ inline void ReadTableOptions(OpKernelConstruction* ctx, TableOptions& options) {
 }
 
 // values: int64 [n] keys; splits: int64 [rows + 1]; rows must be a multiple of slot_num.
-inline bool CheckCsr(OpKernelContext* ctx, const Tensor& values, const Tensor& splits, int64_t slot_num,
-              int64_t* num_rows) {
+inline bool CheckCsr(OpKernelContext* ctx, const Tensor& values, const Tensor& splits,
+                     int64_t slot_num, int64_t* num_rows) {
   if (values.dims() != 1 || splits.dims() != 1 || splits.NumElements() < 1) {
     ctx->SetStatus(absl::InvalidArgumentError(
         "values and row_splits must be vectors and row_splits non-empty. Received shapes " +
