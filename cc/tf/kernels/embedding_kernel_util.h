@@ -92,6 +92,33 @@ inline bool CheckImportRows(OpKernelContext* ctx, const Tensor& keys, const Tens
   return true;
 }
 
+// EmbeddingTableImportOptimizerState inputs: `per_row` slot values and one last_step per key,
+// a scalar step and one learning rate per step.
+inline bool CheckOptimizerState(OpKernelContext* ctx, int64_t n, int64_t per_row,
+                                const Tensor& slots, const Tensor& last_step, const Tensor& step,
+                                const Tensor& lr_history) {
+  if (slots.NumElements() != n * per_row || last_step.NumElements() != n) {
+    ctx->SetStatus(absl::InvalidArgumentError(
+        "optimizer state must hold " + std::to_string(per_row) +
+        " slot values and one last_step per key (" + std::to_string(n) +
+        " keys). Received shapes " + slots.shape().DebugString() + " and " +
+        last_step.shape().DebugString()));
+    return false;
+  }
+  if (step.NumElements() != 1) {
+    ctx->SetStatus(absl::InvalidArgumentError("step must be a scalar"));
+    return false;
+  }
+  const int64_t s = step.flat<int64_t>()(0);
+  if (lr_history.NumElements() != s) {
+    ctx->SetStatus(absl::InvalidArgumentError(
+        "lr_history must hold one learning rate per step (" + std::to_string(s) +
+        "). Received " + std::to_string(lr_history.NumElements())));
+    return false;
+  }
+  return true;
+}
+
 // Copies a host vector into output `index` of `shape`.
 template <typename T>
 void CopyOut(OpKernelContext* ctx, int index, const TensorShape& shape, const std::vector<T>& v) {

@@ -50,6 +50,7 @@ using tensorflow::TensorShape;
 using tensorflow::core::RefCountPtr;
 using embedding_kernels::CheckCsr;
 using embedding_kernels::CheckImportRows;
+using embedding_kernels::CheckOptimizerState;
 using embedding_kernels::CopyOut;
 
 cudaStream_t StreamOf(OpKernelContext* ctx) { return ctx->eigen_gpu_device().stream(); }
@@ -567,19 +568,8 @@ class TableImportOptimizerStateOp : public OpKernel {
     const Tensor& lr_history = ctx->input(5);
     const int64_t n = keys.NumElements();
     const int64_t per_row = NumOptimizerSlots(res->options().optimizer.type) * res->options().vec;
-    OP_REQUIRES(ctx, slots.NumElements() == n * per_row && last_step.NumElements() == n,
-                absl::InvalidArgumentError(
-                    "optimizer state must hold " + std::to_string(per_row) +
-                    " slot values and one last_step per key (" + std::to_string(n) +
-                    " keys). Received shapes " + slots.shape().DebugString() + " and " +
-                    last_step.shape().DebugString()));
-    OP_REQUIRES(ctx, step.NumElements() == 1,
-                absl::InvalidArgumentError("step must be a scalar"));
+    if (!CheckOptimizerState(ctx, n, per_row, slots, last_step, step, lr_history)) return;
     const int64_t s = step.flat<int64_t>()(0);
-    OP_REQUIRES(ctx, lr_history.NumElements() == s,
-                absl::InvalidArgumentError("lr_history must hold one learning rate per step (" +
-                                           std::to_string(s) + "). Received " +
-                                           std::to_string(lr_history.NumElements())));
     HCTR_OP_REQUIRES_CORE(
         ctx, res->ImportOptimizerState(keys.flat<int64_t>().data(), n, slots.flat<float>().data(),
                                        last_step.flat<int64_t>().data(), s,
