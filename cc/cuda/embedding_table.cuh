@@ -62,8 +62,7 @@ class GpuEmbeddingTable {
   int64_t step_lr_capacity_ = 0;
 
   // Throws when row_splits is not a CSR split of n keys (synchronises the stream).
-  void CheckRowSplits(const int64_t* row_splits, int64_t num_bags, int64_t n,
-                      cudaStream_t stream);
+  void CheckRowSplits(const int64_t* row_splits, int64_t num_bags, int64_t n, cudaStream_t stream);
 };
 
 class GpuHashEmbedding : public GpuEmbeddingTable {
@@ -90,7 +89,13 @@ class GpuHashEmbedding : public GpuEmbeddingTable {
   // Removes every key (checkpoint import refills the table through LookupRows).
   void Clear(cudaStream_t stream);
 
+  // Number of distinct keys of keys (n) not in the table (checks the reserved key too).
+  int64_t CountNewKeys(const int64_t* keys, int64_t n, cudaStream_t stream);
+
  private:
+  // Distinct keys among the `misses` positions with rows[i] == -1.
+  int64_t DistinctMissing(const int64_t* keys, const int64_t* rows, int64_t n, int64_t misses,
+                          cudaStream_t stream);
   // LookupRows that also validates row_splits (when given) within the same read-back.
   int64_t LookupRowsImpl(const int64_t* keys, int64_t n, bool training, int64_t* rows,
                          const int64_t* row_splits, int64_t num_bags, cudaStream_t stream);
