@@ -34,6 +34,10 @@ void CheckBatch(int64_t n, int64_t num_bags) {
              "a batch may hold at most 2^31-1 (sample, slot) bags; received " << num_bags);
 }
 
+// The per-step learning rate goes to the device as a kernel argument: nothing on the host
+// has to outlive the call, so ApplyRows does not wait for the stream.
+__global__ void SetFloatKernel(float* dst, float value) { *dst = value; }
+
 }  // namespace
 
 GpuEmbeddingTable::GpuEmbeddingTable(int64_t max_rows, int vec, uint64_t seed,
@@ -101,12 +105,10 @@ void GpuEmbeddingTable::ApplyRows(const int64_t* rows, const float* grads, int64
     step_lr_capacity_ = capacity;
   }
   const float effective = static_cast<float>(EffectiveLearningRate(opt_, lr, step_));
-  HCTR_CUDA_CHECK(cudaMemcpyAsync(step_lr_.as<float>() + step_, &effective, sizeof(float),
-                                  cudaMemcpyHostToDevice, stream));
+  SetFloatKernel<<<1, 1, 0, stream>>>(step_lr_.as<float>() + step_, effective);
+  HCTR_CUDA_CHECK_LAUNCH();
   SparseApply(opt_, view_, step_lr_.as<float>(), step_, rows, grads, num, rows_in_use(),
               row_to_grad_.as<int32_t>(), stream);
-  // `effective` lives on this stack frame: the copy must have read it before we return.
-  HCTR_CUDA_CHECK(cudaStreamSynchronize(stream));
 }
 
 void GpuEmbeddingTable::RestoreSteps(int64_t step, const float* lr_history, cudaStream_t stream) {
@@ -184,11 +186,35 @@ int64_t GpuHashEmbedding::LookupRowsImpl(const int64_t* keys, int64_t n, bool tr
   }
   HashTableInsertMissing(hash_, keys, n, rows, stream);
   HashTableResolveSlots(hash_, n, rows, stream);
-  const int64_t new_size = ReadScalar<long long>(hash_.row_count, stream);
-  InitRows(opt_, view_, row_keys_.as<int64_t>(), size_, new_size, seed_, InitBound(), step_,
-           stream);
-  size_ = new_size;
+  InitNewRows(ReadScalar<long long>(hash_.row_count, stream), stream);
   return 0;
+}
+
+void GpuHashEmbedding::FindRowsAsync(const int64_t* keys, int64_t n, int64_t* rows,
+                                     unsigned long long* host_out, cudaStream_t stream) {
+  CheckBatch(n, 0);
+  auto* miss_count = counters_.as<unsigned long long>() + 4;
+  HCTR_CUDA_CHECK(cudaMemsetAsync(miss_count, 0, 2 * sizeof(unsigned long long), stream));
+  HashTableFind(hash_, keys, n, rows, miss_count, reinterpret_cast<int*>(miss_count + 1), stream);
+  HCTR_CUDA_CHECK(cudaMemcpyAsync(host_out, miss_count, 2 * sizeof(unsigned long long),
+                                  cudaMemcpyDeviceToHost, stream));
+}
+
+void GpuHashEmbedding::InsertMissingAsync(const int64_t* keys, int64_t n, int64_t* rows,
+                                          long long* host_rows_in_use, cudaStream_t stream) {
+  HashTableInsertMissing(hash_, keys, n, rows, stream);
+  HashTableResolveSlots(hash_, n, rows, stream);
+  HCTR_CUDA_CHECK(cudaMemcpyAsync(host_rows_in_use, hash_.row_count, sizeof(long long),
+                                  cudaMemcpyDeviceToHost, stream));
+}
+
+void GpuHashEmbedding::InitNewRows(int64_t new_rows_in_use, cudaStream_t stream) {
+  HCTR_CHECK(new_rows_in_use >= size_ && new_rows_in_use <= max_rows_,
+             "the hash table's row count went from " << size_ << " to " << new_rows_in_use
+                                                     << " (at most " << max_rows_ << ")");
+  InitRows(opt_, view_, row_keys_.as<int64_t>(), size_, new_rows_in_use, seed_, InitBound(), step_,
+           stream);
+  size_ = new_rows_in_use;
 }
 
 int64_t GpuHashEmbedding::Forward(const int64_t* keys, int64_t n, const int64_t* row_splits,

@@ -209,22 +209,46 @@ void GpuTable::ApplyGradients(const int64_t* unique_keys, int64_t num_unique, co
   lr_history_.push_back(lr);
 }
 
-int64_t GpuTable::LookupKeys(const int64_t* keys, const int64_t* slots, int64_t n, bool training,
-                             int64_t* rows, cudaStream_t stream) {
-  HCTR_CHECK(hash_ != nullptr, "LookupKeys is defined for hash tables only");
+void GpuTable::FindKeysAsync(const int64_t* keys, int64_t n, int64_t* rows,
+                             unsigned long long* host_out, cudaStream_t stream) {
+  HCTR_CHECK(hash_ != nullptr, "FindKeysAsync is defined for hash tables only");
+  hash_->FindRowsAsync(keys, n, rows, host_out, stream);
+}
+
+void GpuTable::CheckRoomForMisses(const int64_t* keys, int64_t n, int64_t misses,
+                                  const std::string& where, cudaStream_t stream) {
+  HCTR_CHECK(hash_ != nullptr, "CheckRoomForMisses is defined for hash tables only");
+  const int64_t held = hash_->rows_in_use();
+  if (held + misses <= capacity_) return;  // the missing positions bound the new keys
+  const int64_t adding = hash_->CountNewKeys(keys, n, stream);
+  CheckTableRoom(held, adding, capacity_, options_.vec, options_.workspace_mb,
+                 options_.optimizer.type, where);
+}
+
+void GpuTable::InsertMissingAsync(const int64_t* keys, int64_t n, int64_t* rows,
+                                  long long* host_rows_in_use, cudaStream_t stream) {
+  HCTR_CHECK(hash_ != nullptr, "InsertMissingAsync is defined for hash tables only");
+  hash_->InsertMissingAsync(keys, n, rows, host_rows_in_use, stream);
+}
+
+void GpuTable::FinishInsert(const int64_t* rows, const int64_t* slots, int64_t n,
+                            int64_t new_rows_in_use, cudaStream_t stream) {
+  HCTR_CHECK(hash_ != nullptr, "FinishInsert is defined for hash tables only");
   const int64_t old_size = hash_->rows_in_use();
-  const int64_t missing = hash_->LookupRows(keys, n, training, rows, stream);
-  const int64_t added = hash_->rows_in_use() - old_size;
-  if (training && added > 0) {
+  hash_->InitNewRows(new_rows_in_use, stream);
+  const int64_t added = new_rows_in_use - old_size;
+  if (added > 0) {
     Carver carve(Scratch(Carver::Align(static_cast<size_t>(added) * 8)));
     RecordFirstSlots(rows, slots, n, old_size, added, carve.take<unsigned long long>(added),
                      slot_ids_.as<int64_t>(), stream);
   }
-  return missing;
 }
 
-void GpuTable::GatherRows(const int64_t* rows, int64_t n, float* out, cudaStream_t stream) const {
-  ::hugectr_tf::cuda::GatherRows(table_->view().weights, options_.vec, rows, n, out, stream);
+void GpuTable::ApplyDistinctRows(const int64_t* rows, int64_t n, const float* grads, float lr,
+                                 cudaStream_t stream) {
+  CheckLearningRate(lr);
+  table_->ApplyRows(rows, grads, n, lr, stream);
+  lr_history_.push_back(lr);
 }
 
 // ---------------------------------------------------------------------------------------------

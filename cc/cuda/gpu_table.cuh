@@ -76,21 +76,36 @@ class GpuTable {
                             const int64_t* last_step, int64_t step, const float* lr_history,
                             cudaStream_t stream);
 
-  // --- One shard of a sharded table (cc/cuda/sharded_embedding.cu). Hash tables only.
-  // Throws the "table is full" error (naming `where`) unless the distinct keys of keys (n)
-  // that are not in the table fit; changes nothing.
-  void CheckRoomFor(const int64_t* keys, int64_t n, const std::string& where, cudaStream_t stream);
-  // rows[i] = row of keys[i] (-1 when absent at inference). Training inserts the absent keys
-  // (call CheckRoomFor first) and gives each new row the slot slots[i] of its first occurrence.
-  // Returns the number of absent keys (0 when training).
-  int64_t LookupKeys(const int64_t* keys, const int64_t* slots, int64_t n, bool training,
-                     int64_t* rows, cudaStream_t stream);
-  // out[i] = row rows[i] (zeros for rows[i] < 0).
-  void GatherRows(const int64_t* rows, int64_t n, float* out, cudaStream_t stream) const;
-  // Adds inference misses counted by a caller that looked keys up through LookupKeys.
-  void AddMisses(int64_t m) { misses_ += m; }
+  // --- One shard of a sharded table (cc/cuda/sharded_embedding.cu). Hash tables only. The
+  // steps of a training lookup without read-backs, so one host thread keeps every GPU busy and
+  // synchronises them together.
+  // rows[i] = row of keys[i] or -1; host_out[0] = the misses, host_out[1] nonzero when a key
+  // is the reserved kEmptyKey, once the stream gets there (host_out: pinned host memory).
+  void FindKeysAsync(const int64_t* keys, int64_t n, int64_t* rows, unsigned long long* host_out,
+                     cudaStream_t stream);
+  // Throws the "table is full" error (naming `where`) unless the distinct keys of keys (n) that
+  // are not in the table fit; `misses` (FindKeysAsync's) bounds them, so only a table near its
+  // limit counts them exactly (synchronising the stream). Changes nothing.
+  void CheckRoomForMisses(const int64_t* keys, int64_t n, int64_t misses, const std::string& where,
+                          cudaStream_t stream);
+  // After the room check: inserts the keys with rows[i] == -1 and resolves rows;
+  // *host_rows_in_use (pinned) gets the new row count once the stream gets there.
+  void InsertMissingAsync(const int64_t* keys, int64_t n, int64_t* rows,
+                          long long* host_rows_in_use, cudaStream_t stream);
+  // Then, with that count: initialises the new rows and gives each the slot slots[i] of its
+  // first occurrence in rows (n).
+  void FinishInsert(const int64_t* rows, const int64_t* slots, int64_t n, int64_t new_rows_in_use,
+                    cudaStream_t stream);
+  // Row storage (rows_in_use, vec), for a caller that reads rows found by FindKeysAsync.
+  const float* weights() const { return table_->view().weights; }
+  // One optimizer step on distinct rows of this table (as ApplyGradients, whose key checks the
+  // caller's construction makes redundant).
+  void ApplyDistinctRows(const int64_t* rows, int64_t n, const float* grads, float lr,
+                         cudaStream_t stream);
 
  private:
+  // Throws the "table is full" error unless the new distinct keys of keys (n) fit.
+  void CheckRoomFor(const int64_t* keys, int64_t n, const std::string& where, cudaStream_t stream);
   int64_t HashLookupTrain(const int64_t* values, int64_t n, const int64_t* row_splits,
                           int64_t num_rows, int64_t slot_num, Combiner combiner, float* out,
                           const int64_t** table_keys, cudaStream_t stream);

@@ -80,14 +80,6 @@ __global__ void CountKernel(const uint8_t* __restrict__ flags, int64_t n,
   if (local) atomicAdd(count, local);
 }
 
-__global__ void GatherKernel(const float* __restrict__ table, int64_t vec,
-                             const int64_t* __restrict__ rows, int64_t n, float* __restrict__ out) {
-  HCTR_GRID_LOOP(e, n * vec) {
-    const int64_t r = rows[e / vec];
-    out[e] = r >= 0 ? table[r * vec + e % vec] : 0.0f;
-  }
-}
-
 __global__ void FirstIndexOfNewRowKernel(const int64_t* __restrict__ rows, int64_t n,
                                          int64_t first_new_row, int64_t num_new,
                                          unsigned long long* first_index) {
@@ -158,13 +150,6 @@ void ScatterRows(const float* src, const int64_t* index, int64_t n, int64_t widt
 void ScatterRows(const int64_t* src, const int64_t* index, int64_t n, int64_t width, int64_t* dst,
                  cudaStream_t stream) {
   Scatter(src, index, n, width, dst, stream);
-}
-
-void GatherRows(const float* table, int64_t vec, const int64_t* rows, int64_t n, float* out,
-                cudaStream_t stream) {
-  if (n == 0 || vec == 0) return;
-  GatherKernel<<<GridFor(n * vec), kBlock, 0, stream>>>(table, vec, rows, n, out);
-  HCTR_CUDA_CHECK_LAUNCH();
 }
 
 void RecordFirstSlots(const int64_t* rows, const int64_t* slots, int64_t n, int64_t first_new_row,

@@ -1,7 +1,7 @@
 #pragma once
 // Small device helpers of the GPU table (gpu_table.cu) and the sharded table around the verified
 // kernels: the lookup's `inverse`, slot ids of new rows, input checks that name the first bad
-// position, a row scatter and gather, and a count.
+// position, a row scatter, and a count.
 
 #include <cuda_runtime.h>
 
@@ -42,12 +42,6 @@ void ScatterRows(const float* src, const int64_t* index, int64_t n, int64_t widt
                  cudaStream_t stream);
 void ScatterRows(const int64_t* src, const int64_t* index, int64_t n, int64_t width, int64_t* dst,
                  cudaStream_t stream);
-
-// out[i, :] = table[rows[i], :], zeros where rows[i] < 0.
-void GatherRows(const float* table,  // (table rows, vec)
-                int64_t vec, const int64_t* rows, int64_t n,
-                float* out,  // (n, vec)
-                cudaStream_t stream);
 
 // For each new row r in [first_new_row, first_new_row + num_new) that rows (n) refers to:
 // slot_ids[r] = slots[i] for the smallest i with rows[i] == r. first_index: num_new scratch.

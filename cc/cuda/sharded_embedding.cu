@@ -12,6 +12,7 @@
 #include "cc/cuda/cuda_check.cuh"
 #include "cc/cuda/embedding_backward.cuh"
 #include "cc/cuda/embedding_forward.cuh"
+#include "cc/cuda/shard_owner.cuh"
 #include "cc/cuda/shard_routing.cuh"
 #include "cc/cuda/sharded_embedding.cuh"
 #include "cc/cuda/types.cuh"
@@ -53,38 +54,46 @@ std::vector<int64_t> Offsets(const std::vector<int64_t>& counts) {
   return at;
 }
 
+// Each rank's read-backs land in pinned host words (so the copies are asynchronous and every
+// GPU is awaited together): [0, G) positions per owner, G the first reserved key, G + 1 the
+// first bad row_splits entry, then the words below, then the G x G count matrix.
+constexpr int kFind = kMaxShards + 2;  // misses, reserved-key flag
+constexpr int kRowCount = kFind + 2;
+constexpr int kOwnerCount = kRowCount + 1;
+constexpr int kMisses = kOwnerCount + 1;
+constexpr int kMatrix = 32;
+constexpr int kHostWords = kMatrix + kMaxShards * kMaxShards;
+
 }  // namespace
 
 struct ShardedGpuTable::Rank {
   int device = 0;
-  cudaStream_t stream = nullptr;
+  cudaStream_t stream = nullptr;       // the caller's: computation
+  cudaStream_t comm_stream = nullptr;  // ours, higher priority: NCCL
   ncclComm_t comm = nullptr;
   std::unique_ptr<GpuTable> table;
-  cudaEvent_t start = nullptr, stop = nullptr;
+  cudaEvent_t start = nullptr, stop = nullptr;  // timing
+  cudaEvent_t to_comm = nullptr, keys_done = nullptr, rows_done = nullptr, grads_done = nullptr;
+  unsigned long long* host = nullptr;  // kHostWords, pinned
 
   // Requester side, kept from the forward for the backward.
   Batch batch{};
   std::vector<int64_t> send_counts, send_off;  // distinct keys this GPU sends each owner
   std::vector<int64_t> recv_counts, recv_off;  // keys this GPU (as owner) gets from each GPU
-  DeviceBuffer owner, perm, grouped_keys, seg_keys, seg_positions, seg_starts, unique_counts;
-  DeviceBuffer merged_keys, merged_positions, merged_starts, merged_count;
-  DeviceBuffer value_rows, first_slots, counters, all_counts, ret_vecs, ret_rows, send_grads;
-  // Owner side.
-  DeviceBuffer recv_keys, recv_slots, recv_rows, gathered, recv_grads, iota_splits;
-  DeviceBuffer owner_keys, owner_grads, owner_count_dev;
+  DeviceBuffer owner, counters, route_ws, unique_keys, first_slots, ids, unique_counts, num_unique;
+  DeviceBuffer all_counts, sorted_positions, segment_starts, segments_ws, src, ret_vecs, ret_rows;
+  DeviceBuffer send_grads, backward_ws, range_counts;
+  // Owner side: the keys of every GPU (own block included) in GPU order, their rows, and the
+  // gradients per distinct row.
+  DeviceBuffer recv_keys, recv_slots, recv_rows, gathered, recv_grads;
+  DeviceBuffer uid_of_row, owner_rows, owner_keys, owner_grads, first_turn, owner_count_dev;
   int64_t owner_count = 0;
-  DeviceBuffer scratch;
+  const int64_t* owner_rows_ptr = nullptr;
+  const int64_t* owner_keys_ptr = nullptr;
+  const float* owner_grads_ptr = nullptr;
 
-  int64_t num_unique() const { return send_off.empty() ? 0 : send_off.back(); }
+  int64_t num_unique_host() const { return send_off.empty() ? 0 : send_off.back(); }
   int64_t num_received() const { return recv_off.empty() ? 0 : recv_off.back(); }
-  UniqueOutputs merged() const {
-    return UniqueOutputs{merged_keys.as<int64_t>(), merged_positions.as<int32_t>(),
-                         merged_starts.as<int32_t>(), merged_count.as<int64_t>()};
-  }
-  void* Scratch(size_t bytes) {
-    Grow(scratch, bytes);
-    return scratch.as<void>();
-  }
 };
 
 ShardedGpuTable::ShardedGpuTable(const TableOptions& options, const std::vector<int>& devices,
@@ -102,30 +111,59 @@ ShardedGpuTable::ShardedGpuTable(const TableOptions& options, const std::vector<
              "LocalizedSlotSparseEmbeddingOneHot is not sharded over GPUs; use "
              "DistributedSlotSparseEmbeddingHash or LocalizedSlotSparseEmbeddingHash");
   by_slot_ = options.type == TableType::kLocalizedSlotSparseEmbeddingHash;
-  for (size_t i = 0; i < g; ++i) {
-    auto rank = std::make_unique<Rank>();
-    rank->device = devices[i];
-    rank->stream = streams[i];
-    rank->comm = comms[i];
-    DeviceGuard guard(rank->device);
-    rank->table = std::make_unique<GpuTable>(options, rank->stream);
-    HCTR_CUDA_CHECK(cudaEventCreate(&rank->start));
-    HCTR_CUDA_CHECK(cudaEventCreate(&rank->stop));
-    ranks_.push_back(std::move(rank));
+  try {
+    for (size_t i = 0; i < g; ++i) {
+      ranks_.push_back(std::make_unique<Rank>());
+      Rank* rank = ranks_.back().get();
+      rank->device = devices[i];
+      rank->stream = streams[i];
+      rank->comm = comms[i];
+      DeviceGuard guard(rank->device);
+      rank->table = std::make_unique<GpuTable>(options, rank->stream);
+      int least = 0, greatest = 0;
+      HCTR_CUDA_CHECK(cudaDeviceGetStreamPriorityRange(&least, &greatest));
+      HCTR_CUDA_CHECK(
+          cudaStreamCreateWithPriority(&rank->comm_stream, cudaStreamNonBlocking, greatest));
+      HCTR_CUDA_CHECK(cudaEventCreate(&rank->start));
+      HCTR_CUDA_CHECK(cudaEventCreate(&rank->stop));
+      for (cudaEvent_t* e :
+           {&rank->to_comm, &rank->keys_done, &rank->rows_done, &rank->grads_done}) {
+        HCTR_CUDA_CHECK(cudaEventCreateWithFlags(e, cudaEventDisableTiming));
+      }
+      HCTR_CUDA_CHECK(cudaMallocHost(&rank->host, kHostWords * sizeof(unsigned long long)));
+      std::fill(rank->host, rank->host + kHostWords, 0ull);
+      // The owner's row -> owner id scratch: -1 between backward passes.
+      const int64_t rows = std::max<int64_t>(rank->table->capacity(), 1);
+      rank->uid_of_row.Reserve(static_cast<size_t>(rows) * sizeof(int32_t));
+      HCTR_CUDA_CHECK(
+          cudaMemsetAsync(rank->uid_of_row.as<void>(), 0xFF, rows * sizeof(int32_t), rank->stream));
+      HCTR_CUDA_CHECK(cudaStreamSynchronize(rank->stream));
+    }
+  } catch (...) {
+    Release();
+    throw;
   }
 }
 
-ShardedGpuTable::~ShardedGpuTable() {
-  for (auto& rank : ranks_) {
+ShardedGpuTable::~ShardedGpuTable() { Release(); }
+
+void ShardedGpuTable::Release() noexcept {
+  for (auto& rank : ranks_) {  // no throw: runs in the destructor
     int previous = 0;
     cudaGetDevice(&previous);
     cudaSetDevice(rank->device);
-    cudaStreamSynchronize(rank->stream);
-    if (rank->start) cudaEventDestroy(rank->start);
-    if (rank->stop) cudaEventDestroy(rank->stop);
+    if (rank->stream) cudaStreamSynchronize(rank->stream);
+    if (rank->comm_stream) cudaStreamSynchronize(rank->comm_stream);
+    for (cudaEvent_t e : {rank->start, rank->stop, rank->to_comm, rank->keys_done, rank->rows_done,
+                          rank->grads_done}) {
+      if (e) cudaEventDestroy(e);
+    }
+    if (rank->comm_stream) cudaStreamDestroy(rank->comm_stream);
+    if (rank->host) cudaFreeHost(rank->host);
     rank.reset();  // buffers are freed on the rank's device
     cudaSetDevice(previous);
   }
+  ranks_.clear();
 }
 
 GpuTable& ShardedGpuTable::shard(int g) {
@@ -134,19 +172,59 @@ GpuTable& ShardedGpuTable::shard(int g) {
 }
 
 cudaStream_t ShardedGpuTable::stream(int g) const { return ranks_.at(g)->stream; }
-int64_t ShardedGpuTable::owner_count(int g) const { return ranks_.at(g)->owner_count; }
-const int64_t* ShardedGpuTable::owner_keys(int g) const {
-  return ranks_.at(g)->owner_keys.as<int64_t>();
+
+int64_t ShardedGpuTable::owner_count(int g) {
+  ReadOwnerCounts();
+  return ranks_.at(g)->owner_count;
 }
-const float* ShardedGpuTable::owner_grads(int g) const {
-  return ranks_.at(g)->owner_grads.as<float>();
-}
+const int64_t* ShardedGpuTable::owner_keys(int g) { return ranks_.at(g)->owner_keys_ptr; }
+const float* ShardedGpuTable::owner_grads(int g) { return ranks_.at(g)->owner_grads_ptr; }
 
 void ShardedGpuTable::SyncAll() {
   for (auto& r : ranks_) {
     DeviceGuard guard(r->device);
     HCTR_CUDA_CHECK(cudaStreamSynchronize(r->stream));
+    HCTR_CUDA_CHECK(cudaStreamSynchronize(r->comm_stream));
   }
+}
+
+void ShardedGpuTable::ReadOwnerCounts() {
+  if (!owner_counts_pending_) return;
+  SyncAll();
+  for (auto& r : ranks_) r->owner_count = static_cast<int64_t>(r->host[kOwnerCount]);
+  owner_counts_pending_ = false;
+}
+
+// Queues `nccl_calls` (one NCCL group on the comm streams) after the computation queued so
+// far on every GPU. With timing on, the streams are drained first and the group runs alone
+// between events; returns the slowest GPU's milliseconds.
+template <typename F>
+double ShardedGpuTable::Exchange(F&& nccl_calls) {
+  for (auto& r : ranks_) {
+    DeviceGuard guard(r->device);
+    HCTR_CUDA_CHECK(cudaEventRecord(r->to_comm, r->stream));
+    HCTR_CUDA_CHECK(cudaStreamWaitEvent(r->comm_stream, r->to_comm, 0));
+  }
+  if (!timing_) {
+    nccl_calls();
+    return 0;
+  }
+  SyncAll();
+  for (auto& r : ranks_) {
+    DeviceGuard guard(r->device);
+    HCTR_CUDA_CHECK(cudaEventRecord(r->start, r->comm_stream));
+  }
+  nccl_calls();
+  double slowest = 0;
+  for (auto& r : ranks_) {
+    DeviceGuard guard(r->device);
+    HCTR_CUDA_CHECK(cudaEventRecord(r->stop, r->comm_stream));
+    HCTR_CUDA_CHECK(cudaEventSynchronize(r->stop));
+    float ms = 0;
+    HCTR_CUDA_CHECK(cudaEventElapsedTime(&ms, r->start, r->stop));
+    slowest = std::max(slowest, static_cast<double>(ms));
+  }
+  return slowest;
 }
 
 void ShardedGpuTable::Route(const std::vector<Batch>& batches, int64_t slot_num) {
@@ -155,7 +233,6 @@ void ShardedGpuTable::Route(const std::vector<Batch>& batches, int64_t slot_num)
                                                         << G << "); received " << batches.size());
   have_forward_ = false;
   // 1. Owner of every position, the owners' counts and the input checks: one read-back.
-  std::vector<std::vector<unsigned long long>> found(G);
   for (int g = 0; g < G; ++g) {
     Rank& r = *ranks_[g];
     const Batch& b = batches[g];
@@ -174,90 +251,75 @@ void ShardedGpuTable::Route(const std::vector<Batch>& batches, int64_t slot_num)
     ValidateRowSplitsAsync(b.row_splits, b.num_rows, b.n, counts + G + 1, r.stream);
     OwnersOfPositions(b.values, b.n, b.row_splits, b.num_rows, slot_num, by_slot_, G,
                       r.owner.as<int32_t>(), counts, counts + G, r.stream);
-    found[g].resize(G + 2);
-    HCTR_CUDA_CHECK(
-        cudaMemcpyAsync(found[g].data(), counts, (G + 2) * 8, cudaMemcpyDeviceToHost, r.stream));
+    HCTR_CUDA_CHECK(cudaMemcpyAsync(r.host, counts, (G + 2) * 8, cudaMemcpyDeviceToHost, r.stream));
   }
   SyncAll();
-  for (int g = 0; g < G; ++g) {
-    const Batch& b = batches[g];
-    DeviceGuard guard(ranks_[g]->device);
-    try {
-      ReportBadRowSplits(b.row_splits, b.num_rows, b.n, found[g][G + 1]);
-    } catch (const Error& e) {
-      throw Error(e.code(), "the batch of GPU " + std::to_string(g) + ": " + e.what());
-    }
-    HCTR_CHECK(found[g][G] >= static_cast<unsigned long long>(b.n),
-               "the batch of GPU " << g << ": key " << kEmptyKey
-                                   << " (INT64_MAX) is reserved by the GPU hash table as its "
-                                      "empty marker and cannot be looked up; remap it");
-  }
-  // 2. Each owner's distinct keys, ascending, merged owner-major; the count matrix.
   for (int g = 0; g < G; ++g) {
     Rank& r = *ranks_[g];
     const Batch& b = r.batch;
     DeviceGuard guard(r.device);
-    ShardOffsets at{};
-    for (int s = 0; s < G; ++s) at.at[s + 1] = at.at[s] + static_cast<int64_t>(found[g][s]);
-    const size_t n = static_cast<size_t>(b.n);
-    Grow(r.perm, n * 4);
-    Grow(r.grouped_keys, n * 8);
-    Grow(r.seg_keys, n * 8);
-    Grow(r.seg_positions, n * 4);
-    Grow(r.seg_starts, (n + G) * 4);
-    Grow(r.unique_counts, G * 8);
-    Grow(r.merged_keys, n * 8);
-    Grow(r.merged_positions, n * 4);
-    Grow(r.merged_starts, (n + 1) * 4);
-    Grow(r.merged_count, 8);
-    Grow(r.value_rows, n * 8);
-    Grow(r.first_slots, n * 8);
-    Grow(r.all_counts, G * G * 8);
-    const size_t ws = std::max(GroupByOwnerWorkspaceBytes(b.n, G), SortedUniqueWorkspaceBytes(b.n));
-    void* scratch = r.Scratch(ws);
-    GroupByOwner(r.owner.as<int32_t>(), b.values, b.n, G, scratch, ws, r.perm.as<int32_t>(),
-                 r.grouped_keys.as<int64_t>(), r.stream);
-    int64_t* unique_counts = r.unique_counts.as<int64_t>();
-    HCTR_CUDA_CHECK(cudaMemsetAsync(unique_counts, 0, G * 8, r.stream));
-    for (int s = 0; s < G; ++s) {
-      const int64_t first = at.at[s], count = at.at[s + 1] - first;
-      if (count == 0) continue;
-      const UniqueOutputs u{r.seg_keys.as<int64_t>() + first, r.seg_positions.as<int32_t>() + first,
-                            r.seg_starts.as<int32_t>() + first + s, unique_counts + s};
-      SortedUnique(r.grouped_keys.as<int64_t>() + first, count, scratch, ws, u, r.stream);
+    try {
+      ReportBadRowSplits(b.row_splits, b.num_rows, b.n, r.host[G + 1]);
+    } catch (const Error& e) {
+      throw Error(e.code(), "the batch of GPU " + std::to_string(g) + ": " + e.what());
     }
-    MergeOwnerUniques(at, G, r.seg_keys.as<int64_t>(), r.seg_positions.as<int32_t>(),
-                      r.seg_starts.as<int32_t>(), unique_counts, r.perm.as<int32_t>(), b.n,
-                      r.merged(), r.stream);
-    IndexPositions(r.merged(), b.n, b.row_splits, b.num_rows, slot_num, r.value_rows.as<int64_t>(),
-                   r.first_slots.as<int64_t>(), r.stream);
+    HCTR_CHECK(r.host[G] >= static_cast<unsigned long long>(b.n),
+               "the batch of GPU " << g << ": key " << kEmptyKey
+                                   << " (INT64_MAX) is reserved by the GPU hash table as its "
+                                      "empty marker and cannot be looked up; remap it");
+  }
+  // 2. Each owner's distinct keys (a hash region per owner), owner-major; the count matrix.
+  for (int g = 0; g < G; ++g) {
+    Rank& r = *ranks_[g];
+    const Batch& b = r.batch;
+    DeviceGuard guard(r.device);
+    int64_t positions[kMaxShards] = {};
+    for (int s = 0; s < G; ++s) positions[s] = static_cast<int64_t>(r.host[s]);
+    const ShardOffsets regions = DedupRegions(positions, G);
+    const size_t ws = DedupWorkspaceBytes(b.n, regions, G);
+    const size_t n = static_cast<size_t>(b.n);
+    Grow(r.route_ws, ws);
+    Grow(r.unique_keys, n * 8);
+    Grow(r.first_slots, n * 8);
+    Grow(r.ids, n * 4);
+    Grow(r.unique_counts, G * 8);
+    Grow(r.num_unique, 8);
+    Grow(r.all_counts, G * G * 8);
+    const RouteOutputs out{r.unique_keys.as<int64_t>(), r.first_slots.as<int64_t>(),
+                           r.ids.as<int32_t>(), r.unique_counts.as<int64_t>(),
+                           r.num_unique.as<int64_t>()};
+    DedupByOwner(b.values, b.n, r.owner.as<int32_t>(), b.row_splits, b.num_rows, slot_num, G,
+                 regions, r.route_ws.as<void>(), r.route_ws.bytes(), out, r.stream);
   }
   if (G > 1) {
-    HCTR_NCCL_CHECK(ncclGroupStart());
+    Exchange([&] {
+      HCTR_NCCL_CHECK(ncclGroupStart());
+      for (auto& r : ranks_) {
+        HCTR_NCCL_CHECK(ncclAllGather(r->unique_counts.as<int64_t>(), r->all_counts.as<int64_t>(),
+                                      G, ncclInt64, r->comm, r->comm_stream));
+      }
+      HCTR_NCCL_CHECK(ncclGroupEnd());
+    });
     for (auto& r : ranks_) {
-      HCTR_NCCL_CHECK(ncclAllGather(r->unique_counts.as<int64_t>(), r->all_counts.as<int64_t>(), G,
-                                    ncclInt64, r->comm, r->stream));
+      DeviceGuard guard(r->device);
+      HCTR_CUDA_CHECK(cudaMemcpyAsync(r->host + kMatrix, r->all_counts.as<int64_t>(), G * G * 8,
+                                      cudaMemcpyDeviceToHost, r->comm_stream));
     }
-    HCTR_NCCL_CHECK(ncclGroupEnd());
   } else {
-    HCTR_CUDA_CHECK(cudaMemcpyAsync(ranks_[0]->all_counts.as<int64_t>(),
-                                    ranks_[0]->unique_counts.as<int64_t>(), 8,
-                                    cudaMemcpyDeviceToDevice, ranks_[0]->stream));
-  }
-  std::vector<std::vector<int64_t>> matrix(G, std::vector<int64_t>(G * G));
-  for (int g = 0; g < G; ++g) {
-    DeviceGuard guard(ranks_[g]->device);
-    HCTR_CUDA_CHECK(cudaMemcpyAsync(matrix[g].data(), ranks_[g]->all_counts.as<int64_t>(),
-                                    G * G * 8, cudaMemcpyDeviceToHost, ranks_[g]->stream));
+    Rank& r = *ranks_[0];
+    DeviceGuard guard(r.device);
+    HCTR_CUDA_CHECK(cudaMemcpyAsync(r.host + kMatrix, r.unique_counts.as<int64_t>(), 8,
+                                    cudaMemcpyDeviceToHost, r.stream));
   }
   SyncAll();
   for (int g = 0; g < G; ++g) {
     Rank& r = *ranks_[g];
+    const unsigned long long* matrix = r.host + kMatrix;
     r.send_counts.assign(G, 0);
     r.recv_counts.assign(G, 0);
     for (int s = 0; s < G; ++s) {
-      r.send_counts[s] = matrix[g][g * G + s];  // row g: what GPU g sends each owner
-      r.recv_counts[s] = matrix[g][s * G + g];  // column g: what each GPU sends GPU g
+      r.send_counts[s] = static_cast<int64_t>(matrix[g * G + s]);  // row g: to each owner
+      r.recv_counts[s] = static_cast<int64_t>(matrix[s * G + g]);  // column g: from each GPU
     }
     r.send_off = Offsets(r.send_counts);
     r.recv_off = Offsets(r.recv_counts);
@@ -273,7 +335,7 @@ void ShardedGpuTable::ExchangeKeys(bool with_slots) {
     Grow(r.recv_slots, r.num_received() * 8);
     // A GPU's own keys are a local copy.
     HCTR_CUDA_CHECK(cudaMemcpyAsync(r.recv_keys.as<int64_t>() + r.recv_off[g],
-                                    r.merged_keys.as<int64_t>() + r.send_off[g],
+                                    r.unique_keys.as<int64_t>() + r.send_off[g],
                                     r.send_counts[g] * 8, cudaMemcpyDeviceToDevice, r.stream));
     if (with_slots) {
       HCTR_CUDA_CHECK(cudaMemcpyAsync(r.recv_slots.as<int64_t>() + r.recv_off[g],
@@ -282,104 +344,136 @@ void ShardedGpuTable::ExchangeKeys(bool with_slots) {
     }
   }
   if (G == 1) return;
-  HCTR_NCCL_CHECK(ncclGroupStart());
-  for (int g = 0; g < G; ++g) {
-    Rank& r = *ranks_[g];
-    for (int o = 0; o < G; ++o) {
-      if (o == g) continue;
-      if (r.send_counts[o] > 0) {
-        HCTR_NCCL_CHECK(ncclSend(r.merged_keys.as<int64_t>() + r.send_off[o], r.send_counts[o],
-                                 ncclInt64, o, r.comm, r.stream));
-        if (with_slots) {
-          HCTR_NCCL_CHECK(ncclSend(r.first_slots.as<int64_t>() + r.send_off[o], r.send_counts[o],
-                                   ncclInt64, o, r.comm, r.stream));
+  last_.keys_ms = Exchange([&] {
+    HCTR_NCCL_CHECK(ncclGroupStart());
+    for (int g = 0; g < G; ++g) {
+      Rank& r = *ranks_[g];
+      for (int o = 0; o < G; ++o) {
+        if (o == g) continue;
+        if (r.send_counts[o] > 0) {
+          HCTR_NCCL_CHECK(ncclSend(r.unique_keys.as<int64_t>() + r.send_off[o], r.send_counts[o],
+                                   ncclInt64, o, r.comm, r.comm_stream));
+          if (with_slots) {
+            HCTR_NCCL_CHECK(ncclSend(r.first_slots.as<int64_t>() + r.send_off[o], r.send_counts[o],
+                                     ncclInt64, o, r.comm, r.comm_stream));
+          }
         }
-      }
-      if (r.recv_counts[o] > 0) {
-        HCTR_NCCL_CHECK(ncclRecv(r.recv_keys.as<int64_t>() + r.recv_off[o], r.recv_counts[o],
-                                 ncclInt64, o, r.comm, r.stream));
-        if (with_slots) {
-          HCTR_NCCL_CHECK(ncclRecv(r.recv_slots.as<int64_t>() + r.recv_off[o], r.recv_counts[o],
-                                   ncclInt64, o, r.comm, r.stream));
+        if (r.recv_counts[o] > 0) {
+          HCTR_NCCL_CHECK(ncclRecv(r.recv_keys.as<int64_t>() + r.recv_off[o], r.recv_counts[o],
+                                   ncclInt64, o, r.comm, r.comm_stream));
+          if (with_slots) {
+            HCTR_NCCL_CHECK(ncclRecv(r.recv_slots.as<int64_t>() + r.recv_off[o], r.recv_counts[o],
+                                     ncclInt64, o, r.comm, r.comm_stream));
+          }
         }
       }
     }
+    HCTR_NCCL_CHECK(ncclGroupEnd());
+  });
+  for (auto& r : ranks_) {
+    DeviceGuard guard(r->device);
+    HCTR_CUDA_CHECK(cudaEventRecord(r->keys_done, r->comm_stream));
+    HCTR_CUDA_CHECK(cudaStreamWaitEvent(r->stream, r->keys_done, 0));
   }
-  HCTR_NCCL_CHECK(ncclGroupEnd());
+}
+
+void ShardedGpuTable::OwnersLookUp(bool training) {
+  const int G = num_shards();
+  for (auto& r : ranks_) {
+    DeviceGuard guard(r->device);
+    Grow(r->recv_rows, r->num_received() * 8);
+    r->table->FindKeysAsync(r->recv_keys.as<int64_t>(), r->num_received(),
+                            r->recv_rows.as<int64_t>(), r->host + kFind, r->stream);
+  }
+  if (!training) return;  // misses stay -1; nothing to read back
+  SyncAll();
+  // Every shard has room for its new keys before any shard inserts: a full shard fails the
+  // whole lookup and leaves every shard as it was.
+  for (int g = 0; g < G; ++g) {
+    Rank& r = *ranks_[g];
+    DeviceGuard guard(r.device);
+    HCTR_CHECK(r.host[kFind + 1] == 0, "shard " << g << ": a routed key is the reserved key");
+    r.table->CheckRoomForMisses(
+        r.recv_keys.as<int64_t>(), r.num_received(), static_cast<int64_t>(r.host[kFind]),
+        "shard " + std::to_string(g) + " of " + std::to_string(G), r.stream);
+  }
+  bool inserting = false;
+  for (auto& r : ranks_) {
+    if (r->host[kFind] == 0) continue;
+    DeviceGuard guard(r->device);
+    r->table->InsertMissingAsync(r->recv_keys.as<int64_t>(), r->num_received(),
+                                 r->recv_rows.as<int64_t>(),
+                                 reinterpret_cast<long long*>(r->host + kRowCount), r->stream);
+    inserting = true;
+  }
+  if (!inserting) return;
+  SyncAll();
+  for (auto& r : ranks_) {
+    if (r->host[kFind] == 0) continue;
+    DeviceGuard guard(r->device);
+    // A new row takes the slot of its first entry: the lowest GPU that sent its key.
+    r->table->FinishInsert(r->recv_rows.as<int64_t>(), r->recv_slots.as<int64_t>(),
+                           r->num_received(), static_cast<int64_t>(r->host[kRowCount]), r->stream);
+  }
 }
 
 void ShardedGpuTable::ExchangeRows(bool training) {
   const int G = num_shards();
-  const int64_t vec = options_.vec;
+  const int vec = static_cast<int>(options_.vec);
   for (int g = 0; g < G; ++g) {
     Rank& r = *ranks_[g];
     DeviceGuard guard(r.device);
-    Grow(r.ret_vecs, r.num_unique() * vec * 4);
-    Grow(r.ret_rows, r.num_unique() * 8);
-    HCTR_CUDA_CHECK(cudaMemcpyAsync(
-        r.ret_vecs.as<float>() + r.send_off[g] * vec, r.gathered.as<float>() + r.recv_off[g] * vec,
-        r.send_counts[g] * vec * 4, cudaMemcpyDeviceToDevice, r.stream));
-    if (!training) {
-      HCTR_CUDA_CHECK(cudaMemcpyAsync(r.ret_rows.as<int64_t>() + r.send_off[g],
-                                      r.recv_rows.as<int64_t>() + r.recv_off[g],
-                                      r.send_counts[g] * 8, cudaMemcpyDeviceToDevice, r.stream));
+    Grow(r.src, r.batch.n * 8);
+    if (training) {  // own keys read their shard's rows, the others the received rows
+      PositionSources(r.ids.as<int32_t>(), r.batch.n, r.send_off[g], r.send_counts[g],
+                      r.recv_rows.as<int64_t>() + r.recv_off[g], nullptr, r.src.as<int64_t>(),
+                      nullptr, r.stream);
+    }
+    if (G == 1) continue;
+    Grow(r.gathered, r.num_received() * vec * 4);
+    Grow(r.ret_vecs, r.num_unique_host() * vec * 4);
+    if (!training) Grow(r.ret_rows, r.num_unique_host() * 8);
+    for (int o = 0; o < G; ++o) {
+      if (o == g) continue;
+      GatherTableRows(r.table->weights(), vec, r.recv_rows.as<int64_t>() + r.recv_off[o],
+                      r.recv_counts[o], r.gathered.as<float>() + r.recv_off[o] * vec, r.stream);
     }
   }
   if (G == 1) return;
-  HCTR_NCCL_CHECK(ncclGroupStart());
-  for (int g = 0; g < G; ++g) {
-    Rank& r = *ranks_[g];
-    for (int o = 0; o < G; ++o) {
-      if (o == g) continue;
-      // As owner: the rows of GPU o's keys go back to o; as requester: rows of my keys come.
-      if (r.recv_counts[o] > 0) {
-        HCTR_NCCL_CHECK(ncclSend(r.gathered.as<float>() + r.recv_off[o] * vec,
-                                 r.recv_counts[o] * vec, ncclFloat32, o, r.comm, r.stream));
-        if (!training) {
-          HCTR_NCCL_CHECK(ncclSend(r.recv_rows.as<int64_t>() + r.recv_off[o], r.recv_counts[o],
-                                   ncclInt64, o, r.comm, r.stream));
+  last_.vectors_ms = Exchange([&] {
+    HCTR_NCCL_CHECK(ncclGroupStart());
+    for (int g = 0; g < G; ++g) {
+      Rank& r = *ranks_[g];
+      for (int o = 0; o < G; ++o) {
+        if (o == g) continue;
+        // As owner: the rows of GPU o's keys go back to o; as requester: rows of my keys come.
+        if (r.recv_counts[o] > 0) {
+          HCTR_NCCL_CHECK(ncclSend(r.gathered.as<float>() + r.recv_off[o] * vec,
+                                   r.recv_counts[o] * vec, ncclFloat32, o, r.comm, r.comm_stream));
+          if (!training) {
+            HCTR_NCCL_CHECK(ncclSend(r.recv_rows.as<int64_t>() + r.recv_off[o], r.recv_counts[o],
+                                     ncclInt64, o, r.comm, r.comm_stream));
+          }
         }
-      }
-      if (r.send_counts[o] > 0) {
-        HCTR_NCCL_CHECK(ncclRecv(r.ret_vecs.as<float>() + r.send_off[o] * vec,
-                                 r.send_counts[o] * vec, ncclFloat32, o, r.comm, r.stream));
-        if (!training) {
-          HCTR_NCCL_CHECK(ncclRecv(r.ret_rows.as<int64_t>() + r.send_off[o], r.send_counts[o],
-                                   ncclInt64, o, r.comm, r.stream));
+        if (r.send_counts[o] > 0) {
+          HCTR_NCCL_CHECK(ncclRecv(r.ret_vecs.as<float>() + r.send_off[o] * vec,
+                                   r.send_counts[o] * vec, ncclFloat32, o, r.comm, r.comm_stream));
+          if (!training) {
+            HCTR_NCCL_CHECK(ncclRecv(r.ret_rows.as<int64_t>() + r.send_off[o], r.send_counts[o],
+                                     ncclInt64, o, r.comm, r.comm_stream));
+          }
         }
       }
     }
+    HCTR_NCCL_CHECK(ncclGroupEnd());
+  });
+  for (auto& r : ranks_) {
+    DeviceGuard guard(r->device);
+    HCTR_CUDA_CHECK(cudaEventRecord(r->rows_done, r->comm_stream));
   }
-  HCTR_NCCL_CHECK(ncclGroupEnd());
 }
 
 namespace {
-
-// Runs `exchange` between events on every rank's stream (after draining the streams, so the
-// time is the exchange's alone) when timing; returns the slowest rank's milliseconds.
-template <typename Ranks, typename F>
-double Timed(bool timing, Ranks& ranks, F&& exchange) {
-  if (!timing) {
-    exchange();
-    return 0;
-  }
-  for (auto& r : ranks) {
-    DeviceGuard guard(r->device);
-    HCTR_CUDA_CHECK(cudaStreamSynchronize(r->stream));
-    HCTR_CUDA_CHECK(cudaEventRecord(r->start, r->stream));
-  }
-  exchange();
-  double slowest = 0;
-  for (auto& r : ranks) {
-    DeviceGuard guard(r->device);
-    HCTR_CUDA_CHECK(cudaEventRecord(r->stop, r->stream));
-    HCTR_CUDA_CHECK(cudaEventSynchronize(r->stop));
-    float ms = 0;
-    HCTR_CUDA_CHECK(cudaEventElapsedTime(&ms, r->start, r->stop));
-    slowest = std::max(slowest, static_cast<double>(ms));
-  }
-  return slowest;
-}
 
 // The most any GPU sends to other GPUs, in items of `width` elements of `bytes` each.
 template <typename Ranks>
@@ -401,36 +495,34 @@ void ShardedGpuTable::LookupTrain(const std::vector<Batch>& batches, int64_t slo
                                   Combiner combiner, const std::vector<float*>& out) {
   const int G = num_shards();
   HCTR_CHECK(static_cast<int>(out.size()) == G, "one output per GPU; received " << out.size());
-  Route(batches, slot_num);
+  const int vec = static_cast<int>(options_.vec);
   last_ = Timing{};
-  last_.keys_ms = Timed(timing_, ranks_, [&] { ExchangeKeys(/*with_slots=*/true); });
+  Route(batches, slot_num);
+  ExchangeKeys(/*with_slots=*/true);
   last_.keys_bytes = RemoteBytes(ranks_, false, 2, 8);
-  // Every shard has room for its new keys before any shard inserts: a full shard fails the
-  // whole lookup and leaves every shard as it was.
+  OwnersLookUp(/*training=*/true);
+  ExchangeRows(/*training=*/true);
+  last_.vectors_bytes = RemoteBytes(ranks_, true, vec, 4);
   for (int g = 0; g < G; ++g) {
     Rank& r = *ranks_[g];
+    const Batch& b = r.batch;
     DeviceGuard guard(r.device);
-    r.table->CheckRoomFor(r.recv_keys.as<int64_t>(), r.num_received(),
-                          "shard " + std::to_string(g) + " of " + std::to_string(G), r.stream);
-  }
-  for (int g = 0; g < G; ++g) {
-    Rank& r = *ranks_[g];
-    DeviceGuard guard(r.device);
-    Grow(r.recv_rows, r.num_received() * 8);
-    Grow(r.gathered, r.num_received() * options_.vec * 4);
-    r.table->LookupKeys(r.recv_keys.as<int64_t>(), r.recv_slots.as<int64_t>(), r.num_received(),
-                        /*training=*/true, r.recv_rows.as<int64_t>(), r.stream);
-    r.table->GatherRows(r.recv_rows.as<int64_t>(), r.num_received(), r.gathered.as<float>(),
-                        r.stream);
-  }
-  last_.vectors_ms = Timed(timing_, ranks_, [&] { ExchangeRows(/*training=*/true); });
-  last_.vectors_bytes = RemoteBytes(ranks_, true, options_.vec, 4);
-  for (int g = 0; g < G; ++g) {
-    Rank& r = *ranks_[g];
-    DeviceGuard guard(r.device);
-    EmbeddingForward(r.ret_vecs.as<float>(), static_cast<int>(options_.vec),
-                     r.value_rows.as<int64_t>(), r.batch.row_splits, r.batch.num_rows, combiner,
-                     out[g], r.stream);
+    const float* remote = G > 1 ? r.ret_vecs.as<float>() : nullptr;
+    // While the rows travel: the bags of own keys only, and the backward's segments.
+    EmbeddingForwardSources(r.table->weights(), remote, vec, r.src.as<int64_t>(), b.row_splits,
+                            b.num_rows, combiner, G > 1 ? BagFilter::kLocalOnly : BagFilter::kAll,
+                            out[g], r.stream);
+    const size_t n = static_cast<size_t>(b.n);
+    Grow(r.sorted_positions, n * 4);
+    Grow(r.segment_starts, (n + 1) * 4);
+    Grow(r.segments_ws, SegmentsWorkspaceBytes(b.n));
+    SegmentsOfIds(r.ids.as<int32_t>(), b.n, r.segments_ws.as<void>(), r.segments_ws.bytes(),
+                  r.sorted_positions.as<int32_t>(), r.segment_starts.as<int32_t>(), r.stream);
+    if (G > 1) {
+      HCTR_CUDA_CHECK(cudaStreamWaitEvent(r.stream, r.rows_done, 0));
+      EmbeddingForwardSources(r.table->weights(), remote, vec, r.src.as<int64_t>(), b.row_splits,
+                              b.num_rows, combiner, BagFilter::kWithRemote, out[g], r.stream);
+    }
   }
   combiner_ = combiner;
   have_forward_ = true;
@@ -440,36 +532,49 @@ int64_t ShardedGpuTable::LookupInference(const std::vector<Batch>& batches, int6
                                          Combiner combiner, const std::vector<float*>& out) {
   const int G = num_shards();
   HCTR_CHECK(static_cast<int>(out.size()) == G, "one output per GPU; received " << out.size());
+  const int vec = static_cast<int>(options_.vec);
   Route(batches, slot_num);
   ExchangeKeys(/*with_slots=*/false);
-  for (int g = 0; g < G; ++g) {
-    Rank& r = *ranks_[g];
-    DeviceGuard guard(r.device);
-    Grow(r.recv_rows, r.num_received() * 8);
-    Grow(r.gathered, r.num_received() * options_.vec * 4);
-    r.table->LookupKeys(r.recv_keys.as<int64_t>(), nullptr, r.num_received(),
-                        /*training=*/false, r.recv_rows.as<int64_t>(), r.stream);
-    r.table->GatherRows(r.recv_rows.as<int64_t>(), r.num_received(), r.gathered.as<float>(),
-                        r.stream);
-  }
+  OwnersLookUp(/*training=*/false);
   ExchangeRows(/*training=*/false);
-  std::vector<unsigned long long> missing(G, 0);
   for (int g = 0; g < G; ++g) {
     Rank& r = *ranks_[g];
+    const Batch& b = r.batch;
     DeviceGuard guard(r.device);
     auto* count = r.counters.as<unsigned long long>();
     HCTR_CUDA_CHECK(cudaMemsetAsync(count, 0, 8, r.stream));
-    DropMissing(r.ret_rows.as<int64_t>(), r.batch.n, r.value_rows.as<int64_t>(), count, r.stream);
-    EmbeddingForward(r.ret_vecs.as<float>(), static_cast<int>(options_.vec),
-                     r.value_rows.as<int64_t>(), r.batch.row_splits, r.batch.num_rows, combiner,
-                     out[g], r.stream);
-    HCTR_CUDA_CHECK(cudaMemcpyAsync(&missing[g], count, 8, cudaMemcpyDeviceToHost, r.stream));
+    if (G > 1) HCTR_CUDA_CHECK(cudaStreamWaitEvent(r.stream, r.rows_done, 0));
+    PositionSources(r.ids.as<int32_t>(), b.n, r.send_off[g], r.send_counts[g],
+                    r.recv_rows.as<int64_t>() + r.recv_off[g],
+                    G > 1 ? r.ret_rows.as<int64_t>() : nullptr, r.src.as<int64_t>(), count,
+                    r.stream);
+    EmbeddingForwardSources(r.table->weights(), G > 1 ? r.ret_vecs.as<float>() : nullptr, vec,
+                            r.src.as<int64_t>(), b.row_splits, b.num_rows, combiner,
+                            BagFilter::kAll, out[g], r.stream);
+    HCTR_CUDA_CHECK(cudaMemcpyAsync(r.host + kMisses, count, 8, cudaMemcpyDeviceToHost, r.stream));
   }
   SyncAll();
   int64_t total = 0;
-  for (int g = 0; g < G; ++g) total += static_cast<int64_t>(missing[g]);
+  for (auto& r : ranks_) total += static_cast<int64_t>(r->host[kMisses]);
   misses_ += total;
   return total;
+}
+
+// The gradient sums of the batch's entries [first, last) (each in position order, as the
+// single table sums a key), into send_grads; `part` picks the device word for the count.
+void ShardedGpuTable::BackwardRange(Rank& r, const float* dout, int64_t first, int64_t last,
+                                    int part) {
+  if (last <= first) return;
+  const int vec = static_cast<int>(options_.vec);
+  Int64Quad count{};
+  count.v[0] = last - first;
+  int64_t* device_count = r.range_counts.as<int64_t>() + part;
+  SetDeviceValues(device_count, count, 1, r.stream);
+  const UniqueOutputs u{r.unique_keys.as<int64_t>() + first, r.sorted_positions.as<int32_t>(),
+                        r.segment_starts.as<int32_t>() + first, device_count};
+  EmbeddingBackward(dout, vec, r.batch.row_splits, r.batch.num_rows, combiner_, r.batch.n, u,
+                    r.backward_ws.as<void>(), r.backward_ws.bytes(),
+                    r.send_grads.as<float>() + first * vec, r.stream);
 }
 
 void ShardedGpuTable::Backward(const std::vector<const float*>& dout) {
@@ -477,22 +582,37 @@ void ShardedGpuTable::Backward(const std::vector<const float*>& dout) {
   HCTR_CHECK(have_forward_, "Backward needs the training lookup of the same batches first");
   HCTR_CHECK(static_cast<int>(dout.size()) == G, "one dout per GPU; received " << dout.size());
   const int vec = static_cast<int>(options_.vec);
-  // Each GPU's gradient per distinct key of its batch, in the merged (owner-major) order.
+  // Each GPU's gradient per entry of its batch (owner-major), other owners' entries first so
+  // that their exchange can start.
   for (int g = 0; g < G; ++g) {
     Rank& r = *ranks_[g];
     DeviceGuard guard(r.device);
-    Grow(r.send_grads, r.num_unique() * vec * 4);
-    const size_t ws = EmbeddingBackwardWorkspaceBytes(r.batch.n, vec);
-    EmbeddingBackward(dout[g], vec, r.batch.row_splits, r.batch.num_rows, combiner_, r.batch.n,
-                      r.merged(), r.Scratch(ws), ws, r.send_grads.as<float>(), r.stream);
-    Grow(r.recv_grads, r.num_received() * vec * 4);
-    HCTR_CUDA_CHECK(cudaMemcpyAsync(r.recv_grads.as<float>() + r.recv_off[g] * vec,
-                                    r.send_grads.as<float>() + r.send_off[g] * vec,
-                                    r.send_counts[g] * vec * 4, cudaMemcpyDeviceToDevice,
-                                    r.stream));
+    const int64_t all = r.num_unique_host();
+    Grow(r.send_grads, all * vec * 4);
+    Grow(r.backward_ws, EmbeddingBackwardWorkspaceBytes(r.batch.n, vec));
+    Grow(r.range_counts, 4 * 8);
+    if (G == 1) {
+      BackwardRange(r, dout[g], 0, all, 0);
+    } else {
+      BackwardRange(r, dout[g], 0, r.send_off[g], 0);
+      BackwardRange(r, dout[g], r.send_off[g + 1], all, 1);
+    }
   }
-  last_.grads_ms = Timed(timing_, ranks_, [&] {
-    if (G == 1) return;
+  last_.grads_bytes = RemoteBytes(ranks_, false, vec, 4);
+  if (G == 1) {  // the single shard owns every entry: its sums are the owner gradients
+    Rank& r = *ranks_[0];
+    r.owner_count = r.num_unique_host();
+    r.owner_rows_ptr = r.recv_rows.as<int64_t>();
+    r.owner_keys_ptr = r.recv_keys.as<int64_t>();
+    r.owner_grads_ptr = r.send_grads.as<float>();
+    owner_counts_pending_ = false;
+    return;
+  }
+  for (auto& r : ranks_) {
+    DeviceGuard guard(r->device);
+    Grow(r->recv_grads, r->num_received() * vec * 4);
+  }
+  last_.grads_ms = Exchange([&] {
     HCTR_NCCL_CHECK(ncclGroupStart());
     for (int g = 0; g < G; ++g) {
       Rank& r = *ranks_[g];
@@ -500,49 +620,88 @@ void ShardedGpuTable::Backward(const std::vector<const float*>& dout) {
         if (o == g) continue;
         if (r.send_counts[o] > 0) {
           HCTR_NCCL_CHECK(ncclSend(r.send_grads.as<float>() + r.send_off[o] * vec,
-                                   r.send_counts[o] * vec, ncclFloat32, o, r.comm, r.stream));
+                                   r.send_counts[o] * vec, ncclFloat32, o, r.comm, r.comm_stream));
         }
         if (r.recv_counts[o] > 0) {
           HCTR_NCCL_CHECK(ncclRecv(r.recv_grads.as<float>() + r.recv_off[o] * vec,
-                                   r.recv_counts[o] * vec, ncclFloat32, o, r.comm, r.stream));
+                                   r.recv_counts[o] * vec, ncclFloat32, o, r.comm, r.comm_stream));
         }
       }
     }
     HCTR_NCCL_CHECK(ncclGroupEnd());
   });
-  last_.grads_bytes = RemoteBytes(ranks_, false, vec, 4);
-  // Owners: one gradient per key, the GPUs' sums added in GPU order (the received blocks are
-  // in GPU order and the sort keeps that order within a key).
-  std::vector<int64_t> counts(G, 0);
   for (int g = 0; g < G; ++g) {
     Rank& r = *ranks_[g];
     DeviceGuard guard(r.device);
-    const int64_t received = r.num_received();
-    Grow(r.iota_splits, (received + 1) * 8);
-    Grow(r.owner_keys, received * 8);
-    Grow(r.owner_grads, received * vec * 4);
-    Grow(r.owner_count_dev, 8);
-    IotaSplits(r.iota_splits.as<int64_t>(), received, r.stream);
-    const size_t ws = BackwardByIdsWorkspaceBytes(received, vec);
-    BackwardByIds(r.recv_keys.as<int64_t>(), received, r.iota_splits.as<int64_t>(), received,
-                  Combiner::kSum, r.recv_grads.as<float>(), vec, r.Scratch(ws), ws,
-                  r.owner_keys.as<int64_t>(), r.owner_grads.as<float>(),
-                  r.owner_count_dev.as<int64_t>(), r.stream);
-    if (received == 0) {
-      HCTR_CUDA_CHECK(cudaMemsetAsync(r.owner_count_dev.as<int64_t>(), 0, 8, r.stream));
-    }
-    HCTR_CUDA_CHECK(cudaMemcpyAsync(&counts[g], r.owner_count_dev.as<int64_t>(), 8,
-                                    cudaMemcpyDeviceToHost, r.stream));
+    HCTR_CUDA_CHECK(cudaEventRecord(r.grads_done, r.comm_stream));
+    // While the gradients travel: the sums of the GPU's own entries, which as owner it adds
+    // first.
+    BackwardRange(r, dout[g], r.send_off[g], r.send_off[g + 1], 2);
+    OwnerAddsOwnBlock(r, g);
   }
-  SyncAll();
-  for (int g = 0; g < G; ++g) ranks_[g]->owner_count = counts[g];
+  for (int g = 0; g < G; ++g) {
+    Rank& r = *ranks_[g];
+    DeviceGuard guard(r.device);
+    HCTR_CUDA_CHECK(cudaStreamWaitEvent(r.stream, r.grads_done, 0));
+    OwnerAddsReceived(r, g);
+  }
+  owner_counts_pending_ = true;
+}
+
+// Owner g: an owner id per distinct row it was asked for (rows known since the forward), and
+// the sums of its own block (turn 0).
+void ShardedGpuTable::OwnerAddsOwnBlock(Rank& r, int g) {
+  const int G = num_shards();
+  const int vec = static_cast<int>(options_.vec);
+  const int64_t received = r.num_received();
+  Grow(r.owner_rows, received * 8);
+  Grow(r.owner_keys, received * 8);
+  Grow(r.owner_grads, received * vec * 4);
+  Grow(r.first_turn, received * 4);
+  Grow(r.owner_count_dev, 8);
+  auto* count = r.owner_count_dev.as<unsigned long long>();
+  HCTR_CUDA_CHECK(cudaMemsetAsync(count, 0, 8, r.stream));
+  ShardOffsets blocks{};
+  for (int o = 0; o <= G; ++o) blocks.at[o] = r.recv_off[o];
+  // The count's low 32 bits (little-endian) are the kernels' counter.
+  ClaimOwnerRows(r.recv_rows.as<int64_t>(), r.recv_keys.as<int64_t>(), received, blocks, G, g,
+                 r.uid_of_row.as<int32_t>(), reinterpret_cast<unsigned int*>(count),
+                 r.owner_rows.as<int64_t>(), r.owner_keys.as<int64_t>(), r.first_turn.as<int32_t>(),
+                 r.stream);
+  AddBlockGradients(r.recv_rows.as<int64_t>() + r.recv_off[g], r.recv_counts[g],
+                    r.send_grads.as<float>() + r.send_off[g] * vec, BlockTurn(g, g),
+                    r.uid_of_row.as<int32_t>(), r.first_turn.as<int32_t>(), vec,
+                    r.owner_grads.as<float>(), r.stream);
+  r.owner_rows_ptr = r.owner_rows.as<int64_t>();
+  r.owner_keys_ptr = r.owner_keys.as<int64_t>();
+  r.owner_grads_ptr = r.owner_grads.as<float>();
+}
+
+// Then the other GPUs' sums, in GPU order, once received.
+void ShardedGpuTable::OwnerAddsReceived(Rank& r, int g) {
+  const int G = num_shards();
+  const int vec = static_cast<int>(options_.vec);
+  for (int o = 0; o < G; ++o) {
+    if (o == g) continue;
+    AddBlockGradients(r.recv_rows.as<int64_t>() + r.recv_off[o], r.recv_counts[o],
+                      r.recv_grads.as<float>() + r.recv_off[o] * vec, BlockTurn(o, g),
+                      r.uid_of_row.as<int32_t>(), r.first_turn.as<int32_t>(), vec,
+                      r.owner_grads.as<float>(), r.stream);
+  }
+  auto* count = r.owner_count_dev.as<unsigned long long>();
+  ReleaseOwnerRows(r.owner_rows.as<int64_t>(), reinterpret_cast<const unsigned int*>(count),
+                   r.num_received(), r.uid_of_row.as<int32_t>(), r.stream);
+  HCTR_CUDA_CHECK(
+      cudaMemcpyAsync(r.host + kOwnerCount, count, 8, cudaMemcpyDeviceToHost, r.stream));
 }
 
 void ShardedGpuTable::ApplyGradients(float lr) {
+  CheckLearningRate(lr);  // before any shard steps
+  ReadOwnerCounts();
   for (auto& r : ranks_) {
     DeviceGuard guard(r->device);
-    r->table->ApplyGradients(r->owner_keys.as<int64_t>(), r->owner_count,
-                             r->owner_grads.as<float>(), lr, r->stream);
+    r->table->ApplyDistinctRows(r->owner_rows_ptr, r->owner_count, r->owner_grads_ptr, lr,
+                                r->stream);
   }
 }
 

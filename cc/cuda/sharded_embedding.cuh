@@ -4,20 +4,29 @@
 //
 // Each GPU g holds shard g, a GpuTable of the full workspace_size_per_gpu_in_mb, and feeds its
 // own part of the global batch (data parallelism of the input). A training step:
-//   LookupTrain: each GPU groups its distinct keys by owner (Distributed: key mod G, Localized:
-//     slot mod G), sends each owner its keys (all-to-all of ncclSend/ncclRecv pairs in one
-//     group), owners look up / insert and send the rows back (all-to-all), and each GPU
-//     combines the rows per (sample, slot) as the single table does.
+//   LookupTrain: each GPU finds the distinct keys of its batch per owner (Distributed: key mod
+//     G, Localized: slot mod G) with a hash, sends each owner its keys (all-to-all of
+//     ncclSend/ncclRecv pairs in one group); owners look up / insert and send the rows of other
+//     GPUs' keys back (all-to-all), and each GPU combines the rows per (sample, slot) as the
+//     single table does, reading its own keys' rows straight from its shard.
 //   Backward: each GPU sums the gradient per distinct key of its batch and sends the sums to
-//     the owners (all-to-all); an owner adds the sums of one key in GPU order.
+//     the owners (all-to-all); an owner adds the sums of one key, its own first, then the
+//     others' in GPU order (shard_owner.cuh).
 //   ApplyGradients: every shard takes one optimizer step on the keys it owns.
 // G GPUs give the single table's result on the same global batch (GPU g's batch being the
 // g-th block of samples): lookups exactly, per-key gradients up to the order of one addition
-// per GPU, and the optimizer step exactly on the same gradients (tests/gpu).
+// per GPU, and the optimizer step exactly on the same gradients; one GPU gives it bit for bit
+// (tests/gpu).
 //
-// One host thread drives all GPUs (NCCL's group calls across communicators); each GPU has its
-// own stream. Compiled only where HUGECTR_TF_WITH_NCCL is defined (the harness build finds
-// NCCL; the TensorFlow library does not use this file: its multi-device path is tf.distribute).
+// One host thread drives all GPUs (NCCL's group calls across communicators) without waiting
+// on one GPU while others could work: every read-back is queued on all GPUs first and awaited
+// together. Each GPU has the caller's stream for computation and an internal stream of higher
+// priority for NCCL, so the exchanges overlap computation that does not need them: the
+// combine of bags with no remote key and the backward's segment sort run while the rows are in
+// transit; the sums of a GPU's own keys, and their share of the owner's gradients, while the
+// gradients are. Compiled only where
+// HUGECTR_TF_WITH_NCCL is defined (the harness build finds NCCL; the TensorFlow library does not
+// use this file: its multi-device path is tf.distribute).
 
 #if defined(HUGECTR_TF_WITH_NCCL)
 
@@ -69,29 +78,40 @@ class ShardedGpuTable {
   // Inference forward (never inserts); returns the missing positions over all GPUs.
   int64_t LookupInference(const std::vector<Batch>& batches, int64_t slot_num, Combiner combiner,
                           const std::vector<float*>& out);
-  // After LookupTrain: dout[g] (num_rows, vec) on GPU g. Leaves on each owner its keys
-  // (ascending) and their summed gradients.
+  // After LookupTrain: dout[g] (num_rows, vec) on GPU g. Leaves on each owner its distinct keys
+  // (in no particular order) and their summed gradients.
   void Backward(const std::vector<const float*>& dout);
-  int64_t owner_count(int g) const;
-  const int64_t* owner_keys(int g) const;  // (owner_count) on GPU g
-  const float* owner_grads(int g) const;   // (owner_count, vec) on GPU g
+  int64_t owner_count(int g);
+  const int64_t* owner_keys(int g);  // (owner_count) on GPU g
+  const float* owner_grads(int g);   // (owner_count, vec) on GPU g
   // One optimizer step on every shard with the owner gradients of the last Backward.
   void ApplyGradients(float lr);
 
+  // With timing on, each exchange runs alone (streams drained before it, no overlap) between
+  // events, for the benchmark.
   void set_timing(bool on) { timing_ = on; }
   const Timing& timing() const { return last_; }
 
  private:
   struct Rank;
+  void Release() noexcept;  // every GPU's resources (the destructor, a failed constructor)
   void Route(const std::vector<Batch>& batches, int64_t slot_num);
   void ExchangeKeys(bool with_slots);
+  void OwnersLookUp(bool training);
   void ExchangeRows(bool training);
+  void BackwardRange(Rank& r, const float* dout, int64_t first, int64_t last, int part);
+  void OwnerAddsOwnBlock(Rank& r, int g);
+  void OwnerAddsReceived(Rank& r, int g);
+  void ReadOwnerCounts();
   void SyncAll();
+  template <typename F>
+  double Exchange(F&& nccl_calls);
 
   TableOptions options_;
   std::vector<std::unique_ptr<Rank>> ranks_;
   bool by_slot_ = false;
   bool have_forward_ = false;
+  bool owner_counts_pending_ = false;
   Combiner combiner_ = Combiner::kSum;
   int64_t misses_ = 0;
   bool timing_ = false;

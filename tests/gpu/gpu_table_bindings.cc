@@ -15,7 +15,6 @@
 #include "cc/cuda/device_buffer.cuh"
 #include "cc/cuda/gpu_table.cuh"
 #include "cc/cuda/shard_routing.cuh"
-#include "cc/cuda/unique.cuh"
 #include "tests/gpu/harness_util.h"
 
 using hugectr_tf::cuda::DeviceBuffer;
@@ -46,51 +45,43 @@ Array<T> Download(const T* d, std::vector<py::ssize_t> shape) {
 void BindRouting(py::module_& m) {
   namespace c = hugectr_tf::cuda;
   m.def("shard_of_key", [](int64_t key, int shards) { return c::ShardOfKey(key, shards); });
-  // The whole route of one requester: (owner per position, merged unique keys in owner-major
-  // order, per-position index into them, first slot per merged key, per-owner unique counts).
+  // The whole route of one requester: (owner per position, the distinct keys per owner in
+  // owner-major order, each position's entry, the first slot per entry, per-owner entry counts,
+  // the first reserved key or -1, the positions grouped by entry, the entries' segment starts).
   m.def("route", [](const Array<int64_t>& values, const Array<int64_t>& splits, int64_t slot_num,
                     bool by_slot, int shards) {
     const int64_t n = values.size(), bags = Bags(splits);
     const size_t m1 = std::max<int64_t>(n, 1);
     DeviceBuffer d_values = Upload(values), d_splits = Upload(splits), owner(m1 * 4),
-                 counters((shards + 2) * 8), perm(m1 * 4), grouped(m1 * 8), seg_keys(m1 * 8),
-                 seg_pos(m1 * 4), seg_starts((m1 + shards) * 4), ucounts(shards * 8), mkeys(m1 * 8),
-                 mpos(m1 * 4), mstarts((m1 + 1) * 4), mcount(8), rows(m1 * 8), slots(m1 * 8);
+                 counters((shards + 2) * 8), ucounts(shards * 8), keys(m1 * 8), slots(m1 * 8),
+                 ids(m1 * 4), total(8), positions(m1 * 4), starts((m1 + 1) * 4);
     HCTR_CUDA_CHECK(cudaMemset(counters.as<void>(), 0, shards * 8));
     HCTR_CUDA_CHECK(cudaMemset(counters.as<char>() + shards * 8, 0xFF, 16));
-    HCTR_CUDA_CHECK(cudaMemset(ucounts.as<void>(), 0, shards * 8));
     auto* cnt = counters.as<unsigned long long>();
     c::OwnersOfPositions(d_values.as<int64_t>(), n, d_splits.as<int64_t>(), bags, slot_num, by_slot,
                          shards, owner.as<int32_t>(), cnt, cnt + shards, nullptr);
     const auto host_counts = Download(cnt, {shards + 2});
-    c::ShardOffsets at{};
-    for (int s = 0; s < shards; ++s) at.at[s + 1] = at.at[s] + host_counts.at(s);
+    std::vector<int64_t> per_owner(shards);
+    for (int s = 0; s < shards; ++s) per_owner[s] = static_cast<int64_t>(host_counts.at(s));
+    const c::ShardOffsets regions = c::DedupRegions(per_owner.data(), shards);
     const size_t ws =
-        std::max(c::GroupByOwnerWorkspaceBytes(n, shards), c::SortedUniqueWorkspaceBytes(n));
+        std::max(c::DedupWorkspaceBytes(n, regions, shards), c::SegmentsWorkspaceBytes(n));
     DeviceBuffer scratch(ws);
-    c::GroupByOwner(owner.as<int32_t>(), d_values.as<int64_t>(), n, shards, scratch.as<void>(), ws,
-                    perm.as<int32_t>(), grouped.as<int64_t>(), nullptr);
-    for (int s = 0; s < shards; ++s) {
-      const int64_t first = at.at[s], count = at.at[s + 1] - first;
-      if (count == 0) continue;
-      c::UniqueOutputs u{seg_keys.as<int64_t>() + first, seg_pos.as<int32_t>() + first,
-                         seg_starts.as<int32_t>() + first + s, ucounts.as<int64_t>() + s};
-      c::SortedUnique(grouped.as<int64_t>() + first, count, scratch.as<void>(), ws, u, nullptr);
-    }
-    c::UniqueOutputs merged{mkeys.as<int64_t>(), mpos.as<int32_t>(), mstarts.as<int32_t>(),
-                            mcount.as<int64_t>()};
-    c::MergeOwnerUniques(at, shards, seg_keys.as<int64_t>(), seg_pos.as<int32_t>(),
-                         seg_starts.as<int32_t>(), ucounts.as<int64_t>(), perm.as<int32_t>(), n,
-                         merged, nullptr);
-    c::IndexPositions(merged, n, d_splits.as<int64_t>(), bags, slot_num, rows.as<int64_t>(),
-                      slots.as<int64_t>(), nullptr);
-    const int64_t total = Download(mcount.as<int64_t>(), {1}).at(0);
+    const c::RouteOutputs out{keys.as<int64_t>(), slots.as<int64_t>(), ids.as<int32_t>(),
+                              ucounts.as<int64_t>(), total.as<int64_t>()};
+    c::DedupByOwner(d_values.as<int64_t>(), n, owner.as<int32_t>(), d_splits.as<int64_t>(), bags,
+                    slot_num, shards, regions, scratch.as<void>(), ws, out, nullptr);
+    const int64_t num = Download(total.as<int64_t>(), {1}).at(0);
+    const auto got_keys = Download(keys.as<int64_t>(), {num});
+    const auto got_slots = Download(slots.as<int64_t>(), {num});
+    c::SegmentsOfIds(ids.as<int32_t>(), n, scratch.as<void>(), ws, positions.as<int32_t>(),
+                     starts.as<int32_t>(), nullptr);
     return py::make_tuple(
-        Download(owner.as<int32_t>(), {n}), Download(mkeys.as<int64_t>(), {total}),
-        Download(rows.as<int64_t>(), {n}), Download(slots.as<int64_t>(), {total}),
+        Download(owner.as<int32_t>(), {n}), got_keys, Download(ids.as<int32_t>(), {n}), got_slots,
         Download(ucounts.as<int64_t>(), {shards}),
         host_counts.at(shards) == ~0ull ? int64_t{-1}
-                                        : static_cast<int64_t>(host_counts.at(shards)));
+                                        : static_cast<int64_t>(host_counts.at(shards)),
+        Download(positions.as<int32_t>(), {n}), Download(starts.as<int32_t>(), {num + 1}));
   });
 }
 
@@ -160,6 +151,7 @@ void BindGpuTable(py::module_& m) {
            [](GpuTable& t, const Array<int64_t>& keys, const Array<float>& grads, float lr) {
              DeviceBuffer d_keys = Upload(keys), d_grads = Upload(grads);
              t.ApplyGradients(d_keys.as<int64_t>(), keys.size(), d_grads.as<float>(), lr, nullptr);
+             HCTR_CUDA_CHECK(cudaDeviceSynchronize());  // the step reads the uploads
            })
       .def("export",
            [](GpuTable& t) {

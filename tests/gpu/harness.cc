@@ -250,6 +250,7 @@ PYBIND11_MODULE(_hctr_cuda_harness, m) {
             HCTR_CHECK(grads.size() == keys.size() * t.vec(), "grads must be (keys, vec)");
             DeviceBuffer d_keys = ToDevice(keys), d_grads = ToDevice(grads);
             t.Apply(d_keys.as<int64_t>(), d_grads.as<float>(), keys.size(), lr, nullptr);
+            HCTR_CUDA_CHECK(cudaDeviceSynchronize());  // the step reads the uploads
           })
       .def("export",
            [](GpuHashEmbedding& t) {
@@ -335,6 +336,7 @@ PYBIND11_MODULE(_hctr_cuda_harness, m) {
              HCTR_CHECK(grads.size() == rows.size() * t.vec(), "grads must be (rows, vec)");
              DeviceBuffer d_rows = ToDevice(rows), d_grads = ToDevice(grads);
              t.ApplyRows(d_rows.as<int64_t>(), d_grads.as<float>(), rows.size(), lr, nullptr);
+             HCTR_CUDA_CHECK(cudaDeviceSynchronize());  // the step reads the uploads
            })
       .def("export",
            [](GpuOneHotEmbedding& t) {

@@ -274,7 +274,8 @@ void BindSharded(py::module_& m) {
              h.table().Backward(ptrs);
              h.Sync();
            })
-      // Per GPU: (ascending keys it owns, their summed gradients) from the last backward.
+      // Per GPU: (the distinct keys it owns, in no particular order, their summed gradients)
+      // from the last backward.
       .def("owner_gradients",
            [](ShardedHarness& h) {
              py::list out;

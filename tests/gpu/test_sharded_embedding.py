@@ -54,22 +54,31 @@ def owner_numpy(values, splits, slot_num, by_slot, shards):
 def test_route_matches_numpy(by_slot, shards):
     rng = np.random.default_rng([shards, by_slot])
     values, splits = make_batch(rng, 300, 3, 3, key_pool(rng, 400))
-    owner, keys, index, first_slots, counts, reserved = h.route(values, splits, 3, by_slot, shards)
+    owner, keys, index, first_slots, counts, reserved, positions, starts = h.route(
+        values, splits, 3, by_slot, shards
+    )
     want_owner = owner_numpy(values, splits, 3, by_slot, shards)
     np.testing.assert_array_equal(owner, want_owner)
+    # each owner's block holds its distinct keys once (hash order within the block)
     want_keys = [np.unique(values[want_owner == s]) for s in range(shards)]
     np.testing.assert_array_equal(counts, [len(k) for k in want_keys])
-    np.testing.assert_array_equal(keys, np.concatenate(want_keys))
     base = np.concatenate([[0], np.cumsum(counts)])
+    for s in range(shards):
+        np.testing.assert_array_equal(np.sort(keys[base[s] : base[s + 1]]), want_keys[s])
+    # every position points at its key's entry, in its owner's block
+    np.testing.assert_array_equal(keys[index], values)
+    np.testing.assert_array_equal(np.searchsorted(base, index, side="right") - 1, want_owner)
     bags = np.repeat(np.arange(len(splits) - 1), np.diff(splits))
-    for p in range(len(values)):
-        s = want_owner[p]
-        j = base[s] + np.searchsorted(want_keys[s], values[p])
-        assert index[p] == j
     for j in range(len(keys)):
         s = np.searchsorted(base, j, side="right") - 1
         first = np.flatnonzero((values == keys[j]) & (want_owner == s))[0]
         assert first_slots[j] == bags[first] % 3
+    # the backward's segments: entry j's positions, ascending
+    assert starts[0] == 0 and starts[-1] == len(values)
+    for j in range(len(keys)):
+        np.testing.assert_array_equal(
+            positions[starts[j] : starts[j + 1]], np.flatnonzero(index == j)
+        )
     assert reserved == -1
     assert [h.shard_of_key(k, 2) for k in (-7, -2, 0, 5)] == [1, 0, 0, 1]
 
@@ -153,6 +162,7 @@ def step_both(single, sharded, values, splits, combiner, lr, rng, own_gradients=
         sharded.apply(lr)  # each owner steps on the gradients the exchange brought it
     else:
         for g, (k, _) in enumerate(owned):  # the single table's gradients, on the owners
+            k = np.sort(k)  # GpuTable.apply takes ascending keys
             sharded.apply_shard(g, k, grads[np.searchsorted(uk, k)], lr)
 
 
@@ -210,8 +220,9 @@ def test_one_gpu_sharded_is_the_single_table_bit_for_bit(optimizer, update):
         grads = single.backward(splits, inv, len(uk), "sum", dout)
         sharded.backward([dout])
         ((keys, owner_grads),) = sharded.owner_gradients()
-        np.testing.assert_array_equal(keys, uk)
-        np.testing.assert_array_equal(owner_grads, grads)
+        order = np.argsort(keys)  # the owner's keys come in hash order
+        np.testing.assert_array_equal(keys[order], uk)
+        np.testing.assert_array_equal(owner_grads[order], grads)
         single.apply(uk, grads, lr)
         sharded.apply(lr)
     same_state(single, sharded, DIST, exact=True)
