@@ -70,6 +70,7 @@ struct ShardedGpuTable::Rank {
   int device = 0;
   cudaStream_t stream = nullptr;       // the caller's: computation
   cudaStream_t comm_stream = nullptr;  // ours, higher priority: NCCL
+  cudaStream_t nccl_stream = nullptr;  // comm_stream, or `stream` with the overlap off
   ncclComm_t comm = nullptr;
   std::unique_ptr<GpuTable> table;
   cudaEvent_t start = nullptr, stop = nullptr;  // timing
@@ -124,6 +125,7 @@ ShardedGpuTable::ShardedGpuTable(const TableOptions& options, const std::vector<
       HCTR_CUDA_CHECK(cudaDeviceGetStreamPriorityRange(&least, &greatest));
       HCTR_CUDA_CHECK(
           cudaStreamCreateWithPriority(&rank->comm_stream, cudaStreamNonBlocking, greatest));
+      rank->nccl_stream = rank->comm_stream;
       HCTR_CUDA_CHECK(cudaEventCreate(&rank->start));
       HCTR_CUDA_CHECK(cudaEventCreate(&rank->stop));
       for (cudaEvent_t* e :
@@ -173,6 +175,11 @@ GpuTable& ShardedGpuTable::shard(int g) {
 
 cudaStream_t ShardedGpuTable::stream(int g) const { return ranks_.at(g)->stream; }
 
+void ShardedGpuTable::set_overlap(bool on) {
+  SyncAll();
+  for (auto& r : ranks_) r->nccl_stream = on ? r->comm_stream : r->stream;
+}
+
 int64_t ShardedGpuTable::owner_count(int g) {
   ReadOwnerCounts();
   return ranks_.at(g)->owner_count;
@@ -203,7 +210,7 @@ double ShardedGpuTable::Exchange(F&& nccl_calls) {
   for (auto& r : ranks_) {
     DeviceGuard guard(r->device);
     HCTR_CUDA_CHECK(cudaEventRecord(r->to_comm, r->stream));
-    HCTR_CUDA_CHECK(cudaStreamWaitEvent(r->comm_stream, r->to_comm, 0));
+    HCTR_CUDA_CHECK(cudaStreamWaitEvent(r->nccl_stream, r->to_comm, 0));
   }
   if (!timing_) {
     nccl_calls();
@@ -212,13 +219,13 @@ double ShardedGpuTable::Exchange(F&& nccl_calls) {
   SyncAll();
   for (auto& r : ranks_) {
     DeviceGuard guard(r->device);
-    HCTR_CUDA_CHECK(cudaEventRecord(r->start, r->comm_stream));
+    HCTR_CUDA_CHECK(cudaEventRecord(r->start, r->nccl_stream));
   }
   nccl_calls();
   double slowest = 0;
   for (auto& r : ranks_) {
     DeviceGuard guard(r->device);
-    HCTR_CUDA_CHECK(cudaEventRecord(r->stop, r->comm_stream));
+    HCTR_CUDA_CHECK(cudaEventRecord(r->stop, r->nccl_stream));
     HCTR_CUDA_CHECK(cudaEventSynchronize(r->stop));
     float ms = 0;
     HCTR_CUDA_CHECK(cudaEventElapsedTime(&ms, r->start, r->stop));
@@ -296,14 +303,14 @@ void ShardedGpuTable::Route(const std::vector<Batch>& batches, int64_t slot_num)
       HCTR_NCCL_CHECK(ncclGroupStart());
       for (auto& r : ranks_) {
         HCTR_NCCL_CHECK(ncclAllGather(r->unique_counts.as<int64_t>(), r->all_counts.as<int64_t>(),
-                                      G, ncclInt64, r->comm, r->comm_stream));
+                                      G, ncclInt64, r->comm, r->nccl_stream));
       }
       HCTR_NCCL_CHECK(ncclGroupEnd());
     });
     for (auto& r : ranks_) {
       DeviceGuard guard(r->device);
       HCTR_CUDA_CHECK(cudaMemcpyAsync(r->host + kMatrix, r->all_counts.as<int64_t>(), G * G * 8,
-                                      cudaMemcpyDeviceToHost, r->comm_stream));
+                                      cudaMemcpyDeviceToHost, r->nccl_stream));
     }
   } else {
     Rank& r = *ranks_[0];
@@ -352,18 +359,18 @@ void ShardedGpuTable::ExchangeKeys(bool with_slots) {
         if (o == g) continue;
         if (r.send_counts[o] > 0) {
           HCTR_NCCL_CHECK(ncclSend(r.unique_keys.as<int64_t>() + r.send_off[o], r.send_counts[o],
-                                   ncclInt64, o, r.comm, r.comm_stream));
+                                   ncclInt64, o, r.comm, r.nccl_stream));
           if (with_slots) {
             HCTR_NCCL_CHECK(ncclSend(r.first_slots.as<int64_t>() + r.send_off[o], r.send_counts[o],
-                                     ncclInt64, o, r.comm, r.comm_stream));
+                                     ncclInt64, o, r.comm, r.nccl_stream));
           }
         }
         if (r.recv_counts[o] > 0) {
           HCTR_NCCL_CHECK(ncclRecv(r.recv_keys.as<int64_t>() + r.recv_off[o], r.recv_counts[o],
-                                   ncclInt64, o, r.comm, r.comm_stream));
+                                   ncclInt64, o, r.comm, r.nccl_stream));
           if (with_slots) {
             HCTR_NCCL_CHECK(ncclRecv(r.recv_slots.as<int64_t>() + r.recv_off[o], r.recv_counts[o],
-                                     ncclInt64, o, r.comm, r.comm_stream));
+                                     ncclInt64, o, r.comm, r.nccl_stream));
           }
         }
       }
@@ -372,7 +379,7 @@ void ShardedGpuTable::ExchangeKeys(bool with_slots) {
   });
   for (auto& r : ranks_) {
     DeviceGuard guard(r->device);
-    HCTR_CUDA_CHECK(cudaEventRecord(r->keys_done, r->comm_stream));
+    HCTR_CUDA_CHECK(cudaEventRecord(r->keys_done, r->nccl_stream));
     HCTR_CUDA_CHECK(cudaStreamWaitEvent(r->stream, r->keys_done, 0));
   }
 }
@@ -449,18 +456,18 @@ void ShardedGpuTable::ExchangeRows(bool training) {
         // As owner: the rows of GPU o's keys go back to o; as requester: rows of my keys come.
         if (r.recv_counts[o] > 0) {
           HCTR_NCCL_CHECK(ncclSend(r.gathered.as<float>() + r.recv_off[o] * vec,
-                                   r.recv_counts[o] * vec, ncclFloat32, o, r.comm, r.comm_stream));
+                                   r.recv_counts[o] * vec, ncclFloat32, o, r.comm, r.nccl_stream));
           if (!training) {
             HCTR_NCCL_CHECK(ncclSend(r.recv_rows.as<int64_t>() + r.recv_off[o], r.recv_counts[o],
-                                     ncclInt64, o, r.comm, r.comm_stream));
+                                     ncclInt64, o, r.comm, r.nccl_stream));
           }
         }
         if (r.send_counts[o] > 0) {
           HCTR_NCCL_CHECK(ncclRecv(r.ret_vecs.as<float>() + r.send_off[o] * vec,
-                                   r.send_counts[o] * vec, ncclFloat32, o, r.comm, r.comm_stream));
+                                   r.send_counts[o] * vec, ncclFloat32, o, r.comm, r.nccl_stream));
           if (!training) {
             HCTR_NCCL_CHECK(ncclRecv(r.ret_rows.as<int64_t>() + r.send_off[o], r.send_counts[o],
-                                     ncclInt64, o, r.comm, r.comm_stream));
+                                     ncclInt64, o, r.comm, r.nccl_stream));
           }
         }
       }
@@ -469,7 +476,7 @@ void ShardedGpuTable::ExchangeRows(bool training) {
   });
   for (auto& r : ranks_) {
     DeviceGuard guard(r->device);
-    HCTR_CUDA_CHECK(cudaEventRecord(r->rows_done, r->comm_stream));
+    HCTR_CUDA_CHECK(cudaEventRecord(r->rows_done, r->nccl_stream));
   }
 }
 
@@ -620,11 +627,11 @@ void ShardedGpuTable::Backward(const std::vector<const float*>& dout) {
         if (o == g) continue;
         if (r.send_counts[o] > 0) {
           HCTR_NCCL_CHECK(ncclSend(r.send_grads.as<float>() + r.send_off[o] * vec,
-                                   r.send_counts[o] * vec, ncclFloat32, o, r.comm, r.comm_stream));
+                                   r.send_counts[o] * vec, ncclFloat32, o, r.comm, r.nccl_stream));
         }
         if (r.recv_counts[o] > 0) {
           HCTR_NCCL_CHECK(ncclRecv(r.recv_grads.as<float>() + r.recv_off[o] * vec,
-                                   r.recv_counts[o] * vec, ncclFloat32, o, r.comm, r.comm_stream));
+                                   r.recv_counts[o] * vec, ncclFloat32, o, r.comm, r.nccl_stream));
         }
       }
     }
@@ -633,7 +640,7 @@ void ShardedGpuTable::Backward(const std::vector<const float*>& dout) {
   for (int g = 0; g < G; ++g) {
     Rank& r = *ranks_[g];
     DeviceGuard guard(r.device);
-    HCTR_CUDA_CHECK(cudaEventRecord(r.grads_done, r.comm_stream));
+    HCTR_CUDA_CHECK(cudaEventRecord(r.grads_done, r.nccl_stream));
     // While the gradients travel: the sums of the GPU's own entries, which as owner it adds
     // first.
     BackwardRange(r, dout[g], r.send_off[g], r.send_off[g + 1], 2);

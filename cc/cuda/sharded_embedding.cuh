@@ -90,6 +90,9 @@ class ShardedGpuTable {
   // With timing on, each exchange runs alone (streams drained before it, no overlap) between
   // events, for the benchmark.
   void set_timing(bool on) { timing_ = on; }
+  // Off: the exchanges run on each GPU's compute stream, one after the other with the
+  // computation (the benchmark's measure of what the overlap gains). On by default.
+  void set_overlap(bool on);
   const Timing& timing() const { return last_; }
 
  private:

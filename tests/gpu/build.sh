@@ -61,7 +61,7 @@ compile_cu() {
 export -f compile_cu
 export NVCC
 export NCCL_CU_FLAGS="${NCCL_FLAGS[*]:-}"
-ls cc/cuda/*.cu | xargs -P "$JOBS" -I{} bash -c "compile_cu $ARCH {} $OBJ"
+ls cc/cuda/*.cu tests/gpu/*.cu | xargs -P "$JOBS" -I{} bash -c "compile_cu $ARCH {} $OBJ"
 
 mapfile -t CPU_SRCS < <(find cc/core -name '*.cc' | sort)
 for f in "${CPU_SRCS[@]}"; do

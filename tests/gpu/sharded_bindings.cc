@@ -10,6 +10,7 @@
 #include <pybind11/stl.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -23,6 +24,8 @@
 
 using hugectr_tf::cuda::DeviceBuffer;
 using hugectr_tf::cuda::ShardedGpuTable;
+
+void ProbeCopy(const void* src, void* dst, int64_t bytes, cudaStream_t stream);  // .cu
 
 namespace {
 
@@ -208,6 +211,85 @@ class ShardedHarness {
     return times[times.size() / 2];
   }
 
+  // Can computation and the exchange overlap? Every GPU copies copy_bytes with an SM kernel on
+  // its stream and/or sends nccl_bytes to every other GPU (one NCCL group on a second stream of
+  // higher priority, as the table does). Median host milliseconds of `iters` rounds of: the
+  // exchange alone, the copy alone, both at once.
+  py::dict OverlapProbe(int64_t nccl_bytes, int64_t copy_bytes, int iters) {
+    const int G = gpus();
+    nccl_bytes = nccl_bytes / 16 * 16;
+    copy_bytes = copy_bytes / 16 * 16;
+    std::vector<DeviceBuffer> send, recv, src, dst;
+    std::vector<cudaStream_t> side(G);
+    for (int g = 0; g < G; ++g) {
+      Device on(g);
+      send.emplace_back(std::max<int64_t>(nccl_bytes * G, 16));
+      recv.emplace_back(std::max<int64_t>(nccl_bytes * G, 16));
+      src.emplace_back(std::max<int64_t>(copy_bytes, 16));
+      dst.emplace_back(std::max<int64_t>(copy_bytes, 16));
+      HCTR_CUDA_CHECK(cudaMemset(send.back().as<void>(), 1, nccl_bytes * G));
+      HCTR_CUDA_CHECK(cudaMemset(src.back().as<void>(), 2, copy_bytes));
+      int least = 0, greatest = 0;
+      HCTR_CUDA_CHECK(cudaDeviceGetStreamPriorityRange(&least, &greatest));
+      HCTR_CUDA_CHECK(cudaStreamCreateWithPriority(&side[g], cudaStreamNonBlocking, greatest));
+    }
+    auto exchange = [&] {
+      NcclCheck(ncclGroupStart(), "ncclGroupStart");
+      for (int g = 0; g < G; ++g) {
+        for (int o = 0; o < G; ++o) {
+          if (o == g) continue;
+          NcclCheck(ncclSend(send[g].as<char>() + o * nccl_bytes, nccl_bytes, ncclInt8, o,
+                             comms_[g], side[g]),
+                    "ncclSend");
+          NcclCheck(ncclRecv(recv[g].as<char>() + o * nccl_bytes, nccl_bytes, ncclInt8, o,
+                             comms_[g], side[g]),
+                    "ncclRecv");
+        }
+      }
+      NcclCheck(ncclGroupEnd(), "ncclGroupEnd");
+    };
+    auto copy = [&] {
+      for (int g = 0; g < G; ++g) {
+        Device on(g);
+        ProbeCopy(src[g].as<void>(), dst[g].as<void>(), copy_bytes, streams_[g]);
+      }
+    };
+    auto wait_all = [&] {
+      for (int g = 0; g < G; ++g) {
+        Device on(g);
+        HCTR_CUDA_CHECK(cudaStreamSynchronize(streams_[g]));
+        HCTR_CUDA_CHECK(cudaStreamSynchronize(side[g]));
+      }
+    };
+    auto median_ms = [&](auto&& round) {
+      std::vector<double> times;
+      for (int it = -3; it < iters; ++it) {
+        wait_all();
+        const auto t0 = std::chrono::steady_clock::now();
+        round();
+        wait_all();
+        const double ms =
+            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
+                .count();
+        if (it >= 0) times.push_back(ms);
+      }
+      std::sort(times.begin(), times.end());
+      return times[times.size() / 2];
+    };
+    py::dict d;
+    d["nccl_ms"] = median_ms(exchange);
+    d["copy_ms"] = median_ms(copy);
+    d["both_ms"] = median_ms([&] {
+      exchange();
+      copy();
+    });
+    for (int g = 0; g < G; ++g) {
+      Device on(g);
+      cudaStreamDestroy(side[g]);
+    }
+    return d;
+  }
+
  private:
   std::vector<int> devices_;
   std::vector<ncclComm_t> comms_;
@@ -343,7 +425,10 @@ void BindSharded(py::module_& m) {
              return d;
            })
       .def("alltoall_ms", &ShardedHarness::AllToAllMs, py::arg("bytes_per_peer"),
-           py::arg("iters") = 20);
+           py::arg("iters") = 20)
+      .def("set_overlap", [](ShardedHarness& h, bool on) { h.table().set_overlap(on); })
+      .def("overlap_probe", &ShardedHarness::OverlapProbe, py::arg("nccl_bytes_per_peer"),
+           py::arg("copy_bytes"), py::arg("iters") = 20);
 }
 
 #else  // no NCCL: the module says so, and the sharded tests skip

@@ -293,3 +293,36 @@ def test_bad_inputs_name_the_gpu():
             slot_sizes=[3],
         )
     assert [sharded.shard_size(g) for g in range(2)] == [0, 0]
+
+
+@needs_nccl
+@needs_two
+@pytest.mark.parametrize("table_type", [DIST, LOCAL])
+def test_overlap_changes_nothing(table_type):
+    """The exchanges on their own streams (overlapping computation) or on the compute streams
+    give the same bits: the sums' order does not depend on the schedule."""
+    rng = np.random.default_rng([len(table_type), 21])
+    _, on = pair(table_type, 2, "adam", "lazy_global")
+    _, off = pair(table_type, 2, "adam", "lazy_global")
+    off.set_overlap(False)
+    pool = key_pool(rng, 1500)
+    for lr in LRS:
+        values, splits = global_batch(rng, table_type, pool)
+        batches = split(values, splits, SLOTS, 2)
+        for a, b in zip(
+            on.lookup_train(batches, SLOTS, "mean"), off.lookup_train(batches, SLOTS, "mean")
+        ):
+            np.testing.assert_array_equal(a, b)
+        dout = rng.standard_normal((len(splits) - 1, 16)).astype(np.float32)
+        on.backward(split_rows(dout, splits, SLOTS, 2))
+        off.backward(split_rows(dout, splits, SLOTS, 2))
+        for (ka, ga), (kb, gb) in zip(on.owner_gradients(), off.owner_gradients()):
+            oa, ob = np.argsort(ka), np.argsort(kb)
+            np.testing.assert_array_equal(ka[oa], kb[ob])
+            np.testing.assert_array_equal(ga[oa], gb[ob])
+        on.apply(lr)
+        off.apply(lr)
+    a, _ = merged_export(on)
+    b, _ = merged_export(off)
+    for name in ("keys", "weights", "slot_ids", "opt_slots", "last_step"):
+        np.testing.assert_array_equal(a[name], b[name], err_msg=name)
