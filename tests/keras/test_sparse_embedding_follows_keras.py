@@ -95,8 +95,12 @@ def test_following_and_fixed_rate_give_the_same_table():
 def test_following_layer_needs_a_compiled_model_and_refuses_set_learning_rate():
     layer = SparseEmbedding(VEC, SLOTS, workspace_size_per_gpu_in_mb=1)
     model = model_over(layer)
+    keys = tf.constant([[1, 2]], tf.int64)
+    with tf.GradientTape() as tape:
+        out = model(keys, training=True)  # a forward pass inserts the keys; no rate needed
+    assert layer.size() == 2
     with pytest.raises(ValueError, match="has no optimizer: compile it"):
-        model(np.zeros((1, SLOTS), np.int64), training=True)
+        tape.gradient(out, model.trainable_weights)  # the update needs the rate
     with pytest.raises(ValueError, match=r"follows the Keras optimizer.*Received: lr=0.1"):
         layer.set_learning_rate(0.1)
     with pytest.raises(ValueError, match="learning_rate=-1"):

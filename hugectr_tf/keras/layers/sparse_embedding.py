@@ -213,14 +213,8 @@ class SparseEmbedding(keras.layers.Layer):
         optimizer = self._keras_optimizer()
         if self.initial_learning_rate is not None:
             learning_rate = self._learning_rate
-        elif optimizer is not None:
-            learning_rate = lambda: optimizer.learning_rate  # noqa: E731 (read at update time)
-        else:
-            raise ValueError(
-                f"SparseEmbedding `{self.name}` follows the learning rate of the Keras optimizer "
-                "(learning_rate=None), but the model being trained has no optimizer: compile it "
-                "(model.compile(optimizer=...)) or give the layer a float learning_rate"
-            )
+        else:  # read at update time; only an update needs it (a forward pass just inserts)
+            learning_rate = lambda: self._followed_learning_rate(optimizer)  # noqa: E731
         # The loss scale of the caller's own step if it set one, else the optimizer's, read at
         # every update: Keras scales the loss by optimizer.scale_loss (a LossScaleOptimizer
         # under mixed_float16) and unscales only the gradients it applies itself.
@@ -250,6 +244,15 @@ class SparseEmbedding(keras.layers.Layer):
         self.add_loss(self.embeddings_regularizer(rows))
         return emb
 
+    def _followed_learning_rate(self, optimizer):
+        if optimizer is None:
+            raise ValueError(
+                f"SparseEmbedding `{self.name}` follows the learning rate of the Keras optimizer "
+                "(learning_rate=None), but the model being trained has no optimizer: compile it "
+                "(model.compile(optimizer=...)) or give the layer a float learning_rate"
+            )
+        return optimizer.learning_rate
+
     def _keras_optimizer(self):
         """The optimizer of the model being trained, or None.
 
@@ -257,7 +260,8 @@ class SparseEmbedding(keras.layers.Layer):
         `model.fit`'s train step (or a custom step) calls, whose `optimizer` compile set.
         """
         entry = self._get_call_context().entry_layer
-        return getattr(entry, "optimizer", None)
+        optimizer = getattr(entry, "optimizer", None)  # a layer's own `optimizer` is no Keras one
+        return optimizer if isinstance(optimizer, keras.optimizers.Optimizer) else None
 
     # ----------------------------------------------------------------------------- API
     def set_learning_rate(self, lr):
