@@ -7,6 +7,7 @@ first build compiles everything (minutes); later runs find it built and only che
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -18,11 +19,12 @@ ROOT = Path(__file__).resolve().parents[2]
 WORKSPACE = ROOT / "bazel"
 LIBRARY = WORKSPACE / "bazel-bin" / "_hugectr_tf_ops.so"
 BAZEL = shutil.which("bazel")
+DEVELOPMENT_MD = ROOT / "docs" / "development.md"
+TARGET = "//:ops"
 
-pytestmark = pytest.mark.skipif(
-    BAZEL is None,
-    reason="bazel is not on the PATH; on Debian `apt-get install -y bazel-bootstrap` "
-    "(docs/development.md, section Bazel)",
+NO_BAZEL = (
+    "bazel is not on the PATH; on Debian `apt-get install -y bazel-bootstrap` "
+    "(docs/development.md, section Bazel)"
 )
 
 # Runs the op tests in this process against the library named by HUGECTR_TF_OPS_LIBRARY, then
@@ -32,8 +34,8 @@ _RUN_OP_TESTS = """
 import json, sys, pytest
 code = pytest.main(["tests/ops", "-q", "-p", "no:cacheprovider"])
 with open("/proc/self/maps") as maps:
-    mapped = sorted({line.split()[-1] for line in maps if line.rstrip().endswith("_hugectr_tf_ops.so")})
-print("MAPPED " + json.dumps(mapped))
+    mapped = {line.split()[-1] for line in maps if line.rstrip().endswith("_hugectr_tf_ops.so")}
+print("MAPPED " + json.dumps(sorted(mapped)))
 sys.exit(int(code))
 """
 
@@ -75,8 +77,10 @@ def _tagged_json(stdout, tag):
 
 @pytest.fixture(scope="module")
 def bazel_library():
+    if BAZEL is None:
+        pytest.skip(NO_BAZEL)
     try:
-        _bazel("build", "//:ops")
+        _bazel("build", TARGET)
         assert LIBRARY.is_file(), f"bazel reported success but {LIBRARY} is missing"
         yield LIBRARY
     finally:
@@ -114,3 +118,13 @@ def test_op_tests_pass_against_the_bazel_library(bazel_library):
     assert res.returncode == 0, f"tests/ops failed against {bazel_library}:\n{res.stdout[-8000:]}"
     # /proc/self/maps names the file behind bazel-bin's link.
     assert _tagged_json(res.stdout, "MAPPED") == [str(bazel_library.resolve())]
+
+
+def test_documented_commands_are_the_ones_run_here():
+    """docs/development.md shows the commands this module runs (with the venv's Python)."""
+    section = DEVELOPMENT_MD.read_text().split("\n## Bazel\n", 1)[1]
+    block = re.search(r"```bash\n(.*?)```", section, re.S).group(1)
+    assert "apt-get install -y bazel-bootstrap" in block
+    assert re.search(r"cd bazel && bazel build --repo_env=PYTHON_BIN_PATH=\S+ " + TARGET, block)
+    library = LIBRARY.relative_to(ROOT).as_posix()
+    assert re.search(rf'HUGECTR_TF_OPS_LIBRARY="\$PWD/{library}" \\\n.*pytest tests/ops', block)
