@@ -11,13 +11,10 @@ import time
 import numpy as np
 import tensorflow as tf
 
+from hugectr_tf.api.log import log
 from hugectr_tf.api.metrics import exact_auc, hit_rate
 from hugectr_tf.config import MetricsType
 from hugectr_tf.data import DataReader
-
-
-def log(message):
-    print(f"[HCTR_TF][{time.strftime('%H:%M:%S')}][INFO]: {message}", flush=True)
 
 
 class Trainer:
@@ -130,10 +127,21 @@ class Trainer:
         return True
 
     def eval(self):
-        """Evaluates the next eval batch into the running metrics. False at the end of the data."""
-        batch = self.eval_reader().next_batch()
-        if batch is None:
-            return False
+        """Evaluates the next eval batch into the running metrics.
+
+        With `repeat_dataset=True` the eval reader loops, as HugeCTR's does: the call after the
+        last batch of a pass starts the next pass (so HugeCTR's `for _ in range(n): eval()` after
+        `fit` reads data). Returns False at the end of the data in epoch mode, or when the eval
+        source holds no batch at all.
+        """
+        reader = self.eval_reader()
+        batch = reader.next_batch()
+        if batch is None and self.solver.repeat_dataset:
+            reader.set_source()
+            batch = reader.next_batch()
+        return batch is not None and self._evaluate_batch(batch)
+
+    def _evaluate_batch(self, batch):
         loss, preds, labels = self._eval_step(*self.network.split(batch))
         self._eval_losses.append(float(loss))
         self._eval_preds.append(preds.numpy().reshape(-1))
@@ -174,12 +182,12 @@ class Trainer:
         reader = self.eval_reader()
         done = 0
         while done < self.solver.max_eval_batches:
-            if self.eval():
-                done += 1
-                continue
-            reader.set_source()
-            if done > 0 or not self.eval():
-                break  # a full pass ended this round (or the source holds no batch at all)
+            batch = reader.next_batch()
+            if batch is None:
+                reader.set_source()
+                if done > 0 or (batch := reader.next_batch()) is None:
+                    break  # a full pass ended this round (or the source holds no batch at all)
+            self._evaluate_batch(batch)
             done += 1
         return self.get_eval_metrics()
 
