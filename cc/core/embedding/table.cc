@@ -40,41 +40,50 @@ int64_t EmbeddingTable::MegabytesFor(int64_t rows, int64_t vec, OptimizerType ty
       std::ceil(static_cast<double>(rows) * BytesPerRow(vec, type) / kBytesPerMb));
 }
 
-EmbeddingTable::EmbeddingTable(const TableOptions& options) : options_(options) {
-  HCTR_CHECK(options_.vec > 0, "`embedding_vec_size` must be a positive integer. Received: "
-                                   "embedding_vec_size="
-                                       << options_.vec);
-  HCTR_CHECK(options_.workspace_mb > 0,
-             "`workspace_size_per_gpu_in_mb` must be positive. Received: "
-             "workspace_size_per_gpu_in_mb="
-                 << options_.workspace_mb);
-  num_slots_ = NumOptimizerSlots(options_.optimizer.type);
-  const int64_t per_row = BytesPerRow(options_.vec, options_.optimizer.type);
-  capacity_ = static_cast<int64_t>(options_.workspace_mb * kBytesPerMb / per_row);
-  if (options_.type == TableType::kLocalizedSlotSparseEmbeddingOneHot) {
-    HCTR_CHECK(!options_.slot_size_array.empty(),
-               "`slot_size_array` must be given for LocalizedSlotSparseEmbeddingOneHot. "
-               "Received: slot_size_array=[]");
-    slot_offsets_.assign(1, 0);
-    for (size_t s = 0; s < options_.slot_size_array.size(); ++s) {
-      const int64_t rows = options_.slot_size_array[s];
-      HCTR_CHECK(rows > 0, "`slot_size_array` entries must be positive. Received: "
-                           "slot_size_array["
-                               << s << "]=" << rows);
-      slot_offsets_.push_back(slot_offsets_.back() + rows);
-    }
-    const int64_t total = slot_offsets_.back();
-    HCTR_CHECK_CODE(total <= capacity_, ErrorCode::kResourceExhausted,
-                    "LocalizedSlotSparseEmbeddingOneHot needs "
-                        << total << " rows (sum of slot_size_array) but "
-                        << "workspace_size_per_gpu_in_mb="
-                        << options_.workspace_mb << " holds " << capacity_ << " rows of "
-                        << per_row << " bytes; it needs at least "
-                        << MegabytesFor(total, options_.vec, options_.optimizer.type)
-                        << " MB: raise workspace_size_per_gpu_in_mb");
-    dense_index_.assign(total, -1);
+int64_t EmbeddingTable::CheckedCapacity(const TableOptions& o) {
+  HCTR_CHECK(o.vec > 0, "`embedding_vec_size` must be a positive integer. Received: "
+                        "embedding_vec_size="
+                            << o.vec);
+  if (o.type != TableType::kLocalizedSlotSparseEmbeddingOneHot) {
+    HCTR_CHECK(o.workspace_mb > 0,
+               "`workspace_size_per_gpu_in_mb` must be positive. Received: "
+               "workspace_size_per_gpu_in_mb="
+                   << o.workspace_mb);
+    const int64_t per_row = BytesPerRow(o.vec, o.optimizer.type);
+    return static_cast<int64_t>(o.workspace_mb * kBytesPerMb / per_row);
   }
-  // Rows and optimizer slots take the whole workspace as address space (committed only when
+  HCTR_CHECK(!o.slot_size_array.empty(),
+             "`slot_size_array` must be given for LocalizedSlotSparseEmbeddingOneHot. "
+             "Received: slot_size_array=[]");
+  int64_t total = 0;
+  for (size_t s = 0; s < o.slot_size_array.size(); ++s) {
+    HCTR_CHECK(o.slot_size_array[s] >= 0, "`slot_size_array` entries must be non-negative. "
+                                          "Received: slot_size_array["
+                                              << s << "]=" << o.slot_size_array[s]);
+    total += o.slot_size_array[s];
+  }
+  HCTR_CHECK(total > 0, "`slot_size_array` must have a positive sum. Received: all zeros");
+  return total;
+}
+
+EmbeddingTable::EmbeddingTable(const TableOptions& options) : options_(options) {
+  capacity_ = CheckedCapacity(options_);
+  num_slots_ = NumOptimizerSlots(options_.optimizer.type);
+  if (options_.type == TableType::kLocalizedSlotSparseEmbeddingOneHot) {
+    const std::vector<int64_t>& sizes = options_.slot_size_array;
+    slot_offsets_.assign(1, 0);
+    for (int64_t rows : sizes) slot_offsets_.push_back(slot_offsets_.back() + rows);
+    // A slot of size 0 adds no rows: it shares the offset, and so the range, of the next slot
+    // with a positive size (HugeCTR's DIN history slots). Trailing zeros take no key.
+    slot_key_limits_.assign(sizes.size(), 0);
+    int64_t following = 0;
+    for (size_t s = sizes.size(); s-- > 0;) {
+      if (sizes[s] > 0) following = sizes[s];
+      slot_key_limits_[s] = following;
+    }
+    dense_index_.Reserve(capacity_);
+  }
+  // Rows and optimizer slots take the whole capacity as address space (committed only when
   // written), so growing never copies them. The small per-key vectors grow on demand.
   rows_.Reserve(capacity_ * options_.vec);
   opt_.Reserve(capacity_ * num_slots_ * options_.vec);
@@ -92,7 +101,7 @@ int64_t EmbeddingTable::step() const {
 
 int64_t EmbeddingTable::FindRow(int64_t key) const {
   if (options_.type == TableType::kLocalizedSlotSparseEmbeddingOneHot) {
-    return (key >= 0 && key < static_cast<int64_t>(dense_index_.size())) ? dense_index_[key] : -1;
+    return (key >= 0 && key < capacity_) ? dense_index_.data()[key] - 1 : -1;
   }
   return index_.Find(key);
 }
@@ -115,11 +124,10 @@ void EmbeddingTable::TableKeys(const int64_t* values, int64_t n, const int64_t* 
     for (int64_t r = 0; r < num_rows; ++r) {
       const int64_t s = r % slot_num;
       for (int64_t p = row_splits[r]; p < row_splits[r + 1]; ++p) {
-        HCTR_CHECK_CODE(values[p] >= 0 && values[p] < options_.slot_size_array[s],
+        HCTR_CHECK_CODE(values[p] >= 0 && values[p] < slot_key_limits_[s],
                         ErrorCode::kOutOfRange,
                         "key " << values[p] << " in slot " << s << " (sample " << r / slot_num
-                               << ") is outside the slot's range [0, "
-                               << options_.slot_size_array[s]
+                               << ") is outside the slot's range [0, " << slot_key_limits_[s]
                                << ") given by slot_size_array[" << s << "]");
       }
     }
@@ -163,7 +171,7 @@ void EmbeddingTable::InsertRows(const std::vector<int64_t>& keys,
   if (!one_hot) index_.Reserve(base + m);
   for (int64_t i = 0; i < m; ++i) {
     if (one_hot) {
-      dense_index_[keys[i]] = base + i;
+      dense_index_.data()[keys[i]] = base + i + 1;
     } else {
       index_.Insert(keys[i], base + i);
     }
@@ -370,7 +378,7 @@ void EmbeddingTable::ImportRows(const int64_t* keys, int64_t n, const float* row
   }
   std::unique_lock<std::shared_mutex> lock(mutex_);
   for (int64_t r = 0; r < static_cast<int64_t>(keys_.size()); ++r) {
-    if (one_hot) dense_index_[keys_[r]] = -1;
+    if (one_hot) dense_index_.data()[keys_[r]] = 0;
   }
   index_.Clear();
   EnsureStorage(0);

@@ -17,8 +17,6 @@
 namespace hugectr_tf {
 namespace {
 
-constexpr double kBytesPerMb = 1024.0 * 1024.0;
-
 template <typename T>
 std::vector<T> ToHost(const T* device, int64_t count, cudaStream_t stream) {
   std::vector<T> host(static_cast<size_t>(count));
@@ -42,38 +40,11 @@ cuda::DeviceBuffer ToDevice(const T* host, int64_t count, cudaStream_t stream) {
   return buf;
 }
 
-// The CPU EmbeddingTable constructor's checks (same messages); returns its row capacity.
+// The CPU table's checks and capacity (OneHot: sum(slot_size_array)), plus the GPU's limit.
 int64_t CheckedCapacity(const TableOptions& o) {
-  HCTR_CHECK(o.vec > 0, "`embedding_vec_size` must be a positive integer. Received: "
-                        "embedding_vec_size="
-                            << o.vec);
   HCTR_CHECK(o.vec <= INT_MAX, "the GPU table supports embedding_vec_size up to "
                                    << INT_MAX << ". Received: embedding_vec_size=" << o.vec);
-  HCTR_CHECK(o.workspace_mb > 0, "`workspace_size_per_gpu_in_mb` must be positive. Received: "
-                                 "workspace_size_per_gpu_in_mb="
-                                     << o.workspace_mb);
-  const int64_t per_row = EmbeddingTable::BytesPerRow(o.vec, o.optimizer.type);
-  const int64_t capacity = static_cast<int64_t>(o.workspace_mb * kBytesPerMb / per_row);
-  if (o.type == TableType::kLocalizedSlotSparseEmbeddingOneHot) {
-    HCTR_CHECK(!o.slot_size_array.empty(),
-               "`slot_size_array` must be given for LocalizedSlotSparseEmbeddingOneHot. "
-               "Received: slot_size_array=[]");
-    int64_t total = 0;
-    for (size_t s = 0; s < o.slot_size_array.size(); ++s) {
-      HCTR_CHECK(o.slot_size_array[s] > 0, "`slot_size_array` entries must be positive. "
-                                           "Received: slot_size_array["
-                                               << s << "]=" << o.slot_size_array[s]);
-      total += o.slot_size_array[s];
-    }
-    HCTR_CHECK_CODE(total <= capacity, ErrorCode::kResourceExhausted,
-                    "LocalizedSlotSparseEmbeddingOneHot needs "
-                        << total << " rows (sum of slot_size_array) but "
-                        << "workspace_size_per_gpu_in_mb=" << o.workspace_mb << " holds "
-                        << capacity << " rows of " << per_row << " bytes; it needs at least "
-                        << EmbeddingTable::MegabytesFor(total, o.vec, o.optimizer.type)
-                        << " MB: raise workspace_size_per_gpu_in_mb");
-  }
-  return capacity;
+  return EmbeddingTable::CheckedCapacity(o);
 }
 
 }  // namespace
