@@ -6,8 +6,12 @@ facade adds `Model` on top of them.
 
 from hugectr_tf.api.model import Model
 from hugectr_tf.config import (
+    Activation_t,
+    Alignment_t,
     AllReduceAlgo,
+    AsyncParam,
     Check_t,
+    CommunicationType,
     CreateMOS,
     CreateOptimizer,
     CreateSolver,
@@ -17,6 +21,9 @@ from hugectr_tf.config import (
     DenseLayer,
     DeviceLayout,
     Embedding_t,
+    FcPosition_t,
+    HybridEmbeddingParam,
+    HybridEmbeddingType,
     Initializer_t,
     Input,
     Layer_t,
@@ -32,8 +39,12 @@ from hugectr_tf.config import (
 )
 
 __all__ = [
+    "Activation_t",
+    "Alignment_t",
     "AllReduceAlgo",
+    "AsyncParam",
     "Check_t",
+    "CommunicationType",
     "CreateMOS",
     "CreateOptimizer",
     "CreateSolver",
@@ -43,6 +54,9 @@ __all__ = [
     "DenseLayer",
     "DeviceLayout",
     "Embedding_t",
+    "FcPosition_t",
+    "HybridEmbeddingParam",
+    "HybridEmbeddingType",
     "Initializer_t",
     "Input",
     "Layer_t",
