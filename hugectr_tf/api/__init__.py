@@ -4,6 +4,7 @@ The enums and parameter objects live in `hugectr_tf.config` (the bottom of the p
 facade adds `Model` on top of them.
 """
 
+from hugectr_tf.api.lr_scheduler import LearningRateScheduler
 from hugectr_tf.api.model import Model
 from hugectr_tf.config import (
     Activation_t,
@@ -37,6 +38,10 @@ from hugectr_tf.config import (
     SparseEmbedding,
     Update_t,
 )
+from hugectr_tf.data import DataReader
+
+# HugeCTR names its reader classes by key type; `Model.get_data_reader_*` returns them.
+DataReader32 = DataReader64 = DataReader
 
 __all__ = [
     "Activation_t",
@@ -48,6 +53,8 @@ __all__ = [
     "CreateMOS",
     "CreateOptimizer",
     "CreateSolver",
+    "DataReader32",
+    "DataReader64",
     "DataReaderParams",
     "DataReaderSparseParam",
     "DataReaderType_t",
@@ -60,6 +67,7 @@ __all__ = [
     "Initializer_t",
     "Input",
     "Layer_t",
+    "LearningRateScheduler",
     "LrPolicy_t",
     "MetricsType",
     "Model",
