@@ -105,6 +105,13 @@ def main(argv=None):
         f"{gen.bayes_auc:.4f}"
     )
 
+    epochs = args.max_iter * args.batchsize / args.train_samples
+    if epochs > 1.5:
+        print(
+            f"Note: {args.max_iter} iterations of {args.batchsize} read the training data "
+            f"{epochs:.1f} times; the embeddings overfit it and the AUC stays below the optimum "
+            "(give about max_iter * batchsize training samples)"
+        )
     eval_batches = -(-args.eval_samples // args.batchsize)
     solver = hugectr.CreateSolver(
         max_eval_batches=eval_batches,
