@@ -34,9 +34,10 @@ class SparseEmbedding(keras.layers.Layer):
         embedding_vec_size: Integer. Floats per embedding row.
         slot_num: Integer. Slots per sample.
         combiner: String. "sum" or "mean" of the rows of one slot.
-        workspace_size_per_gpu_in_mb: Number. Memory limit of the table: rows, optimizer state,
-            counters and index (bytes per row in docs/embedding.md). Exceeding it raises an
-            error that says how many MB are needed.
+        workspace_size_per_gpu_in_mb: Number. Memory limit of a hash table: rows, optimizer
+            state, counters and index (bytes per row in docs/embedding.md). Exceeding it raises
+            an error that says how many MB are needed. A OneHot table holds
+            sum(slot_size_array) rows whatever its value (as HugeCTR).
         optimizer: `hugectr_tf.CreateOptimizer(...)`, a dict of its arguments, an optimizer
             name ("Adam", "AdaGrad", "SGD", "MomentumSGD", "Nesterov") or None (Adam defaults,
             update type Global).
