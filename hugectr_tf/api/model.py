@@ -71,6 +71,12 @@ class Model:
             self.solver, self.reader_params, self.network, dense_frozen=self._dense_frozen
         )
 
+    def compile_for_inference(self):
+        """Builds the network for prediction only. The graph may end without a loss layer, as
+        the graph JSON HugeCTR writes for inference does; it then predicts its last layer."""
+        if self.network is None:
+            self.network = Network(self.graph, self.opt_params, self.solver.lr, inference=True)
+
     def summary(self):
         """Prints the layers with their inputs, outputs and output shapes."""
         print(self.summary_text())

@@ -135,6 +135,12 @@ def raw_dataset(
             f"`slot_size_array` has {len(slot_size_array)} entries but the Input has "
             f"{layout.total_slots} slots. Received: slot_size_array={slot_size_array}"
         )
+    if 0 in slot_size_array:
+        raise ValueError(
+            "the Raw reader needs a positive size for every slot (slots of size 0, which share "
+            "the next slot's key range, are read from Parquet). Received: "
+            f"slot_size_array={slot_size_array}"
+        )
     files = _check_files(files, "Raw")
     ds = _dataset(
         files,

@@ -6,7 +6,8 @@ A data folder holds `_file_list.txt` (a HugeCTR file list), the parquet files an
 order. Labels and dense values are float, categorical columns int64, one key per slot (nested
 columns are not supported, as in HugeCTR 3.1), no missing values. With `slot_size_array`, slot
 keys must lie in [0, size) and get per-slot offsets (the prefix sums of the sizes) so keys of
-different slots never collide, as HugeCTR's Parquet reader does.
+different slots never collide, as HugeCTR's Parquet reader does; a slot of size 0 shares the
+offset and range of the next slot with a positive size (`hugectr_tf.config.slot_key_limits`).
 """
 
 import json
@@ -17,7 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import tensorflow as tf
 
-from hugectr_tf.config import slot_offsets
+from hugectr_tf.config import slot_key_limits, slot_offsets
 from hugectr_tf.data.file_list import read_file_list
 from hugectr_tf.data.layout import InputLayout
 
@@ -68,7 +69,7 @@ class _ParquetSource:
         stats = meta["file_stats"]
         self.rows = {os.path.basename(s["file_name"]): int(s["num_rows"]) for s in stats}
         self.meta_path = meta["path"]
-        self.sizes = np.asarray(slot_size_array, np.int64) if slot_size_array else None
+        self.sizes = slot_key_limits(slot_size_array) if slot_size_array else None
         self.offsets = slot_offsets(slot_size_array) if slot_size_array else None
 
     def _fail(self, path, record, field, what):

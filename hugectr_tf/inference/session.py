@@ -80,7 +80,7 @@ class InferenceSession:
         )
         self._model = Model(solver, reader, CreateOptimizer())
         self._model.construct_from_json(model_config_path, include_dense_network=True)
-        self._model.compile()
+        self._model.compile_for_inference()
         self._model.load_dense_weights(inference_params.dense_model_file)
         self._model.load_sparse_weights(inference_params.sparse_model_files)
         self._network = self._model.network

@@ -302,7 +302,10 @@ def test_eval_metrics_against_their_definitions(norm_data, tmp_path):
     # Four equal batches: the mean of the batch losses equals the mean log loss.
     log_loss = -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
     assert metrics["AverageLoss"] == pytest.approx(log_loss, rel=1e-4)
-    assert metrics["HitRate"] == pytest.approx(np.mean(p[y == 1] >= 0.5))
+    # HitRate as HugeCTR 3.1: share of label 1 among predictions above 0.8 (0/0 is NaN).
+    confident = p > 0.8
+    expected = np.mean(y[confident] == 1) if confident.any() else float("nan")
+    assert metrics["HitRate"] == pytest.approx(expected, nan_ok=True, rel=1e-6)
 
 
 def test_dcn_trains_on_the_converted_real_criteo_sample(criteo_dir, tmp_path):

@@ -186,13 +186,6 @@ def test_one_hot_bad_key_names_slot_and_key():
         E.lookup_train(t, [0], [0, 1], 1, 4)
 
 
-def test_one_hot_too_large_for_workspace():
-    with pytest.raises(tf.errors.ResourceExhaustedError, match="needs 100000 rows"):
-        E.create_table(
-            64, 1, embedding_type="LocalizedSlotSparseEmbeddingOneHot", slot_size_array=[100000]
-        )
-
-
 def test_bad_arguments_are_named():
     t = _table()
     with pytest.raises(tf.errors.InvalidArgumentError, match="not a multiple of slot_num=3"):
