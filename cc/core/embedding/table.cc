@@ -6,6 +6,7 @@
 #include <numeric>
 
 #include "cc/core/check.h"
+#include "cc/core/checked_math.h"
 #include "cc/core/embedding/row_init.h"
 #include "cc/core/embedding/unique.h"
 
@@ -31,8 +32,10 @@ TableType ParseTableType(const std::string& name) {
 
 int64_t EmbeddingTable::BytesPerRow(int64_t vec, OptimizerType type) {
   const int64_t counters = 3 * sizeof(int64_t);  // key, slot id, last step
+  const int64_t floats = CheckedMul(vec, 1 + NumOptimizerSlots(type),
+                                    "floats per row = embedding_vec_size * (1 + optimizer slots)");
   return counters + KeyIndex::kBytesPerKey +
-         static_cast<int64_t>(sizeof(float)) * vec * (1 + NumOptimizerSlots(type));
+         CheckedMul(floats, sizeof(float), "bytes per row of embedding_vec_size floats");
 }
 
 int64_t EmbeddingTable::MegabytesFor(int64_t rows, int64_t vec, OptimizerType type) {
@@ -40,17 +43,23 @@ int64_t EmbeddingTable::MegabytesFor(int64_t rows, int64_t vec, OptimizerType ty
       std::ceil(static_cast<double>(rows) * BytesPerRow(vec, type) / kBytesPerMb));
 }
 
+int64_t EmbeddingTable::WorkspaceRows(double workspace_mb, int64_t vec, OptimizerType type) {
+  HCTR_CHECK(vec > 0, "`embedding_vec_size` must be a positive integer. Received: "
+                      "embedding_vec_size="
+                          << vec);
+  // 2^43 MB = 2^63 bytes: the most a 64-bit size counts (and far beyond any machine).
+  HCTR_CHECK(std::isfinite(workspace_mb) && workspace_mb > 0 && workspace_mb < 0x1p43,
+             "`workspace_size_per_gpu_in_mb` must be a positive number below 2^43 (8 EiB). "
+             "Received: workspace_size_per_gpu_in_mb="
+                 << workspace_mb);
+  const int64_t bytes = CheckedFloorToInt64(workspace_mb * kBytesPerMb, "workspace bytes");
+  return bytes / BytesPerRow(vec, type);
+}
+
 EmbeddingTable::EmbeddingTable(const TableOptions& options) : options_(options) {
-  HCTR_CHECK(options_.vec > 0, "`embedding_vec_size` must be a positive integer. Received: "
-                                   "embedding_vec_size="
-                                       << options_.vec);
-  HCTR_CHECK(options_.workspace_mb > 0,
-             "`workspace_size_per_gpu_in_mb` must be positive. Received: "
-             "workspace_size_per_gpu_in_mb="
-                 << options_.workspace_mb);
   num_slots_ = NumOptimizerSlots(options_.optimizer.type);
+  capacity_ = WorkspaceRows(options_.workspace_mb, options_.vec, options_.optimizer.type);
   const int64_t per_row = BytesPerRow(options_.vec, options_.optimizer.type);
-  capacity_ = static_cast<int64_t>(options_.workspace_mb * kBytesPerMb / per_row);
   if (options_.type == TableType::kLocalizedSlotSparseEmbeddingOneHot) {
     HCTR_CHECK(!options_.slot_size_array.empty(),
                "`slot_size_array` must be given for LocalizedSlotSparseEmbeddingOneHot. "
@@ -61,7 +70,7 @@ EmbeddingTable::EmbeddingTable(const TableOptions& options) : options_(options) 
       HCTR_CHECK(rows > 0, "`slot_size_array` entries must be positive. Received: "
                            "slot_size_array["
                                << s << "]=" << rows);
-      slot_offsets_.push_back(slot_offsets_.back() + rows);
+      slot_offsets_.push_back(CheckedAdd(slot_offsets_.back(), rows, "sum of slot_size_array"));
     }
     const int64_t total = slot_offsets_.back();
     HCTR_CHECK_CODE(total <= capacity_, ErrorCode::kResourceExhausted,
@@ -116,7 +125,7 @@ void EmbeddingTable::TableKeys(const int64_t* values, int64_t n, const int64_t* 
       const int64_t s = r % slot_num;
       for (int64_t p = row_splits[r]; p < row_splits[r + 1]; ++p) {
         HCTR_CHECK_CODE(values[p] >= 0 && values[p] < options_.slot_size_array[s],
-                        ErrorCode::kOutOfRange,
+                        ErrorCode::kInvalidArgument,
                         "key " << values[p] << " in slot " << s << " (sample " << r / slot_num
                                << ") is outside the slot's range [0, "
                                << options_.slot_size_array[s]
@@ -144,20 +153,24 @@ void EmbeddingTable::EnsureStorage(int64_t rows) {
   last_step_.resize(rows);
 }
 
+void EmbeddingTable::CheckFits(int64_t base, int64_t adding) const {
+  HCTR_CHECK_CODE(
+      adding <= capacity_ - base, ErrorCode::kResourceExhausted,
+      "embedding table is full: it holds "
+          << base << " keys, this batch adds " << adding
+          << " new keys and workspace_size_per_gpu_in_mb=" << options_.workspace_mb << " allows "
+          << capacity_ << " rows of " << BytesPerRow(options_.vec, options_.optimizer.type)
+          << " bytes; the table needs at least "
+          << MegabytesFor(base + adding, options_.vec, options_.optimizer.type)
+          << " MB: raise workspace_size_per_gpu_in_mb");
+}
+
 void EmbeddingTable::InsertRows(const std::vector<int64_t>& keys,
                                 const std::vector<int64_t>& slots,
                                 const ParallelFor& parallel_for) {
   const int64_t base = static_cast<int64_t>(keys_.size());
   const int64_t m = static_cast<int64_t>(keys.size());
-  HCTR_CHECK_CODE(
-      base + m <= capacity_, ErrorCode::kResourceExhausted,
-      "embedding table is full: it holds "
-          << base << " keys, this batch adds " << m << " new keys and workspace_size_per_gpu_in_mb="
-          << options_.workspace_mb << " allows " << capacity_ << " rows of "
-          << BytesPerRow(options_.vec, options_.optimizer.type)
-          << " bytes; the table needs at least "
-          << MegabytesFor(base + m, options_.vec, options_.optimizer.type)
-          << " MB: raise workspace_size_per_gpu_in_mb");
+  CheckFits(base, m);
   EnsureStorage(base + m);
   const bool one_hot = options_.type == TableType::kLocalizedSlotSparseEmbeddingOneHot;
   if (!one_hot) index_.Reserve(base + m);
@@ -353,7 +366,7 @@ void EmbeddingTable::ImportRows(const int64_t* keys, int64_t n, const float* row
   }
   if (one_hot && n > 0) {
     HCTR_CHECK_CODE(sorted.front() >= 0 && sorted.back() < slot_offsets_.back(),
-                    ErrorCode::kOutOfRange,
+                    ErrorCode::kInvalidArgument,
                     "imported LocalizedSlotSparseEmbeddingOneHot keys must lie in [0, "
                         << slot_offsets_.back() << ") (sum of slot_size_array). Received: key "
                         << (sorted.front() < 0 ? sorted.front() : sorted.back()));
@@ -368,6 +381,8 @@ void EmbeddingTable::ImportRows(const int64_t* keys, int64_t n, const float* row
       slots[i] = slot_ids[i];
     }
   }
+  // Every check before the table changes: a failed import leaves it exactly as it was.
+  CheckFits(0, n);
   std::unique_lock<std::shared_mutex> lock(mutex_);
   for (int64_t r = 0; r < static_cast<int64_t>(keys_.size()); ++r) {
     if (one_hot) dense_index_[keys_[r]] = -1;

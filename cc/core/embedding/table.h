@@ -56,6 +56,9 @@ class EmbeddingTable {
   static int64_t BytesPerRow(int64_t vec, OptimizerType type);
   // MB (2^20 bytes) needed for `rows` rows, rounded up.
   static int64_t MegabytesFor(int64_t rows, int64_t vec, OptimizerType type);
+  // Rows a workspace of `workspace_mb` holds. Throws unless workspace_mb is positive and its
+  // bytes fit in int64, so every size derived from the capacity (rows * vec * slots * 4) fits.
+  static int64_t WorkspaceRows(double workspace_mb, int64_t vec, OptimizerType type);
 
   const TableOptions& options() const { return options_; }
   int64_t capacity() const { return capacity_; }
@@ -107,6 +110,9 @@ class EmbeddingTable {
   void InsertRows(const std::vector<int64_t>& keys, const std::vector<int64_t>& slots,
                   const ParallelFor& parallel_for);  // keys absent and distinct
   void EnsureStorage(int64_t rows);
+  // Throws ResourceExhausted ("table is full", with the MB needed) unless `base` + `adding`
+  // rows fit in the capacity.
+  void CheckFits(int64_t base, int64_t adding) const;
   const StepScalars& ScalarsOfStep(int64_t t) const { return step_scalars_[t - 1]; }
 
   TableOptions options_;

@@ -11,13 +11,12 @@
 #include <numeric>
 
 #include "cc/core/check.h"
+#include "cc/core/checked_math.h"
 #include "cc/cuda/cuda_check.cuh"
 #include "cc/cuda/op_support.cuh"
 
 namespace hugectr_tf {
 namespace {
-
-constexpr double kBytesPerMb = 1024.0 * 1024.0;
 
 template <typename T>
 std::vector<T> ToHost(const T* device, int64_t count, cudaStream_t stream) {
@@ -53,7 +52,7 @@ int64_t CheckedCapacity(const TableOptions& o) {
                                  "workspace_size_per_gpu_in_mb="
                                      << o.workspace_mb);
   const int64_t per_row = EmbeddingTable::BytesPerRow(o.vec, o.optimizer.type);
-  const int64_t capacity = static_cast<int64_t>(o.workspace_mb * kBytesPerMb / per_row);
+  const int64_t capacity = EmbeddingTable::WorkspaceRows(o.workspace_mb, o.vec, o.optimizer.type);
   if (o.type == TableType::kLocalizedSlotSparseEmbeddingOneHot) {
     HCTR_CHECK(!o.slot_size_array.empty(),
                "`slot_size_array` must be given for LocalizedSlotSparseEmbeddingOneHot. "
@@ -63,7 +62,7 @@ int64_t CheckedCapacity(const TableOptions& o) {
       HCTR_CHECK(o.slot_size_array[s] > 0, "`slot_size_array` entries must be positive. "
                                            "Received: slot_size_array["
                                                << s << "]=" << o.slot_size_array[s]);
-      total += o.slot_size_array[s];
+      total = CheckedAdd(total, o.slot_size_array[s], "sum of slot_size_array");
     }
     HCTR_CHECK_CODE(total <= capacity, ErrorCode::kResourceExhausted,
                     "LocalizedSlotSparseEmbeddingOneHot needs "
@@ -195,7 +194,7 @@ void GpuEmbeddingTableResource::ImportRows(const int64_t* keys, int64_t n, const
   }
   if (one_hot_ != nullptr && n > 0) {
     HCTR_CHECK_CODE(sorted.front() >= 0 && sorted.back() < slot_offsets_.back(),
-                    ErrorCode::kOutOfRange,
+                    ErrorCode::kInvalidArgument,
                     "imported LocalizedSlotSparseEmbeddingOneHot keys must lie in [0, "
                         << slot_offsets_.back() << ") (sum of slot_size_array). Received: key "
                         << (sorted.front() < 0 ? sorted.front() : sorted.back()));
