@@ -25,6 +25,11 @@ class NormDecoder : public RecordDecoder {
 
  private:
   void ReadHeader();
+  // After the header's last record the file must end: anything more (trailing records, a second
+  // file appended with `cat`) is an error naming both counts, never silently dropped.
+  void CheckFileEnds();
+  // "the file holds ..." for the bytes after the header's last record (error path only).
+  std::string DescribeTrailingData();
   // Parses one record payload of `size` bytes at `p` (Sum mode: the whole unit is in memory).
   void ParseFramed(const char* p, int64_t size, RecordBlock* out);
   void ParseStreamed(RecordBlock* out);
@@ -36,6 +41,7 @@ class NormDecoder : public RecordDecoder {
   int64_t number_of_records_ = 0;
   int64_t next_record_ = 0;  // index of the record being parsed (for messages)
   int64_t key_bytes_ = 4;
+  bool end_checked_ = false;
 };
 
 }  // namespace hugectr_tf
