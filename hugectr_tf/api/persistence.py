@@ -18,6 +18,7 @@ from hugectr_tf.api import model_files, snapshot
 from hugectr_tf.api.optimizers import slot_variables
 from hugectr_tf.embedding import manifest
 from hugectr_tf.embedding.files import FOLDER_MANIFEST
+from hugectr_tf.embedding.table import naming_file
 
 snapshot_names = snapshot.snapshot_names
 
@@ -160,14 +161,15 @@ def _one_per_embedding(network, files, what):
     return files
 
 
-def _apply_all(tables, states, apply):
+def _apply_all(tables, states, paths, apply):
     """apply(table, state) for every table, or for none: when one fails, the tables already
-    changed get their previous content back (each table's own import changes nothing on error)."""
+    changed get their previous content back (each table's own import changes nothing on error).
+    An error names the file whose state the table refused."""
     changed = []
     try:
-        for i, (table, state) in enumerate(zip(tables, states)):
+        for i, (table, state, path) in enumerate(zip(tables, states, paths)):
             backup = table.export() if i < len(tables) - 1 else None
-            apply(table, state)
+            naming_file(path, apply, table, state)
             changed.append((table, backup))
     except BaseException:
         for table, backup in reversed(changed):
@@ -182,7 +184,7 @@ def load_sparse_weights(network, sparse_embedding_files):
     for table, folder in zip(tables, files):
         snapshot.Member(folder).check()
         states.append(table.read_sparse_model_files(folder))
-    _apply_all(tables, states, lambda table, state: table.import_sparse_rows(*state))
+    _apply_all(tables, states, files, lambda table, state: table.import_sparse_rows(*state))
 
 
 def load_sparse_optimizer_states(network, sparse_opt_states_files):
@@ -192,7 +194,7 @@ def load_sparse_optimizer_states(network, sparse_opt_states_files):
     for table, path in zip(tables, files):
         snapshot.Member(path).check()
         states.append(table.read_optimizer_state_file(path))
-    _apply_all(tables, states, lambda table, state: table.import_optimizer_state(state))
+    _apply_all(tables, states, files, lambda table, state: table.import_optimizer_state(state))
 
 
 class IncrementalTracker:

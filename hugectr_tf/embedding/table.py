@@ -21,6 +21,15 @@ LOCALIZED_TYPES = (
 )
 
 
+def naming_file(path, call, *args):
+    """call(*args); an op error it raises is raised again with `path` in front of its message, so
+    an import that the table refuses names the file it came from."""
+    try:
+        return call(*args)
+    except tf.errors.OpError as err:
+        raise type(err)(err.node_def, err.op, f"`{path}`: {err.message}") from None
+
+
 class EmbeddingTable(tf.saved_model.experimental.TrackableResource):
     """Owns one embedding table resource (see `hugectr_tf.ops.embedding_ops.create_table`).
 
@@ -123,7 +132,7 @@ class EmbeddingTable(tf.saved_model.experimental.TrackableResource):
 
     def read_sparse_model(self, folder):
         """Replaces the rows with a HugeCTR sparse model folder (optimizer state restarts)."""
-        self.import_sparse_rows(*self.read_sparse_model_files(folder))
+        naming_file(folder, self.import_sparse_rows, *self.read_sparse_model_files(folder))
 
     def save_optimizer_states(self, path):
         """Writes keys, optimizer slots and step counters to one file (embedding/files.py);
@@ -156,7 +165,7 @@ class EmbeddingTable(tf.saved_model.experimental.TrackableResource):
 
     def load_optimizer_states(self, path):
         """Loads a file written by `save_optimizer_states` (its keys must be in the table)."""
-        self.import_optimizer_state(self.read_optimizer_state_file(path))
+        naming_file(path, self.import_optimizer_state, self.read_optimizer_state_file(path))
 
     # tf.train.Checkpoint support.
     def _serialize_to_tensors(self):

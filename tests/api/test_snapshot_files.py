@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import tensorflow as tf
 from helpers import snapshot_model as sm
 
 from hugectr_tf.api import persistence
@@ -160,7 +161,8 @@ def test_failed_sparse_load_restores_the_tables_already_replaced(snapshot, fresh
     keys[1] = keys[0]
     keys.tofile(folder / "key")
     before = _reset(fresh)
-    with pytest.raises(Exception, match=f"imported keys must be distinct. Received: key {keys[0]}"):
+    message = f"run1_sparse_3.model`: .*imported keys must be distinct. Received: key {keys[0]}"
+    with pytest.raises(tf.errors.InvalidArgumentError, match=message):
         fresh.load_sparse_weights(snapshot["sparse"])
     sm.assert_same_state(sm.state(fresh), before)
 
