@@ -96,7 +96,9 @@ class _ParquetSource:
 
     def _column(self, table, path, name, floating):
         if name not in table.column_names:
-            raise ValueError(f"Parquet file `{path}` has no column `{name}` named in the metadata")
+            raise ValueError(
+                f"Parquet file `{path}` has no column `{name}`, which `{self.meta_path}` names"
+            )
         col = table.column(name)
         if pa.types.is_nested(col.type):
             self._fail(path, 0, name, f"nested type {col.type} is not supported")
