@@ -127,7 +127,7 @@ class GpuOneHotEmbedding : public GpuEmbeddingTable {
   int64_t rows_in_use() const override { return max_rows_; }
   int slot_num() const { return static_cast<int>(slot_sizes_.size()); }
 
-  // rows[i] = keys[i] + offset of its slot; throws kOutOfRange naming the first bad key.
+  // rows[i] = keys[i] + offset of its slot; throws kInvalidArgument naming the first bad key.
   void Rows(const int64_t* keys, int64_t n, const int64_t* row_splits, int64_t num_bags,
             int64_t* rows, cudaStream_t stream);
 

@@ -66,6 +66,13 @@ def input_to_json(inp):
 def input_from_json(entry):
     params = []
     for s in entry.get("sparse", []):
+        # Not used by the readers here, but a value HugeCTR does not know is a damaged file.
+        kind = s.get("type", "DistributedSlot")
+        if kind not in ("DistributedSlot", "LocalizedSlot"):
+            raise ValueError(
+                f"sparse input {s.get('top')!r} of the Data layer has type {kind!r}; HugeCTR "
+                "knows 'DistributedSlot' and 'LocalizedSlot'"
+            )
         nnz = s.get("nnz_per_slot", s.get("max_nnz", 1))
         fixed = bool(s.get("is_fixed_length", False))
         params.append(DataReaderSparseParam(s["top"], nnz, fixed, s["slot_num"]))

@@ -217,6 +217,11 @@ class Trainer:
         for name, value in (("display", display), ("eval_interval", eval_interval)):
             if not (isinstance(value, int) and value > 0):
                 raise ValueError(f"`{name}` must be a positive integer. Received: {name}={value!r}")
+        if isinstance(snapshot, bool) or not isinstance(snapshot, int) or snapshot < 0:
+            raise ValueError(
+                "`snapshot` must be a non-negative integer (0: no snapshots). "
+                f"Received: snapshot={snapshot!r}"
+            )
         epoch_mode = not self.solver.repeat_dataset
         if epoch_mode and not (isinstance(num_epochs, int) and num_epochs > 0):
             raise ValueError(

@@ -36,13 +36,33 @@ def read_metadata(file_list):
             meta = json.load(f)
         for key in ("file_stats", "labels", "conts", "cats"):
             meta[key] = list(meta[key])
-    except (ValueError, KeyError, TypeError) as err:
+        _check_entries(meta)
+    except (ValueError, KeyError, TypeError, AttributeError) as err:
         raise ValueError(
             f"Parquet metadata `{meta_path}` is not valid: {err!r}; it needs file_stats, labels, "
             "conts and cats"
         ) from None
     meta["path"] = meta_path
     return files, meta
+
+
+def _check_entries(meta):
+    """Every entry has its fields with the right types (raises KeyError/TypeError otherwise)."""
+
+    def typed(entry, field, kind):
+        value = entry[field]
+        if not isinstance(value, kind) or isinstance(value, bool) or value == "":
+            raise TypeError(f"{field}={value!r} must be a {kind.__name__}")
+        if kind is int and value < 0:
+            raise ValueError(f"{field}={value!r} is negative")
+
+    for stat in meta["file_stats"]:
+        typed(stat, "file_name", str)
+        typed(stat, "num_rows", int)
+    for key in ("labels", "conts", "cats"):
+        for column in meta[key]:
+            typed(column, "col_name", str)
+            typed(column, "index", int)
 
 
 def _columns(meta, key, expected, what):
@@ -77,7 +97,9 @@ class _ParquetSource:
 
     def _column(self, table, path, name, floating):
         if name not in table.column_names:
-            raise ValueError(f"Parquet file `{path}` has no column `{name}` named in the metadata")
+            raise ValueError(
+                f"Parquet file `{path}` has no column `{name}`, which `{self.meta_path}` names"
+            )
         col = table.column(name)
         if pa.types.is_nested(col.type):
             self._fail(path, 0, name, f"nested type {col.type} is not supported")

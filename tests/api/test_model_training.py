@@ -361,19 +361,18 @@ def test_mixed_precision_training_scales_and_unscales_the_loss(norm_data):
     import keras
 
     gen = norm_data
-    try:
-        model, opt = make_model(gen, use_mixed_precision=True, scaler=1024)
-        add_dcn(model, opt, gen)
-        model.compile()
-        assert keras.mixed_precision.global_policy().name == "mixed_float16"
-        for _ in range(60):
-            model.train()
-        assert np.isfinite(model.get_current_loss())
-        assert model.embedding_layers[0].gradient_scale == 1024.0
-        auc = _evaluate(model, _eval_batches(gen))["AUC"]
-        assert auc > 0.6  # scaled gradients unscaled correctly still learn
-    finally:
-        keras.mixed_precision.set_global_policy("float32")
+    model, opt = make_model(gen, use_mixed_precision=True, scaler=1024)
+    add_dcn(model, opt, gen)
+    model.compile()
+    # The Model's layers compute in float16; the user's global policy is left alone (issue 13).
+    assert keras.mixed_precision.global_policy().name == "float32"
+    assert {layer.dtype_policy.name for layer in model.network.dense_layers} == {"mixed_float16"}
+    for _ in range(60):
+        model.train()
+    assert np.isfinite(model.get_current_loss())
+    assert model.embedding_layers[0].gradient_scale == 1024.0
+    auc = _evaluate(model, _eval_batches(gen))["AUC"]
+    assert auc > 0.6  # scaled gradients unscaled correctly still learn
 
 
 def test_incremental_model_returns_rows_updated_since_the_last_call(norm_data):

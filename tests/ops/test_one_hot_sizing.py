@@ -55,7 +55,7 @@ def test_zero_size_slots_share_the_range_of_the_next_positive_slot():
     _, unique_keys, _ = E.lookup_train(t, [9, 5, 5, 0, 2, 1], np.arange(7), 6, 4)
     # offsets [0, 10, 10, 10, 16, 16]: item 5 of slots 1 and 2 is one row, 15.
     np.testing.assert_array_equal(unique_keys.numpy(), [9, 10, 15, 17, 18])
-    with pytest.raises(tf.errors.OutOfRangeError, match=r"key 6 in slot 1 .*\[0, 6\)"):
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"key 6 in slot 1 .*\[0, 6\)"):
         E.lookup_train(t, [0, 6, 0, 0, 0, 0], np.arange(7), 6, 4)
 
 

@@ -376,6 +376,8 @@ void EmbeddingTable::ImportRows(const int64_t* keys, int64_t n, const float* row
       slots[i] = slot_ids[i];
     }
   }
+  // Every check before the table changes: a failed import leaves it exactly as it was.
+  CheckTableRoom(0, n, capacity_, options_.vec, options_.workspace_mb, options_.optimizer.type);
   std::unique_lock<std::shared_mutex> lock(mutex_);
   for (int64_t r = 0; r < static_cast<int64_t>(keys_.size()); ++r) {
     if (one_hot) dense_index_.data()[keys_[r]] = 0;

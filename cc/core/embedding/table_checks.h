@@ -114,10 +114,11 @@ inline void CheckOneHotSlotNum(int64_t slot_num, size_t table_slots) {
                  << table_slots << " slots but the input has slot_num=" << slot_num);
 }
 
-// A OneHot key must lie in [0, slot_size) of its slot.
+// A OneHot key must lie in [0, slot_size) of its slot. InvalidArgument, never OutOfRange: Keras
+// takes TensorFlow's OutOfRange for the end of the data and stops without an error.
 [[noreturn]] inline void ThrowOneHotKeyOutOfRange(int64_t key, int64_t slot, int64_t sample,
                                                   int64_t slot_size) {
-  HCTR_FAIL(ErrorCode::kOutOfRange, "key " << key << " in slot " << slot << " (sample " << sample
+  HCTR_FAIL(ErrorCode::kInvalidArgument, "key " << key << " in slot " << slot << " (sample " << sample
                                            << ") is outside the slot's range [0, " << slot_size
                                            << ") given by slot_size_array[" << slot << "]");
 }
@@ -150,7 +151,8 @@ inline void CheckImportedKeys(const std::vector<int64_t>& sorted, int64_t one_ho
                "imported keys must be distinct. Received: key " << sorted[i] << " twice");
   }
   if (one_hot_rows >= 0 && n > 0) {
-    HCTR_CHECK_CODE(sorted.front() >= 0 && sorted.back() < one_hot_rows, ErrorCode::kOutOfRange,
+    HCTR_CHECK_CODE(sorted.front() >= 0 && sorted.back() < one_hot_rows,
+                    ErrorCode::kInvalidArgument,
                     "imported LocalizedSlotSparseEmbeddingOneHot keys must lie in [0, "
                         << one_hot_rows << ") (sum of slot_size_array). Received: key "
                         << (sorted.front() < 0 ? sorted.front() : sorted.back()));
