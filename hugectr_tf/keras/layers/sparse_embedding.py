@@ -3,10 +3,11 @@
 import keras
 import numpy as np
 
+from hugectr_tf import distributed
 from hugectr_tf.config import Embedding_t, parse_optimizer
 from hugectr_tf.embedding.frozen import frozen_lookup
 from hugectr_tf.embedding.keys import keys_to_csr
-from hugectr_tf.embedding.table import STATE_NAMES, EmbeddingTable
+from hugectr_tf.embedding.table import STATE_NAMES
 from hugectr_tf.embedding.training import train_lookup
 from hugectr_tf.ops import embedding_ops
 
@@ -121,9 +122,11 @@ class SparseEmbedding(keras.layers.Layer):
 
     # ----------------------------------------------------------------------------- building
     def build(self, input_shape=None):
-        self._table = EmbeddingTable(
-            self.embedding_vec_size,
-            self.workspace_size_per_gpu_in_mb,
+        # Under a strategy with several replicas the table is split across them (one shard each).
+        self._table = distributed.create_table(
+            f"SparseEmbedding `{self.name}`",
+            embedding_vec_size=self.embedding_vec_size,
+            workspace_size_per_gpu_in_mb=self.workspace_size_per_gpu_in_mb,
             embedding_type=self.embedding_type,
             slot_size_array=self.slot_size_array,
             seed=self.seed,
@@ -158,6 +161,19 @@ class SparseEmbedding(keras.layers.Layer):
         frozen = frozen_lookup(self)
         if frozen is not None:  # tracing a plugin-free serving graph (hugectr_tf.keras.serving)
             return frozen.lookup(values, splits)
+        distributed.check_replicas(self.table, f"SparseEmbedding `{self.name}`")
+        if distributed.is_sharded(self.table):
+            return self.table.lookup(
+                values,
+                splits,
+                slot_num=self.slot_num,
+                combiner=self.combiner,
+                key_dtype=getattr(inputs, "dtype", None),
+                train=bool(training and self.trainable),
+                learning_rate=self._learning_rate,
+                trigger=self._update_trigger,
+                gradient_scale=self.gradient_scale,
+            )
         handle = self.table.resource_handle
         if training and self.trainable:
             return train_lookup(

@@ -1,0 +1,290 @@
+"""`ShardedTable`: one embedding table split across the replicas of a tf.distribute strategy.
+
+Each replica of a `MirroredStrategy` / `MultiWorkerMirroredStrategy` holds one shard, an
+`EmbeddingTable` on the replica's device, owning the rows and optimizer state of the keys the
+split rule gives it (sharding.py). Lookups inside `strategy.run` exchange keys and partial sums
+between replicas (exchange.py); lookups outside it (eager calls, serving graphs) ask every shard
+of this process in turn.
+
+Persistence always holds the WHOLE table, whatever the number of shards: `tf.train.Checkpoint`
+saves the merged state under the same names as an unsharded `EmbeddingTable`, Keras files and
+HugeCTR sparse model folders hold the merged rows, so a table saved with N replicas restores into
+M replicas (or one) and the other way round; restoring splits the state by the split rule.
+"""
+
+import numpy as np
+import tensorflow as tf
+
+from hugectr_tf.distributed import exchange, sharding
+from hugectr_tf.embedding import files
+from hugectr_tf.embedding.table import STATE_NAMES, EmbeddingTable
+from hugectr_tf.ops import embedding_ops
+
+SUPPORTED_STRATEGIES = (tf.distribute.MirroredStrategy, tf.distribute.MultiWorkerMirroredStrategy)
+
+
+def check_strategy(strategy, owner):
+    """Raises ValueError unless `strategy` can hold a sharded table (its kind and devices)."""
+    if not isinstance(strategy, SUPPORTED_STRATEGIES):
+        raise ValueError(
+            f"{owner}: a table is split across the replicas of a MirroredStrategy or a "
+            f"MultiWorkerMirroredStrategy. Received: {type(strategy).__name__} with "
+            f"{strategy.num_replicas_in_sync} replicas"
+        )
+    devices = list(strategy.extended.worker_devices)
+    kinds = sorted({tf.DeviceSpec.from_string(d).device_type or "?" for d in devices})
+    if len(kinds) > 1:
+        raise ValueError(
+            f"{owner}: the replicas of a sharded table must all be GPUs or all CPUs (one shard "
+            f"per replica, one kind of kernel). Received replicas on {', '.join(kinds)}: "
+            f"{devices}"
+        )
+    return devices
+
+
+def local_replica_ids(strategy):
+    """Global replica index of each replica of this process, in `worker_devices` order."""
+    ids = strategy.experimental_distribute_values_from_function(
+        lambda ctx: tf.constant(ctx.replica_id_in_sync_group, tf.int64)
+    )
+    return [int(v.numpy()) for v in strategy.experimental_local_results(ids)]
+
+
+class ShardedTable(tf.__internal__.tracking.Trackable):
+    """An embedding table split across the replicas of `strategy` (one `EmbeddingTable` each).
+
+    Args:
+        strategy: `tf.distribute.MirroredStrategy` or `MultiWorkerMirroredStrategy`.
+        owner: String naming the layer in error messages.
+        embedding_vec_size, workspace_size_per_gpu_in_mb, embedding_type, slot_size_array,
+            seed, optimizer: As `EmbeddingTable`; `workspace_size_per_gpu_in_mb` is the limit
+            of each shard, as in HugeCTR. Every shard uses the same seed, so a key's first row
+            is the one an unsharded table would give it.
+    """
+
+    def __init__(
+        self,
+        strategy,
+        owner,
+        *,
+        embedding_vec_size,
+        workspace_size_per_gpu_in_mb,
+        embedding_type,
+        slot_size_array=(),
+        seed=0,
+        optimizer=None,
+    ):
+        super().__init__()
+        devices = check_strategy(strategy, owner)
+        self.strategy = strategy
+        self.owner = owner
+        self.num_shards = strategy.num_replicas_in_sync
+        self.by_slot = sharding.splits_by_slot(embedding_type)
+        self.shards = {}
+        for replica, device in zip(local_replica_ids(strategy), devices):
+            with tf.device(device):
+                self.shards[replica] = EmbeddingTable(
+                    embedding_vec_size,
+                    workspace_size_per_gpu_in_mb,
+                    embedding_type=embedding_type,
+                    slot_size_array=slot_size_array,
+                    seed=seed,
+                    optimizer=optimizer,
+                    device=device,
+                )
+        first = next(iter(self.shards.values()))
+        self.embedding_vec_size = first.embedding_vec_size
+        self.workspace_size_per_gpu_in_mb = first.workspace_size_per_gpu_in_mb
+        self.embedding_type = first.embedding_type
+        self.slot_size_array = first.slot_size_array
+        self.seed = first.seed
+        self.optimizer = first.optimizer
+
+    @property
+    def localized(self):
+        """True when rows carry slot ids (Localized types): sparse model folders hold `slot_id`."""
+        return self.by_slot
+
+    @property
+    def all_local(self):
+        """True when every shard lives in this process (MirroredStrategy)."""
+        return len(self.shards) == self.num_shards
+
+    def _ordered_shards(self):
+        if not self.all_local:
+            raise ValueError(
+                f"{self.owner}: this process holds shards {sorted(self.shards)} of "
+                f"{self.num_shards}; call it inside strategy.run (MultiWorkerMirroredStrategy)"
+            )
+        return [self.shards[i] for i in range(self.num_shards)]
+
+    # ------------------------------------------------------------------------------- lookups
+    def lookup(
+        self,
+        values,
+        splits,
+        *,
+        slot_num,
+        combiner,
+        key_dtype,
+        train,
+        learning_rate=None,
+        trigger=None,
+        gradient_scale=1.0,
+    ):
+        """Combined embeddings `[batch, slot_num, vec]` of CSR keys: exchanged with the other
+        replicas inside `strategy.run`, from every local shard elsewhere."""
+        key_dtype = tf.int64 if key_dtype is None else tf.as_dtype(key_dtype)
+        kwargs = dict(
+            slot_num=slot_num,
+            embedding_vec_size=self.embedding_vec_size,
+            by_slot=self.by_slot,
+            train=train,
+            learning_rate=learning_rate,
+            trigger=trigger,
+            gradient_scale=gradient_scale,
+        )
+        ctx = tf.distribute.get_replica_context()
+        if ctx is not None and ctx.num_replicas_in_sync > 1:
+            if ctx.num_replicas_in_sync != self.num_shards:
+                raise ValueError(
+                    f"{self.owner}: the table is split into {self.num_shards} shards but runs "
+                    f"in {ctx.num_replicas_in_sync} replicas; use the strategy it was built "
+                    "under (or restore its checkpoint into a model built under this one)"
+                )
+            shard = exchange.replica_id(ctx, self.owner)
+            summed = exchange.replica_lookup(
+                ctx,
+                self.shards[shard].resource_handle,
+                values,
+                splits,
+                shard=shard,
+                num_shards=self.num_shards,
+                key_dtype=key_dtype,
+                owner=self.owner,
+                **kwargs,
+            )
+        else:
+            handles = [table.resource_handle for table in self._ordered_shards()]
+            summed = exchange.local_lookup(handles, values, splits, **kwargs)
+        if combiner == "mean":
+            return exchange.divide_by_nnz(summed, splits, slot_num)
+        return summed
+
+    # ------------------------------------------------------------------------------- state
+    def size(self):
+        """Number of keys in the whole table (int64 scalar)."""
+        return tf.add_n([table.size() for table in self._ordered_shards()])
+
+    def stats(self):
+        """Dict of int64 scalars over all shards: size, capacity, step, misses."""
+        stats = [table.stats() for table in self._ordered_shards()]
+        out = {name: tf.add_n([s[name] for s in stats]) for name in ("size", "capacity", "misses")}
+        out["step"] = stats[0]["step"]
+        return out
+
+    def shard_states(self):
+        """{replica index: state dict} of the shards in this process (rows by ascending key)."""
+        return {replica: table.export() for replica, table in sorted(self.shards.items())}
+
+    def export(self):
+        """The whole table as one unsharded table would export it (rows by ascending key)."""
+        if self.all_local:
+            return sharding.merge_states([table.export() for table in self._ordered_shards()])
+        return self._gather_export()
+
+    def _gather_export(self):
+        """Whole-table export across processes: each per-key entry is gathered from all
+        replicas with `strategy.gather` (a collective: every worker must export together)."""
+        local = self.shard_states()
+        per_key = {}
+        for name in sharding.PER_KEY:
+            value = self.strategy.experimental_distribute_values_from_function(
+                lambda ctx, name=name: local[ctx.replica_id_in_sync_group][name]
+            )
+            per_key[name] = self.strategy.gather(value, axis=0)
+        order = tf.argsort(per_key["keys"])
+        state = {name: tf.gather(value, order) for name, value in per_key.items()}
+        any_shard = next(iter(local.values()))
+        state["step"] = any_shard["step"]
+        state["lr_history"] = any_shard["lr_history"]
+        return {name: state[name] for name in STATE_NAMES}
+
+    def restore(self, state):
+        """Replaces the whole table with `state` (a whole-table dict, as `export` returns),
+        each shard taking the keys the split rule gives it."""
+        sharding.check_state(state, self.embedding_vec_size, self.owner)
+        parts = sharding.split_state(state, self.num_shards, self.by_slot)
+        return tf.group([self.shards[i].restore(parts[i]) for i in sorted(self.shards)])
+
+    # ------------------------------------------------------------------------------- files
+    def write_sparse_model(self, folder):
+        """Writes the whole table as a HugeCTR sparse model folder."""
+        state = self.export()
+        slot_ids = state["slot_ids"].numpy() if self.localized else None
+        files.write_sparse_model(folder, state["keys"].numpy(), state["rows"].numpy(), slot_ids)
+
+    def read_sparse_model(self, folder):
+        """Replaces the rows with a HugeCTR sparse model folder, split across the shards
+        (optimizer state restarts)."""
+        keys, rows, slot_ids = files.read_sparse_model(
+            folder, self.embedding_vec_size, need_slot_id=self.localized
+        )
+        masks = sharding.shard_masks(keys, slot_ids, self.num_shards, self.by_slot)
+        for replica, table in self.shards.items():
+            mine = masks[replica].numpy()
+            embedding_ops.import_rows(
+                table.resource_handle,
+                keys[mine],
+                rows[mine],
+                None if slot_ids is None else slot_ids[mine],
+            )
+
+    def save_optimizer_states(self, path):
+        """Writes the whole table's optimizer state to one file (embedding/files.py)."""
+        files.write_optimizer_states(
+            path,
+            embedding_ops.OPTIMIZER_CODES[self.optimizer.optimizer_type],
+            {k: v.numpy() for k, v in self.export().items()},
+        )
+
+    def load_optimizer_states(self, path):
+        """Loads a file written by `save_optimizer_states`; each key's state goes to the shard
+        that holds the key (its keys must be in the table)."""
+        state = files.read_optimizer_states(
+            path,
+            embedding_ops.OPTIMIZER_CODES[self.optimizer.optimizer_type],
+            self.embedding_vec_size,
+        )
+        held = {replica: t.export()["keys"].numpy() for replica, t in self.shards.items()}
+        missing = ~np.isin(state["keys"], np.concatenate(list(held.values())))
+        if self.all_local and missing.any():
+            raise ValueError(
+                f"`{path}` holds the optimizer state of {int(missing.sum())} keys the table does "
+                f"not hold (first: {state['keys'][missing][:5].tolist()}); load the sparse model "
+                "first"
+            )
+        for replica, table in self.shards.items():
+            mine = np.isin(state["keys"], held[replica])
+            embedding_ops.import_optimizer_state(
+                table.resource_handle,
+                state["keys"][mine],
+                state["optimizer_slots"][mine],
+                state["last_step"][mine],
+                state["step"],
+                state["lr_history"],
+            )
+
+    # ------------------------------------------------------------------- tf.train.Checkpoint
+    def _serialize_to_tensors(self):
+        return self.export()
+
+    def _restore_from_tensors(self, restored_tensors):
+        return self.restore({name: restored_tensors[name] for name in STATE_NAMES})
+
+    def _trackable_children(self, save_type="checkpoint", **kwargs):
+        # Checkpoints hold the whole table through this object only (so they restore into any
+        # number of shards); a SavedModel also needs the shard resources its functions capture.
+        if str(getattr(save_type, "value", save_type)) == "savedmodel":
+            return {f"shard_{i}": table for i, table in sorted(self.shards.items())}
+        return {}
