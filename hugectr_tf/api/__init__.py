@@ -6,6 +6,7 @@ facade adds `Model` on top of them.
 
 from hugectr_tf.api.model import Model
 from hugectr_tf.config import (
+    AllReduceAlgo,
     Check_t,
     CreateMOS,
     CreateOptimizer,
@@ -14,6 +15,7 @@ from hugectr_tf.config import (
     DataReaderSparseParam,
     DataReaderType_t,
     DenseLayer,
+    DeviceLayout,
     Embedding_t,
     Initializer_t,
     Input,
@@ -30,6 +32,7 @@ from hugectr_tf.config import (
 )
 
 __all__ = [
+    "AllReduceAlgo",
     "Check_t",
     "CreateMOS",
     "CreateOptimizer",
@@ -38,6 +41,7 @@ __all__ = [
     "DataReaderSparseParam",
     "DataReaderType_t",
     "DenseLayer",
+    "DeviceLayout",
     "Embedding_t",
     "Initializer_t",
     "Input",

@@ -6,8 +6,10 @@ above take them as they are. This package imports nothing else of hugectr_tf.
 
 from hugectr_tf.config.enums import (
     LOSS_LAYERS,
+    AllReduceAlgo,
     Check_t,
     DataReaderType_t,
+    DeviceLayout,
     Embedding_t,
     Initializer_t,
     Layer_t,
@@ -32,6 +34,7 @@ from hugectr_tf.config.solver import CreateMOS, CreateSolver, ModelOversubscribe
 
 __all__ = [
     # HugeCTR's API names (hugectr_tf.api re-exports them at the top level)
+    "AllReduceAlgo",
     "Check_t",
     "CreateMOS",
     "CreateOptimizer",
@@ -40,6 +43,7 @@ __all__ = [
     "DataReaderSparseParam",
     "DataReaderType_t",
     "DenseLayer",
+    "DeviceLayout",
     "Embedding_t",
     "Initializer_t",
     "Input",

@@ -70,6 +70,20 @@ class LrPolicy_t(_NamedEnum):  # noqa: N801
     fixed = "fixed"
 
 
+class DeviceLayout(_NamedEnum):
+    """How `vvgpu` devices are numbered across nodes (HugeCTR's `DeviceMap::Layout`)."""
+
+    LocalFirst = "LocalFirst"
+    NodeFirst = "NodeFirst"
+
+
+class AllReduceAlgo(_NamedEnum):
+    """The all-reduce of dense gradients across devices: HugeCTR's one-shot kernel or NCCL."""
+
+    OneShot = "OneShot"
+    NCCL = "NCCL"
+
+
 class MetricsType(_NamedEnum):
     AUC = "AUC"
     AverageLoss = "AverageLoss"
