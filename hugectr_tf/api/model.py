@@ -6,14 +6,17 @@ step functions, readers and `fit` (training.py), and persistence.py reads and wr
 files. Inference (`hugectr_tf.inference`) uses the public `network` of a compiled Model.
 """
 
+import contextlib
+
 import keras
 import tensorflow as tf
 
+from hugectr_tf import distributed
 from hugectr_tf.api import graph_json, model_files, persistence
 from hugectr_tf.api.graph import ModelGraph
 from hugectr_tf.api.lr_scheduler import LearningRateScheduler
 from hugectr_tf.api.network import Network
-from hugectr_tf.api.training import Trainer
+from hugectr_tf.api.training import Trainer, log
 from hugectr_tf.config import DataReaderParams, ModelOversubscriberParams, OptParamsPy, Solver
 
 
@@ -30,12 +33,10 @@ class Model:
                 raise TypeError(f"`{name}` must be a hugectr {cls.__name__}. Received: {value!r}")
         if mos is not None and not isinstance(mos, ModelOversubscriberParams):
             raise TypeError(f"`mos` must come from hugectr.CreateMOS. Received: {mos!r}")
-        if solver.num_devices > 1:
-            raise ValueError(
-                f"vvgpu={solver.vvgpu} asks for {solver.num_devices} devices; this release trains "
-                "on one device (vvgpu=[[0]]). Multi-device training through tf.distribute is "
-                "planned; until then use a single device."
-            )
+        # First: logical devices (vvgpu without GPUs) exist only if made before TensorFlow starts.
+        self.placement = distributed.placement_for(solver)
+        for note in self.placement.notes:
+            log(note)
         self.solver = solver
         self.reader_params = reader_params
         self.opt_params = opt_params
@@ -60,16 +61,26 @@ class Model:
         """Adds an `Input`, a `SparseEmbedding` or a `DenseLayer`, validating it at once."""
         if self.network is not None:
             raise RuntimeError("Model.add after Model.compile: add every layer before compiling")
-        self.graph.add(layer)
+        with self._scope():  # tables and weights are made here: under the strategy's scope
+            self.graph.add(layer)
 
     def compile(self):
         """Builds the Keras model, the dense optimizer and the training/evaluation steps."""
         if self.network is not None:
             return
-        self.network = Network(self.graph, self.opt_params, self.solver.lr)
+        with self._scope():
+            self.network = Network(self.graph, self.opt_params, self.solver.lr)
         self._trainer = Trainer(
-            self.solver, self.reader_params, self.network, dense_frozen=self._dense_frozen
+            self.solver,
+            self.reader_params,
+            self.network,
+            dense_frozen=self._dense_frozen,
+            strategy=self.placement.strategy,
         )
+
+    def _scope(self):
+        strategy = self.placement.strategy
+        return strategy.scope() if strategy is not None else contextlib.nullcontext()
 
     def summary(self):
         """Prints the layers with their inputs, outputs and output shapes."""

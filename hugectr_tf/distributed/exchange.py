@@ -27,10 +27,11 @@ from hugectr_tf.distributed.sharding import owned_csr
 from hugectr_tf.embedding.training import train_lookup
 from hugectr_tf.ops import embedding_ops
 
-# Dtype names indexed by TensorFlow's DataType enum, for the key-dtype error message.
-_DTYPE_NAMES = tf.constant(
-    [tf.as_dtype(code).name if code in (3, 4, 5, 6, 9, 17, 22, 23) else "?" for code in range(24)]
-)
+# Dtype names indexed by TensorFlow's DataType enum, for the key-dtype error message. A plain
+# list: a tensor made at import would start TensorFlow's runtime before devices are configured.
+_DTYPE_NAMES = [
+    tf.as_dtype(code).name if code in (3, 4, 5, 6, 9, 17, 22, 23) else "?" for code in range(24)
+]
 
 
 def replica_id(ctx, owner):
@@ -53,7 +54,7 @@ def _check_key_dtypes(headers, owner):
         [
             f"{owner}: the key dtype differs between replicas; every replica must pass keys of "
             "one integer dtype. Received, replica by replica:",
-            tf.gather(_DTYPE_NAMES, tf.clip_by_value(codes, 0, 23)),
+            tf.gather(tf.constant(_DTYPE_NAMES), tf.clip_by_value(codes, 0, 23)),
         ],
     )
 

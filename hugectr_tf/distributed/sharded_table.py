@@ -179,8 +179,9 @@ class ShardedTable(tf.__internal__.tracking.Trackable):
     def stats(self):
         """Dict of int64 scalars over all shards: size, capacity, step, misses."""
         stats = [table.stats() for table in self._ordered_shards()]
-        out = {name: tf.add_n([s[name] for s in stats]) for name in ("size", "capacity", "misses")}
+        out = {name: tf.add_n([s[name] for s in stats]) for name in ("size", "capacity")}
         out["step"] = stats[0]["step"]
+        out["misses"] = tf.add_n([s["misses"] for s in stats])
         return out
 
     def shard_states(self):
