@@ -15,6 +15,7 @@ M replicas (or one) and the other way round; restoring splits the state by the s
 import numpy as np
 import tensorflow as tf
 
+from hugectr_tf.config import Embedding_t
 from hugectr_tf.distributed import exchange, sharding
 from hugectr_tf.embedding import files
 from hugectr_tf.embedding.table import STATE_NAMES, EmbeddingTable
@@ -79,6 +80,7 @@ class ShardedTable(tf.__internal__.tracking.Trackable):
         self.strategy = strategy
         self.owner = owner
         self.num_shards = strategy.num_replicas_in_sync
+        embedding_type = Embedding_t.parse(embedding_type, "embedding_type")
         self.by_slot = sharding.splits_by_slot(embedding_type)
         self.shards = {}
         for replica, device in zip(local_replica_ids(strategy), devices):
@@ -282,6 +284,12 @@ class ShardedTable(tf.__internal__.tracking.Trackable):
 
     def _restore_from_tensors(self, restored_tensors):
         return self.restore({name: restored_tensors[name] for name in STATE_NAMES})
+
+    def _export_to_saved_model_graph(self, object_map, tensor_map, options, **kwargs):
+        # In a SavedModel each shard resource carries its own state (the shards are children in
+        # that mode); the merged state would read the live shards' eager handles.
+        object_map[self] = tf.__internal__.tracking.Trackable()
+        return []
 
     def _trackable_children(self, save_type="checkpoint", **kwargs):
         # Checkpoints hold the whole table through this object only (so they restore into any

@@ -107,23 +107,34 @@ def split_state(state, num_shards, by_slot):
 def merge_states(states):
     """The whole-table state of the shards' states: rows by ascending key, as one table exports.
 
-    Raises ValueError when the shards disagree on the step counter or the learning-rate history
-    (they take one optimizer step each per global step, so they never do unless mixed up).
+    The shards take one optimizer step each per global step, so they agree on the step counter
+    and the learning-rate history; shards that do not raise ValueError (InvalidArgumentError
+    when traced into a graph, e.g. by tf.saved_model.save).
     """
-    steps = [int(s["step"]) for s in states]
-    if len(set(steps)) != 1:
-        raise ValueError(
-            f"The shards of a table have taken different numbers of optimizer steps: {steps}; "
-            "each takes one per global step, so these shards do not belong together"
-        )
     histories = [tf.convert_to_tensor(s["lr_history"]) for s in states]
-    for i, history in enumerate(histories[1:], start=1):
-        if not bool(tf.reduce_all(tf.equal(history, histories[0]))):
+    if tf.executing_eagerly():
+        steps = [int(s["step"]) for s in states]
+        if len(set(steps)) != 1:
             raise ValueError(
-                f"Shard {i} of a table has a different learning-rate history from shard 0"
+                f"The shards of a table have taken different numbers of optimizer steps: {steps}; "
+                "each takes one per global step, so these shards do not belong together"
             )
-    merged = {name: tf.concat([s[name] for s in states], axis=0) for name in PER_KEY}
-    order = tf.argsort(merged["keys"])
+        for i, history in enumerate(histories[1:], start=1):
+            if not bool(tf.reduce_all(tf.equal(history, histories[0]))):
+                raise ValueError(
+                    f"Shard {i} of a table has a different learning-rate history from shard 0"
+                )
+        checks = []
+    else:
+        checks = [
+            tf.debugging.assert_equal(
+                s["step"], states[0]["step"], message="shards disagree on the optimizer step"
+            )
+            for s in states[1:]
+        ]
+    with tf.control_dependencies(checks):
+        merged = {name: tf.concat([s[name] for s in states], axis=0) for name in PER_KEY}
+        order = tf.argsort(merged["keys"])
     merged = {name: tf.gather(value, order) for name, value in merged.items()}
     merged["step"] = states[0]["step"]
     merged["lr_history"] = histories[0]
