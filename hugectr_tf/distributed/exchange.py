@@ -21,6 +21,8 @@ use the same one here (with the split by slot): every replica already has every 
 all-gather, so a separate all-to-all path would only move the same partial sums.
 """
 
+import contextlib
+
 import tensorflow as tf
 
 from hugectr_tf.distributed.sharding import owned_csr
@@ -32,6 +34,27 @@ from hugectr_tf.ops import embedding_ops
 _DTYPE_NAMES = [
     tf.as_dtype(code).name if code in (3, 4, 5, 6, 9, 17, 22, 23) else "?" for code in range(24)
 ]
+
+
+_OBSERVERS = []
+
+
+@contextlib.contextmanager
+def observe_payloads(callback):
+    """Calls `callback(collective, tensor)` for every tensor a replica hands to a collective of
+    this module while the block runs (collective: "all_gather" or "all_reduce"). Run eagerly,
+    the tensors are concrete: benchmarks/distribute_bench.py counts the bytes exchanged."""
+    _OBSERVERS.append(callback)
+    try:
+        yield
+    finally:
+        _OBSERVERS.remove(callback)
+
+
+def _observe(collective, *tensors):
+    for callback in _OBSERVERS:
+        for tensor in tensors:
+            callback(collective, tensor)
 
 
 def replica_id(ctx, owner):
@@ -65,10 +88,13 @@ def _reduce_scatter(ctx, partial, begin, size):
 
     @tf.custom_gradient
     def reduce(p):
+        _observe("all_reduce", p)
         total = ctx.all_reduce(tf.distribute.ReduceOp.SUM, p)
 
         def grad(d_local):
-            return ctx.all_gather(tf.convert_to_tensor(d_local), axis=0)
+            d_local = tf.convert_to_tensor(d_local)
+            _observe("all_gather", d_local)
+            return ctx.all_gather(d_local, axis=0)
 
         return total[begin : begin + size], grad
 
@@ -115,9 +141,9 @@ def replica_lookup(
             tf.constant(key_dtype.as_datatype_enum, tf.int64),
         ]
     )
-    headers, all_values, all_lengths = ctx.all_gather(
-        [header[tf.newaxis], values, splits[1:] - splits[:-1]], axis=0
-    )
+    payload = [header[tf.newaxis], values, splits[1:] - splits[:-1]]
+    _observe("all_gather", *payload)
+    headers, all_values, all_lengths = ctx.all_gather(payload, axis=0)
     with tf.control_dependencies([_check_key_dtypes(headers, owner)]):
         all_splits = tf.concat([tf.zeros([1], tf.int64), tf.cumsum(all_lengths)], axis=0)
     mine_values, mine_splits = owned_csr(
