@@ -55,7 +55,13 @@ def placement_for(solver):
             )
     notes = untranslated(solver)
     if len(vvgpu) > 1:
-        return Placement(_multi_worker(solver, vvgpu), notes)
+        strategy, node = _multi_worker(solver, vvgpu)
+        notes.insert(
+            0,
+            f"vvgpu={solver.vvgpu!r}: MultiWorkerMirroredStrategy over {len(vvgpu)} nodes, "
+            f"{strategy.num_replicas_in_sync} replicas (this process is node {node})",
+        )
+        return Placement(strategy, notes)
     devices = vvgpu[0]
     if len(devices) == 1:
         return Placement(None, notes)
@@ -146,7 +152,8 @@ def _single_node_gpu_ops(algo):
 
 
 def _multi_worker(solver, vvgpu):
-    """MultiWorkerMirroredStrategy for several nodes; this process is TF_CONFIG's task."""
+    """(MultiWorkerMirroredStrategy, this process' node index) for several nodes; this process
+    is TF_CONFIG's task."""
     try:
         config = json.loads(os.environ.get("TF_CONFIG", ""))
         cluster, task = config["cluster"], config["task"]
@@ -186,8 +193,5 @@ def _multi_worker(solver, vvgpu):
                 "replica per node; list one device per node, e.g. [[0], [0]]"
             )
         implementation = tf.distribute.experimental.CommunicationImplementation.RING
-    return tf.distribute.MultiWorkerMirroredStrategy(
-        communication_options=tf.distribute.experimental.CommunicationOptions(
-            implementation=implementation
-        )
-    )
+    options = tf.distribute.experimental.CommunicationOptions(implementation=implementation)
+    return tf.distribute.MultiWorkerMirroredStrategy(communication_options=options), node
