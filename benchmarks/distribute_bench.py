@@ -8,7 +8,10 @@ devices of this machine. They share the same cores, so this measures the overhea
 replicas and exchanging keys, partial sums and gradients between them, not a speed-up. Each N
 first trains `--warmup-iters` iterations (tracing, inserts; not timed); then timed rounds of
 `--iters` iterations run round-robin over the replica counts, so that all see the same drift of
-a shared machine's load; samples/s is the median over rounds.
+a shared machine's load; samples/s is the median over rounds. On a shared machine the wall
+time depends on how much of the cores the process gets (N replicas run N threads of ops, so an
+oversubscribed machine gives them a larger share); the process' CPU time per sample (median over
+rounds, all threads) is what measures the work the replicas and their exchange add.
 
 Bytes per step per replica: one training step is run eagerly with the exchange's payload
 observer (`hugectr_tf.distributed.exchange.observe_payloads`), which sees every tensor a replica
@@ -167,16 +170,17 @@ def main():
         ).generate()
         models = {n: dcn(gen, args.batch, n, args.embedding_vec_size) for n in args.replicas}
         done = {n: args.warmup_iters for n in args.replicas}
-        times = defaultdict(list)
+        times, cpu_times = defaultdict(list), defaultdict(list)
         with contextlib.redirect_stdout(io.StringIO()):
             for n, model in models.items():
                 model.fit(max_iter=done[n], display=NEVER, eval_interval=NEVER, snapshot=0)
             for _ in range(args.rounds):
                 for n, model in models.items():
                     done[n] += args.iters
-                    start = time.perf_counter()
+                    start, cpu = time.perf_counter(), time.process_time()
                     model.fit(max_iter=done[n], display=NEVER, eval_interval=NEVER, snapshot=0)
                     times[n].append(time.perf_counter() - start)
+                    cpu_times[n].append(time.process_time() - cpu)
         traffic = {n: exchanged_bytes(models[n]) for n in args.replicas if n > 1}
         slots = len(gen.slot_size_array)
 
@@ -187,10 +191,10 @@ def main():
         f"median of {args.rounds} rounds of {args.iters} iterations\n"
     )
     print(
-        "| replicas | samples/s | vs 1 replica | keys all-gathered | partial sums all-reduced "
-        "| output gradients all-gathered | dense gradients all-reduced |"
+        "| replicas | samples/s | vs 1 replica | CPU s per 1M samples | keys all-gathered "
+        "| partial sums all-reduced | output gradients all-gathered | dense gradients all-reduced |"
     )
-    print("|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
     base = None
     for n in args.replicas:
         rate = args.iters * args.batch / float(np.median(times[n]))
@@ -200,7 +204,8 @@ def main():
             cells = " | ".join(_mb(t[k]) for k in ("keys", "partials", "gradients", "dense"))
         else:
             cells = "- | - | - | -"
-        print(f"| {n} | {rate:,.0f} | {rate / base:.2f} | {cells} |")
+        cpu = float(np.median(cpu_times[n])) / (args.iters * args.batch) * 1e6
+        print(f"| {n} | {rate:,.0f} | {rate / base:.2f} | {cpu:.1f} | {cells} |")
 
     print("\nReduce-scatter of the partial sums [B, slots, vec] (ms per call, mean of 20):\n")
     print("| replicas | all-reduce + slice | all-gather + sum |")

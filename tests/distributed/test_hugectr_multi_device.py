@@ -56,15 +56,19 @@ def data(tmp_path_factory):
 
 
 def _run_in_process(data, folder, vvgpu):
+    """Runs the doc's script in `folder`; saves HugeCTR's model files there as `dcn*`.
+    Returns (predictions, saved file names)."""
     folder.mkdir()
     (folder / "data").symlink_to(data)
     cwd = os.getcwd()
     os.chdir(folder)
     try:
-        exec(compile(_script(vvgpu), "dcn_multi_device.py", "exec"), {"__name__": "__main__"})  # noqa: S102
+        namespace = {"__name__": "__main__"}
+        exec(compile(_script(vvgpu), "dcn_multi_device.py", "exec"), namespace)  # noqa: S102
+        names = namespace["model"].save_params_to_files(str(folder / "dcn"), 40)
     finally:
         os.chdir(cwd)
-    return np.loadtxt(folder / "predictions.txt")
+    return np.loadtxt(folder / "predictions.txt"), names
 
 
 @pytest.fixture(scope="module")
@@ -73,11 +77,21 @@ def one_device(data, tmp_path_factory):
 
 
 def test_two_devices_match_one_device(data, one_device, tmp_path, capsys):
-    two = _run_in_process(data, tmp_path / "two", TWO_DEVICES)
+    want, want_files = one_device
+    got, got_files = _run_in_process(data, tmp_path / "two", TWO_DEVICES)
     out = capsys.readouterr().out
     assert "TensorFlow sees no GPU, so training runs on 2 logical CPU devices" in out
-    assert len(two) == len(one_device) == 2048
-    np.testing.assert_allclose(two, one_device, atol=1e-4)
+    assert len(got) == len(want) == 2048
+    np.testing.assert_allclose(got, want, atol=1e-4)
+    # HugeCTR's model files hold the whole model whatever the number of devices.
+    sparse, want_sparse = Path(got_files["sparse"][0]), Path(want_files["sparse"][0])
+    assert (sparse / "key").read_bytes() == (want_sparse / "key").read_bytes()
+    for path, want_path in (
+        (sparse / "emb_vector", want_sparse / "emb_vector"),
+        (got_files["dense"], want_files["dense"]),
+    ):
+        got_values, want_values = np.fromfile(path, "<f4"), np.fromfile(want_path, "<f4")
+        np.testing.assert_allclose(got_values, want_values, atol=1e-5)
 
 
 def _free_port():
@@ -119,7 +133,7 @@ def test_two_worker_processes_match_one_process(data, one_device, tmp_path):
             in log
         )
         predictions = np.loadtxt(tmp_path / f"worker{i}" / "predictions.txt")
-        np.testing.assert_allclose(predictions, one_device, atol=1e-4)
+        np.testing.assert_allclose(predictions, one_device[0], atol=1e-4)
 
 
 def _solver(**kwargs):
