@@ -7,6 +7,9 @@ lives on exactly one replica, the one the split rule names.
 """
 
 import functools
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -103,11 +106,12 @@ def test_onehot_table_split_by_slot():
 
 
 def test_default_collective_cross_device_ops():
-    """The strategy a user writes: `MirroredStrategy(devices)` with TensorFlow's collectives."""
-    want_pred, want_table = _reference(True, "mean", TYPES[0])
-    model = _train(True, "mean", TYPES[0], mirrored(2, collective=True))
-    np.testing.assert_allclose(model(ragged_keys(), training=False), want_pred, atol=1e-4)
-    assert_same_table(table_state(model), want_table)
+    """The strategy a user writes: `MirroredStrategy(devices)` with TensorFlow's collectives (in
+    a process of its own: TensorFlow allows one such strategy per process)."""
+    script = Path(__file__).with_name("collective_run.py")
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-3000:]
+    assert "largest difference" in out.stdout
 
 
 def test_replicas_with_unequal_and_empty_shares():
