@@ -14,9 +14,10 @@ import tensorflow as tf
 from hugectr_tf import distributed
 from hugectr_tf.api import graph_json, model_files, persistence
 from hugectr_tf.api.graph import ModelGraph
+from hugectr_tf.api.history import log
 from hugectr_tf.api.lr_scheduler import LearningRateScheduler
 from hugectr_tf.api.network import Network
-from hugectr_tf.api.training import Trainer, log
+from hugectr_tf.api.training import Trainer
 from hugectr_tf.config import DataReaderParams, ModelOversubscriberParams, OptParamsPy, Solver
 
 
@@ -148,8 +149,13 @@ class Model:
         snapshot=10000,
         snapshot_prefix="",
     ):
-        """Trains in epoch mode (repeat_dataset=False) or iteration mode (max_iter)."""
-        self._compiled("fit").fit(
+        """Trains in epoch mode (repeat_dataset=False) or iteration mode (max_iter).
+
+        Logs as HugeCTR does and returns a `FitHistory` (loss per display interval, metrics
+        per evaluation), which writes itself as CSV (`to_csv`) or TensorBoard event files
+        (`write_tensorboard`).
+        """
+        return self._compiled("fit").fit(
             self._lr_scheduler,
             self.save_params_to_files,
             num_epochs=num_epochs,

@@ -12,7 +12,12 @@ from hugectr_tf.distributed.devices import Placement, logical_cpu_devices, place
 from hugectr_tf.distributed.sharded_table import ShardedTable, check_strategy
 from hugectr_tf.distributed.sharding import owners, splits_by_slot
 from hugectr_tf.distributed.steps import run_on_shares, share
-from hugectr_tf.distributed.tables import check_replicas, create_table, is_sharded
+from hugectr_tf.distributed.tables import (
+    check_replicas,
+    create_table,
+    is_sharded,
+    shard_loss_weight,
+)
 
 __all__ = [
     "Placement",
@@ -25,6 +30,7 @@ __all__ = [
     "owners",
     "placement_for",
     "run_on_shares",
+    "shard_loss_weight",
     "share",
     "splits_by_slot",
 ]

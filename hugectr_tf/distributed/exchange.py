@@ -113,13 +113,12 @@ def replica_lookup(
     embedding_vec_size,
     by_slot,
     key_dtype,
-    train,
-    learning_rate=None,
-    trigger=None,
-    gradient_scale=1.0,
+    trigger,
+    train_options=None,
     owner,
 ):
-    """Summed embeddings `[b, slot_num, vec]` of this replica's samples (sum combiner).
+    """Summed embeddings `[b, slot_num, vec]` of this replica's samples (sum combiner), and
+    with `train_options["regularized_rows"]` the rows of this shard's keys of the global batch.
 
     Args:
         ctx: The `tf.distribute.ReplicaContext` of the replica.
@@ -129,8 +128,10 @@ def replica_lookup(
         slot_num, embedding_vec_size: The layer's configuration.
         by_slot: Boolean. Shards own slots (Localized) instead of keys (Distributed).
         key_dtype: `tf.DType` of the keys the layer received (checked equal on all replicas).
-        train: Boolean. Insert unseen keys and train the shard in the backward pass.
-        learning_rate, trigger, gradient_scale: As `train_lookup` (when train).
+        trigger: The layer's update trigger (`train_lookup`).
+        train_options: None (inference: no insert, no update) or `train_lookup`'s keyword
+            arguments (learning_rate, gradient_scale, skip_nonfinite, initial_rows,
+            regularized_rows): insert unseen keys and train the shard in the backward pass.
         owner: String naming the layer in error messages.
     """
     num_rows = tf.shape(splits, out_type=tf.int64)[0] - 1
@@ -154,24 +155,33 @@ def replica_lookup(
         slot_num=slot_num,
         by_slot=by_slot,
     )
-    if train:
-        partial = train_lookup(
-            handle,
-            mine_values,
-            mine_splits,
-            slot_num=slot_num,
-            embedding_vec_size=embedding_vec_size,
-            combiner="sum",
-            learning_rate=learning_rate,
-            trigger=trigger,
-            gradient_scale=gradient_scale,
-        )
-    else:
-        partial, _ = embedding_ops.lookup_inference(
-            handle, mine_values, mine_splits, slot_num, embedding_vec_size, "sum"
-        )
+    partial, rows = _shard_lookup(
+        handle, mine_values, mine_splits, slot_num, embedding_vec_size, trigger, train_options
+    )
     begin = tf.reduce_sum(headers[:shard, 0]) // slot_num
-    return _reduce_scatter(ctx, partial, begin, num_rows // slot_num)
+    summed = _reduce_scatter(ctx, partial, begin, num_rows // slot_num)
+    return summed if rows is None else (summed, rows)
+
+
+def _shard_lookup(handle, values, splits, slot_num, embedding_vec_size, trigger, options):
+    """(partial sums [rows, vec] of one shard, its unique rows or None): a training lookup with
+    `options` (`train_lookup`'s keyword arguments), or an inference lookup when None."""
+    if options is None:
+        partial, _ = embedding_ops.lookup_inference(
+            handle, values, splits, slot_num, embedding_vec_size, "sum"
+        )
+        return partial, None
+    out = train_lookup(
+        handle,
+        values,
+        splits,
+        slot_num=slot_num,
+        embedding_vec_size=embedding_vec_size,
+        combiner="sum",
+        trigger=trigger,
+        **options,
+    )
+    return out if options.get("regularized_rows") else (out, None)
 
 
 def local_lookup(
@@ -182,15 +192,14 @@ def local_lookup(
     slot_num,
     embedding_vec_size,
     by_slot,
-    train,
-    learning_rate=None,
-    trigger=None,
-    gradient_scale=1.0,
+    trigger,
+    train_options=None,
 ):
     """Summed embeddings `[batch, slot_num, vec]` when every shard is in this process and no
     replica runs (eager calls, `model(x)` outside `strategy.run`, serving graphs): each shard
-    combines the keys it owns and the partial sums are added."""
-    partials = []
+    combines the keys it owns and the partial sums are added. With
+    `train_options["regularized_rows"]`, also the unique rows of all shards."""
+    partials, rows = [], []
     for shard, handle in enumerate(handles):
         mine_values, mine_splits = owned_csr(
             values,
@@ -200,26 +209,13 @@ def local_lookup(
             slot_num=slot_num,
             by_slot=by_slot,
         )
-        if train:
-            partials.append(
-                train_lookup(
-                    handle,
-                    mine_values,
-                    mine_splits,
-                    slot_num=slot_num,
-                    embedding_vec_size=embedding_vec_size,
-                    combiner="sum",
-                    learning_rate=learning_rate,
-                    trigger=trigger,
-                    gradient_scale=gradient_scale,
-                )
-            )
-        else:
-            emb, _ = embedding_ops.lookup_inference(
-                handle, mine_values, mine_splits, slot_num, embedding_vec_size, "sum"
-            )
-            partials.append(emb)
-    return tf.add_n(partials)
+        partial, shard_rows = _shard_lookup(
+            handle, mine_values, mine_splits, slot_num, embedding_vec_size, trigger, train_options
+        )
+        partials.append(partial)
+        rows.append(shard_rows)
+    summed = tf.add_n(partials)
+    return summed if rows[0] is None else (summed, tf.concat(rows, axis=0))
 
 
 def divide_by_nnz(summed, splits, slot_num):

@@ -121,30 +121,30 @@ class ShardedTable(tf.__internal__.tracking.Trackable):
         return [self.shards[i] for i in range(self.num_shards)]
 
     # ------------------------------------------------------------------------------- lookups
-    def lookup(
-        self,
-        values,
-        splits,
-        *,
-        slot_num,
-        combiner,
-        key_dtype,
-        train,
-        learning_rate=None,
-        trigger=None,
-        gradient_scale=1.0,
-    ):
+    def lookup(self, values, splits, *, slot_num, combiner, key_dtype, trigger, train_options=None):
         """Combined embeddings `[batch, slot_num, vec]` of CSR keys: exchanged with the other
-        replicas inside `strategy.run`, from every local shard elsewhere."""
+        replicas inside `strategy.run`, from every local shard elsewhere.
+
+        Args:
+            values, splits: CSR keys (`keys_to_csr`).
+            slot_num, combiner: The layer's configuration.
+            key_dtype: dtype of the keys the layer received (None: int64).
+            trigger: The layer's update trigger (`train_lookup`).
+            train_options: None (inference) or `train_lookup`'s keyword arguments (training:
+                inserts, and one sparse-optimizer step per shard in the backward pass).
+
+        Returns:
+            The embeddings, or (embeddings, rows) with `train_options["regularized_rows"]`: the
+            unique rows this replica's shard looked up for the global batch (inside
+            `strategy.run`; weight their loss by `shard_loss_weight()`), or those of all shards.
+        """
         key_dtype = tf.int64 if key_dtype is None else tf.as_dtype(key_dtype)
         kwargs = dict(
             slot_num=slot_num,
             embedding_vec_size=self.embedding_vec_size,
             by_slot=self.by_slot,
-            train=train,
-            learning_rate=learning_rate,
             trigger=trigger,
-            gradient_scale=gradient_scale,
+            train_options=train_options,
         )
         ctx = tf.distribute.get_replica_context()
         if ctx is not None and ctx.num_replicas_in_sync > 1:
@@ -155,7 +155,7 @@ class ShardedTable(tf.__internal__.tracking.Trackable):
                     "under (or restore its checkpoint into a model built under this one)"
                 )
             shard = exchange.replica_id(ctx, self.owner)
-            summed = exchange.replica_lookup(
+            out = exchange.replica_lookup(
                 ctx,
                 self.shards[shard].resource_handle,
                 values,
@@ -168,10 +168,11 @@ class ShardedTable(tf.__internal__.tracking.Trackable):
             )
         else:
             handles = [table.resource_handle for table in self._ordered_shards()]
-            summed = exchange.local_lookup(handles, values, splits, **kwargs)
+            out = exchange.local_lookup(handles, values, splits, **kwargs)
+        summed, rows = out if isinstance(out, tuple) else (out, None)
         if combiner == "mean":
-            return exchange.divide_by_nnz(summed, splits, slot_num)
-        return summed
+            summed = exchange.divide_by_nnz(summed, splits, slot_num)
+        return summed if rows is None else (summed, rows)
 
     # ------------------------------------------------------------------------------- state
     def size(self):

@@ -47,3 +47,16 @@ def check_replicas(table, owner):
             "optimizer step per replica. Build the model inside `strategy.scope()` so that the "
             "table is split across the replicas"
         )
+
+
+def shard_loss_weight():
+    """What a loss term computed from a shard's rows is multiplied by to count once per step.
+
+    Inside `strategy.run` each replica's loss is divided by the number of replicas (Keras,
+    `tf.distribute` loops) because every replica computes it on its share of the global batch.
+    A term over the rows a replica's shard looked up for the WHOLE global batch (a regularizer
+    of the embeddings) is not a share: it is multiplied back by the number of replicas. 1
+    outside replicas.
+    """
+    ctx = tf.distribute.get_replica_context()
+    return 1.0 if ctx is None else float(ctx.num_replicas_in_sync)
