@@ -55,7 +55,13 @@ def labels(seed=0, samples=SAMPLES):
     return np.random.default_rng(seed + 100).random((samples, 1)).astype(np.float32)
 
 
-def build(ragged, combiner="sum", embedding_type="DistributedSlotSparseEmbeddingHash", **kw):
+def build(
+    ragged,
+    combiner="sum",
+    embedding_type="DistributedSlotSparseEmbeddingHash",
+    learning_rate=0.05,
+    **kw,
+):
     """keys -> SparseEmbedding (sparse Adam) -> Flatten -> Dense(1); same weights every call."""
     keras.utils.set_random_seed(7)
     shape = (SLOTS, None) if ragged else (SLOTS, 2)
@@ -66,7 +72,7 @@ def build(ragged, combiner="sum", embedding_type="DistributedSlotSparseEmbedding
         combiner=combiner,
         workspace_size_per_gpu_in_mb=1,
         embedding_type=embedding_type,
-        learning_rate=0.05,
+        learning_rate=learning_rate,
         name="emb",
         **kw,
     )(keys)

@@ -6,11 +6,13 @@ strategy. After 2 epochs with sparse Adam the predictions agree within 1e-4 and 
 lives on exactly one replica, the one the split rule names.
 """
 
+import contextlib
 import functools
 import subprocess
 import sys
 from pathlib import Path
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -101,6 +103,28 @@ def test_onehot_table_split_by_slot():
 
     want = run(None)
     got = run(mirrored(2))
+    np.testing.assert_allclose(got(keys, training=False), want(keys, training=False), atol=1e-4)
+    assert_same_table(table_state(got), table_state(want))
+
+
+def test_table_following_keras_under_replicas():
+    """The table follows the compiled optimizer's rate, draws new rows from a Keras
+    initializer and is regularized, on 2 replicas as on one (the shards' regularization counts
+    once per step, not once per replica)."""
+    options = dict(
+        learning_rate=None,
+        embeddings_initializer="glorot_uniform",
+        embeddings_regularizer=keras.regularizers.L2(0.01),
+    )
+
+    def run(strategy):
+        with strategy.scope() if strategy else contextlib.nullcontext():
+            model = build(False, "mean", TYPES[1], **options)
+        train_fit(model, dense_keys(), labels())
+        return model
+
+    want, got = run(None), run(mirrored(2))
+    keys = dense_keys()
     np.testing.assert_allclose(got(keys, training=False), want(keys, training=False), atol=1e-4)
     assert_same_table(table_state(got), table_state(want))
 
