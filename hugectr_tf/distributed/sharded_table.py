@@ -207,7 +207,7 @@ class ShardedTable(tf.__internal__.tracking.Trackable):
                 lambda ctx, name=name: local[ctx.replica_id_in_sync_group][name]
             )
             per_key[name] = self.strategy.gather(value, axis=0)
-        order = tf.argsort(per_key["keys"])
+        order = tf.argsort(per_key["keys"], stable=True)
         state = {name: tf.gather(value, order) for name, value in per_key.items()}
         any_shard = next(iter(local.values()))
         state["step"] = any_shard["step"]

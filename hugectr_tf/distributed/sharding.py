@@ -134,7 +134,7 @@ def merge_states(states):
         ]
     with tf.control_dependencies(checks):
         merged = {name: tf.concat([s[name] for s in states], axis=0) for name in PER_KEY}
-        order = tf.argsort(merged["keys"])
+        order = tf.argsort(merged["keys"], stable=True)  # a key on two shards: shard order
     merged = {name: tf.gather(value, order) for name, value in merged.items()}
     merged["step"] = states[0]["step"]
     merged["lr_history"] = histories[0]

@@ -57,7 +57,7 @@ def data(tmp_path_factory):
 
 def _run_in_process(data, folder, vvgpu):
     """Runs the doc's script in `folder`; saves HugeCTR's model files there as `dcn*`.
-    Returns (predictions, saved file names)."""
+    Returns (predictions, saved file names, the table's optimizer step counter)."""
     folder.mkdir()
     (folder / "data").symlink_to(data)
     cwd = os.getcwd()
@@ -65,10 +65,12 @@ def _run_in_process(data, folder, vvgpu):
     try:
         namespace = {"__name__": "__main__"}
         exec(compile(_script(vvgpu), "dcn_multi_device.py", "exec"), namespace)  # noqa: S102
-        names = namespace["model"].save_params_to_files(str(folder / "dcn"), 40)
+        model = namespace["model"]
+        names = model.save_params_to_files(str(folder / "dcn"), 40)
+        steps = int(model.embedding_layers[0].table.stats()["step"])
     finally:
         os.chdir(cwd)
-    return np.loadtxt(folder / "predictions.txt"), names
+    return np.loadtxt(folder / "predictions.txt"), names, steps
 
 
 @pytest.fixture(scope="module")
@@ -77,10 +79,11 @@ def one_device(data, tmp_path_factory):
 
 
 def test_two_devices_match_one_device(data, one_device, tmp_path, capsys):
-    want, want_files = one_device
-    got, got_files = _run_in_process(data, tmp_path / "two", TWO_DEVICES)
+    want, want_files, want_steps = one_device
+    got, got_files, got_steps = _run_in_process(data, tmp_path / "two", TWO_DEVICES)
     out = capsys.readouterr().out
     assert "TensorFlow sees no GPU, so training runs on 2 logical CPU devices" in out
+    assert got_steps == want_steps == 40  # max_iter=40: one sparse step per global batch
     assert len(got) == len(want) == 2048
     np.testing.assert_allclose(got, want, atol=1e-4)
     # HugeCTR's model files hold the whole model whatever the number of devices.

@@ -144,3 +144,25 @@ def test_optimizer_states_of_keys_the_table_lacks(tmp_path):
     with pytest.raises(ValueError, match=r"holds the optimizer state of \d+ keys the table"):
         empty.load_optimizer_states(tmp_path / "opt")
     assert np.all(np.isfinite(layer.table.export()["rows"].numpy()))
+
+
+def test_localized_key_in_slots_of_two_shards_restores_only_where_they_stay_apart():
+    """Key 5 in slot 0 (shard 0) and slot 1 (shard 1) has a row on each shard, as in the CUDA
+    core; the whole table holds it twice. 2 shards take it back; one table refuses, naming it."""
+    keys = np.array([[[5], [5], [7]]], np.int64)
+    local = "LocalizedSlotSparseEmbeddingHash"
+    with mirrored(2).scope():
+        layer = SparseEmbedding(4, SLOTS, embedding_type=local, name="apart")
+        layer(keys, training=True)
+    state = layer.table.export()
+    np.testing.assert_array_equal(state["keys"], [5, 5, 7])
+    np.testing.assert_array_equal(state["slot_ids"], [0, 1, 2])
+
+    again = _sharded_table(embedding_type=local)
+    again.restore(state)
+    for name in ("keys", "slot_ids", "rows"):
+        np.testing.assert_array_equal(again.export()[name], state[name])
+    single = SparseEmbedding(4, SLOTS, embedding_type=local, name="together")
+    single(keys, training=False)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="distinct. Received: key 5 twice"):
+        single.table.restore(state)
