@@ -2,8 +2,9 @@
 
 A table trained on 2 replicas is written with tf.train.Checkpoint, Keras weights files, `.keras`
 files, HugeCTR sparse model folders + optimizer-state files and export_for_serving, then read into
-4 replicas and into an unsharded model: the merged state is the saved one, each new shard holds
-exactly the keys the split rule gives it, and predictions do not change.
+4 replicas and into an unsharded model (a table split by key, trained on 4 replicas, into 2 and
+1): the merged state is the saved one, each new shard holds exactly the keys the split rule gives
+it, and predictions do not change.
 """
 
 import keras
@@ -40,13 +41,14 @@ def trained():
     return model
 
 
-def _check_restored(model, saved, num_shards):
+def _check_restored(model, saved, num_shards, by_slot=True):
     state = table_state(model)
     for name, value in saved.items():
         np.testing.assert_array_equal(state[name], value, err_msg=name)
     if num_shards > 1:
         for shard, part in model.get_layer("emb").table.shard_states().items():
-            np.testing.assert_array_equal(np.mod(part["slot_ids"].numpy(), num_shards), shard)
+            owner_of = part["slot_ids" if by_slot else "keys"].numpy()
+            np.testing.assert_array_equal(np.mod(owner_of, num_shards), shard)
 
 
 @pytest.mark.parametrize("num_replicas", [1, 4])
@@ -56,6 +58,26 @@ def test_checkpoint_from_two_replicas_restores_into_any_number(trained, tmp_path
     tf.train.Checkpoint(model=model).read(path).assert_existing_objects_matched()
     _check_restored(model, table_state(trained), num_replicas)
     np.testing.assert_array_equal(model(KEYS, training=False), trained(KEYS, training=False))
+
+
+def test_table_split_by_key_reshards_from_four_replicas(tmp_path):
+    """DistributedSlotSparseEmbeddingHash (split by key) trained on 4 replicas: its checkpoint
+    and `.keras` file restore into 2 replicas and into one, each shard holding `key mod N`."""
+    dist = "DistributedSlotSparseEmbeddingHash"
+    four = _model(mirrored(4), dist)
+    train_custom_loop(four, KEYS, labels())
+    saved, want = table_state(four), four(KEYS, training=False)
+    path = tf.train.Checkpoint(model=four).write(str(tmp_path / "ckpt"))
+    four.save(tmp_path / "m.keras")
+    for strategy, shards in ((mirrored(2), 2), (None, 1)):
+        model = _model(strategy, dist)
+        tf.train.Checkpoint(model=model).read(path).assert_existing_objects_matched()
+        _check_restored(model, saved, shards, by_slot=False)
+        # A slot's keys now sum over other shards' partials: the order of additions changes.
+        np.testing.assert_allclose(model(KEYS, training=False), want, atol=1e-6)
+    with mirrored(2).scope():
+        loaded = keras.models.load_model(tmp_path / "m.keras")
+    _check_restored(loaded, saved, 2, by_slot=False)
 
 
 def test_unsharded_checkpoint_restores_into_replicas_and_training_continues_alike(tmp_path):
