@@ -18,7 +18,7 @@ import tensorflow as tf
 from hugectr_tf.config import Embedding_t
 from hugectr_tf.distributed import exchange, sharding
 from hugectr_tf.embedding import files
-from hugectr_tf.embedding.table import STATE_NAMES, EmbeddingTable
+from hugectr_tf.embedding.table import STATE_NAMES, EmbeddingTable, naming_file
 from hugectr_tf.ops import embedding_ops
 
 SUPPORTED_STRATEGIES = (tf.distribute.MirroredStrategy, tf.distribute.MultiWorkerMirroredStrategy)
@@ -222,62 +222,100 @@ class ShardedTable(tf.__internal__.tracking.Trackable):
         return tf.group([self.shards[i].restore(parts[i]) for i in sorted(self.shards)])
 
     # ------------------------------------------------------------------------------- files
+    # The same methods as `EmbeddingTable`'s (reading split from importing, so that the hugectr
+    # API can check every file of a set before any table changes).
     def write_sparse_model(self, folder):
-        """Writes the whole table as a HugeCTR sparse model folder."""
+        """Writes the whole table as a HugeCTR sparse model folder with its manifest; returns
+        {file name in the folder: digest}."""
         state = self.export()
         slot_ids = state["slot_ids"].numpy() if self.localized else None
-        files.write_sparse_model(folder, state["keys"].numpy(), state["rows"].numpy(), slot_ids)
+        return files.write_sparse_model(
+            folder, state["keys"].numpy(), state["rows"].numpy(), slot_ids
+        )
+
+    def read_sparse_model_files(self, folder):
+        """(keys, rows, slot_ids or None) of a sparse model folder, checked against the vector
+        size and the folder's manifest (a table split by slot needs `slot_id`); no shard is
+        touched."""
+        return files.read_sparse_model(
+            folder, self.embedding_vec_size, need_slot_id=self.localized
+        )
+
+    def import_sparse_rows(self, keys, rows, slot_ids):
+        """Replaces every row, each shard taking its keys (optimizer state restarts). On error
+        no shard is changed."""
+        masks = sharding.shard_masks(keys, slot_ids, self.num_shards, self.by_slot)
+
+        def apply(replica, table):
+            mine = masks[replica].numpy()
+            part = None if slot_ids is None else slot_ids[mine]
+            table.import_sparse_rows(keys[mine], rows[mine], part)
+
+        self._on_every_shard(apply)
 
     def read_sparse_model(self, folder):
         """Replaces the rows with a HugeCTR sparse model folder, split across the shards
         (optimizer state restarts)."""
-        keys, rows, slot_ids = files.read_sparse_model(
-            folder, self.embedding_vec_size, need_slot_id=self.localized
-        )
-        masks = sharding.shard_masks(keys, slot_ids, self.num_shards, self.by_slot)
-        for replica, table in self.shards.items():
-            mine = masks[replica].numpy()
-            embedding_ops.import_rows(
-                table.resource_handle,
-                keys[mine],
-                rows[mine],
-                None if slot_ids is None else slot_ids[mine],
-            )
+        naming_file(folder, self.import_sparse_rows, *self.read_sparse_model_files(folder))
 
     def save_optimizer_states(self, path):
-        """Writes the whole table's optimizer state to one file (embedding/files.py)."""
-        files.write_optimizer_states(
+        """Writes the whole table's optimizer state to one file (embedding/files.py); returns
+        its digest."""
+        return files.write_optimizer_states(
             path,
             embedding_ops.OPTIMIZER_CODES[self.optimizer.optimizer_type],
             {k: v.numpy() for k, v in self.export().items()},
         )
 
-    def load_optimizer_states(self, path):
-        """Loads a file written by `save_optimizer_states`; each key's state goes to the shard
-        that holds the key (its keys must be in the table)."""
-        state = files.read_optimizer_states(
+    def read_optimizer_state_file(self, path):
+        """The optimizer state in a file written by `save_optimizer_states`, checked against
+        the optimizer and vector size; no shard is touched."""
+        return files.read_optimizer_states(
             path,
             embedding_ops.OPTIMIZER_CODES[self.optimizer.optimizer_type],
             self.embedding_vec_size,
         )
+
+    def import_optimizer_state(self, state):
+        """Sets the optimizer state of keys in the table, each key's on the shard that holds
+        it (its keys must be in the table). On error no shard is changed."""
         held = {replica: t.export()["keys"].numpy() for replica, t in self.shards.items()}
         missing = ~np.isin(state["keys"], np.concatenate(list(held.values())))
         if self.all_local and missing.any():
             raise ValueError(
-                f"`{path}` holds the optimizer state of {int(missing.sum())} keys the table does "
-                f"not hold (first: {state['keys'][missing][:5].tolist()}); load the sparse model "
-                "first"
+                f"{self.owner}: the file holds the optimizer state of {int(missing.sum())} "
+                f"keys the table does not hold (first: {state['keys'][missing][:5].tolist()}); "
+                "load the sparse model first"
             )
-        for replica, table in self.shards.items():
+
+        def apply(replica, table):
             mine = np.isin(state["keys"], held[replica])
-            embedding_ops.import_optimizer_state(
-                table.resource_handle,
-                state["keys"][mine],
-                state["optimizer_slots"][mine],
-                state["last_step"][mine],
-                state["step"],
-                state["lr_history"],
+            part = {k: state[k][mine] for k in ("keys", "optimizer_slots", "last_step")}
+            table.import_optimizer_state(
+                {**part, "step": state["step"], "lr_history": state["lr_history"]}
             )
+
+        self._on_every_shard(apply)
+
+    def load_optimizer_states(self, path):
+        """Loads a file written by `save_optimizer_states`; each key's state goes to the shard
+        that holds the key (its keys must be in the table)."""
+        naming_file(path, self.import_optimizer_state, self.read_optimizer_state_file(path))
+
+    def _on_every_shard(self, apply):
+        """apply(replica, shard) for every shard of this process, or for none: when one fails,
+        the shards already changed get their previous state back (each shard's own import
+        changes nothing on error)."""
+        changed = []
+        try:
+            for replica, table in sorted(self.shards.items()):
+                backup = table.export() if len(changed) < len(self.shards) - 1 else None
+                apply(replica, table)
+                changed.append((table, backup))
+        except BaseException:
+            for table, backup in reversed(changed):
+                table.restore(backup)
+            raise
 
     # ------------------------------------------------------------------- tf.train.Checkpoint
     def _serialize_to_tensors(self):
