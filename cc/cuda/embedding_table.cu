@@ -284,8 +284,8 @@ GpuOneHotEmbedding::GpuOneHotEmbedding(const std::vector<int64_t>& slot_sizes, i
                                   stream));
   slot_limits_.Reserve(slot_key_limits_.size() * sizeof(int64_t));
   HCTR_CUDA_CHECK(cudaMemcpyAsync(slot_limits_.as<int64_t>(), slot_key_limits_.data(),
-                                  slot_key_limits_.size() * sizeof(int64_t),
-                                  cudaMemcpyHostToDevice, stream));
+                                  slot_key_limits_.size() * sizeof(int64_t), cudaMemcpyHostToDevice,
+                                  stream));
   // Row r is initialised as the hash table would initialise key r.
   std::vector<int64_t> ids(static_cast<size_t>(max_rows_));
   for (int64_t r = 0; r < max_rows_; ++r) ids[r] = r;
@@ -324,8 +324,8 @@ void GpuOneHotEmbedding::Rows(const int64_t* keys, int64_t n, const int64_t* row
   auto* first_bad = counters_.as<unsigned long long>();
   const unsigned long long none = static_cast<unsigned long long>(n);
   HCTR_CUDA_CHECK(cudaMemcpyAsync(first_bad, &none, sizeof(none), cudaMemcpyHostToDevice, stream));
-  OneHotRows(keys, n, row_splits, num_bags, slot_num(), slot_offsets_.as<int64_t>(), slot_limits_.as<int64_t>(), rows,
-             first_bad, stream);
+  OneHotRows(keys, n, row_splits, num_bags, slot_num(), slot_offsets_.as<int64_t>(),
+             slot_limits_.as<int64_t>(), rows, first_bad, stream);
   const auto bad = ReadScalar<unsigned long long>(first_bad, stream);
   if (bad < none) {
     const int64_t key = ReadScalar<int64_t>(keys + bad, stream);

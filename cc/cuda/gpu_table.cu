@@ -118,9 +118,8 @@ int64_t GpuTable::OneHotLookupTrain(const int64_t* values, int64_t n, const int6
   lookup_keys_.Reserve(static_cast<size_t>(std::max<int64_t>(n, 1)) * sizeof(int64_t));
   auto* unused_bad = counters_.as<unsigned long long>() + 16;
   HCTR_CUDA_CHECK(cudaMemsetAsync(unused_bad, 0xFF, sizeof(*unused_bad), stream));
-  OneHotRows(values, n, row_splits, num_rows, static_cast<int>(slot_num),
-             one_hot_->slot_offsets(), one_hot_->slot_limits(), lookup_keys_.as<int64_t>(),
-             unused_bad, stream);
+  OneHotRows(values, n, row_splits, num_rows, static_cast<int>(slot_num), one_hot_->slot_offsets(),
+             one_hot_->slot_limits(), lookup_keys_.as<int64_t>(), unused_bad, stream);
   *table_keys = lookup_keys_.as<int64_t>();
   return 0;
 }

@@ -54,8 +54,8 @@ __global__ void InferenceRowsKernel(int64_t* __restrict__ rows, int64_t n,
 
 }  // namespace
 
-void OneHotMarkSeen(const int64_t* rows, int64_t n, uint8_t* seen, int64_t* last_step,
-                    int64_t step, cudaStream_t stream) {
+void OneHotMarkSeen(const int64_t* rows, int64_t n, uint8_t* seen, int64_t* last_step, int64_t step,
+                    cudaStream_t stream) {
   if (n == 0) return;
   MarkSeenKernel<<<GridFor(n), kBlock, 0, stream>>>(rows, n, seen, last_step, step);
   HCTR_CUDA_CHECK_LAUNCH();

@@ -18,11 +18,9 @@ scalars plugin's metadata), so the `tensorboard` package is needed only to view 
 
 import csv
 import os
-import time
 
 import tensorflow as tf
 from tensorflow.core.framework import summary_pb2
-
 
 
 def iter_line(iteration, display, seconds, loss, lr):

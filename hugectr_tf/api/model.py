@@ -87,9 +87,7 @@ class Model:
         the graph JSON HugeCTR writes for inference does; it then predicts its last layer."""
         if self.network is None:
             with self._scope():
-                self.network = Network(
-                    self.graph, self.opt_params, self.solver.lr, inference=True
-                )
+                self.network = Network(self.graph, self.opt_params, self.solver.lr, inference=True)
 
     def _scope(self):
         strategy = self.placement.strategy

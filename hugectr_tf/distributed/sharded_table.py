@@ -237,9 +237,7 @@ class ShardedTable(tf.__internal__.tracking.Trackable):
         """(keys, rows, slot_ids or None) of a sparse model folder, checked against the vector
         size and the folder's manifest (a table split by slot needs `slot_id`); no shard is
         touched."""
-        return files.read_sparse_model(
-            folder, self.embedding_vec_size, need_slot_id=self.localized
-        )
+        return files.read_sparse_model(folder, self.embedding_vec_size, need_slot_id=self.localized)
 
     def import_sparse_rows(self, keys, rows, slot_ids):
         """Replaces every row, each shard taking its keys (optimizer state restarts). On error

@@ -262,10 +262,15 @@ def test_one_hot_slots_of_size_zero_share_the_next_slots_rows():
     np.testing.assert_array_equal(out_g[0], out_g[1])
     close("zero-size slot", out_g, out_c)
     bad = np.array([0, 0, 0, 1], np.int64)
-    for lookup in (lambda: gpu.forward(np.array([0], np.int64), bad, "sum", True),
-                   lambda: cpu.lookup_train(np.array([0], np.int64), bad, 3, "sum")):
-        with pytest.raises(ValueError, match=r"key 0 in slot 2 \(sample 0\) is outside the "
-                           r"slot's range \[0, 0\)"):
+    for lookup in (
+        lambda: gpu.forward(np.array([0], np.int64), bad, "sum", True),
+        lambda: cpu.lookup_train(np.array([0], np.int64), bad, 3, "sum"),
+    ):
+        with pytest.raises(
+            ValueError,
+            match=r"key 0 in slot 2 \(sample 0\) is outside the "
+            r"slot's range \[0, 0\)",
+        ):
             lookup()
 
 

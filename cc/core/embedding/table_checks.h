@@ -118,9 +118,10 @@ inline void CheckOneHotSlotNum(int64_t slot_num, size_t table_slots) {
 // takes TensorFlow's OutOfRange for the end of the data and stops without an error.
 [[noreturn]] inline void ThrowOneHotKeyOutOfRange(int64_t key, int64_t slot, int64_t sample,
                                                   int64_t slot_size) {
-  HCTR_FAIL(ErrorCode::kInvalidArgument, "key " << key << " in slot " << slot << " (sample " << sample
-                                           << ") is outside the slot's range [0, " << slot_size
-                                           << ") given by slot_size_array[" << slot << "]");
+  HCTR_FAIL(ErrorCode::kInvalidArgument, "key " << key << " in slot " << slot << " (sample "
+                                                << sample << ") is outside the slot's range [0, "
+                                                << slot_size << ") given by slot_size_array["
+                                                << slot << "]");
 }
 
 inline void CheckLearningRate(float lr) {
