@@ -57,7 +57,7 @@ def data(tmp_path_factory):
 
 def _run_in_process(data, folder, vvgpu):
     """Runs the doc's script in `folder`; saves HugeCTR's model files there as `dcn*`.
-    Returns (predictions, saved file names, the table's optimizer step counter)."""
+    Returns (predictions, saved file names, the Model)."""
     folder.mkdir()
     (folder / "data").symlink_to(data)
     cwd = os.getcwd()
@@ -67,10 +67,9 @@ def _run_in_process(data, folder, vvgpu):
         exec(compile(_script(vvgpu), "dcn_multi_device.py", "exec"), namespace)  # noqa: S102
         model = namespace["model"]
         names = model.save_params_to_files(str(folder / "dcn"), 40)
-        steps = int(model.embedding_layers[0].table.stats()["step"])
     finally:
         os.chdir(cwd)
-    return np.loadtxt(folder / "predictions.txt"), names, steps
+    return np.loadtxt(folder / "predictions.txt"), names, model
 
 
 @pytest.fixture(scope="module")
@@ -79,11 +78,14 @@ def one_device(data, tmp_path_factory):
 
 
 def test_two_devices_match_one_device(data, one_device, tmp_path, capsys):
-    want, want_files, want_steps = one_device
-    got, got_files, got_steps = _run_in_process(data, tmp_path / "two", TWO_DEVICES)
+    want, want_files, one = one_device
+    got, got_files, two = _run_in_process(data, tmp_path / "two", TWO_DEVICES)
     out = capsys.readouterr().out
     assert "TensorFlow sees no GPU, so training runs on 2 logical CPU devices" in out
-    assert got_steps == want_steps == 40  # max_iter=40: one sparse step per global batch
+    table, one_table = two.embedding_layers[0].table, one.embedding_layers[0].table
+    assert table.num_shards == 2
+    # max_iter=40: one sparse step per global batch, not one per device
+    assert int(table.stats()["step"]) == int(one_table.stats()["step"]) == 40
     assert len(got) == len(want) == 2048
     np.testing.assert_allclose(got, want, atol=1e-4)
     # HugeCTR's model files hold the whole model whatever the number of devices.
@@ -95,6 +97,14 @@ def test_two_devices_match_one_device(data, one_device, tmp_path, capsys):
     ):
         got_values, want_values = np.fromfile(path, "<f4"), np.fromfile(want_path, "<f4")
         np.testing.assert_allclose(got_values, want_values, atol=1e-5)
+    # The one device's sparse files load into the two devices' table, split by key mod 2.
+    two.load_sparse_weights(want_files["sparse"])
+    two.load_sparse_optimizer_states(want_files["opt_sparse"])
+    loaded, saved = table.export(), one_table.export()
+    for name in ("keys", "rows", "optimizer_slots", "last_step", "step"):
+        np.testing.assert_array_equal(loaded[name], saved[name], err_msg=name)
+    for shard, state in table.shard_states().items():
+        np.testing.assert_array_equal(np.mod(state["keys"].numpy(), 2), shard)
 
 
 def _free_port():
