@@ -51,6 +51,26 @@ def local_replica_ids(strategy):
     return [int(v.numpy()) for v in strategy.experimental_local_results(ids)]
 
 
+def _entries_of_shards(file_keys, held):
+    """{replica: bool mask of the entries of `file_keys` that go to that replica's shard}.
+
+    A key held by several shards (a Localized key seen in slots of different shards) has one
+    entry per holder, in shard order (the merged export is ordered stably): the i-th entry of a
+    key goes to the i-th shard, in replica order, that holds it.
+    """
+    order = np.argsort(file_keys, kind="stable")
+    sorted_keys = file_keys[order]
+    occurrence = np.empty(len(file_keys), np.int64)
+    occurrence[order] = np.arange(len(order)) - np.searchsorted(sorted_keys, sorted_keys)
+    holders_before = np.zeros(len(file_keys), np.int64)
+    masks = {}
+    for replica in sorted(held):
+        holds = np.isin(file_keys, held[replica])
+        masks[replica] = holds & (occurrence == holders_before)
+        holders_before += holds
+    return masks
+
+
 class ShardedTable(tf.__internal__.tracking.Trackable):
     """An embedding table split across the replicas of `strategy` (one `EmbeddingTable` each).
 
@@ -286,8 +306,10 @@ class ShardedTable(tf.__internal__.tracking.Trackable):
                 "load the sparse model first"
             )
 
+        entries = _entries_of_shards(state["keys"], held)
+
         def apply(replica, table):
-            mine = np.isin(state["keys"], held[replica])
+            mine = entries[replica]
             part = {k: state[k][mine] for k in ("keys", "optimizer_slots", "last_step")}
             table.import_optimizer_state(
                 {**part, "step": state["step"], "lr_history": state["lr_history"]}

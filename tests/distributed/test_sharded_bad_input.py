@@ -146,22 +146,37 @@ def test_optimizer_states_of_keys_the_table_lacks(tmp_path):
     assert np.all(np.isfinite(layer.table.export()["rows"].numpy()))
 
 
-def test_localized_key_in_slots_of_two_shards_restores_only_where_they_stay_apart():
+def test_localized_key_in_slots_of_two_shards_restores_only_where_they_stay_apart(tmp_path):
     """Key 5 in slot 0 (shard 0) and slot 1 (shard 1) has a row on each shard, as in the CUDA
-    core; the whole table holds it twice. 2 shards take it back; one table refuses, naming it."""
+    core; the whole table holds it twice. 2 shards take it back (each its own row and optimizer
+    state, also from HugeCTR files); one table refuses, naming it."""
     keys = np.array([[[5], [5], [7]]], np.int64)
     local = "LocalizedSlotSparseEmbeddingHash"
     with mirrored(2).scope():
-        layer = SparseEmbedding(4, SLOTS, embedding_type=local, name="apart")
-        layer(keys, training=True)
+        layer = SparseEmbedding(4, SLOTS, embedding_type=local, learning_rate=0.1, name="apart")
+        layer(keys)
+    with tf.GradientTape() as tape:  # slots get different gradients: the two rows part ways
+        loss = tf.reduce_sum(layer(keys, training=True) * tf.constant([[[1.0], [-2.0], [3.0]]]))
+    tape.gradient(loss, layer.trainable_variables)
     state = layer.table.export()
     np.testing.assert_array_equal(state["keys"], [5, 5, 7])
     np.testing.assert_array_equal(state["slot_ids"], [0, 1, 2])
+    assert not np.allclose(state["optimizer_slots"][0], state["optimizer_slots"][1])
 
     again = _sharded_table(embedding_type=local)
     again.restore(state)
     for name in ("keys", "slot_ids", "rows"):
         np.testing.assert_array_equal(again.export()[name], state[name])
+    layer.export_sparse_model(tmp_path / "sparse")
+    layer.save_optimizer_states(tmp_path / "opt")
+    with mirrored(2).scope():
+        files = SparseEmbedding(4, SLOTS, embedding_type=local, name="files")
+        files(keys, training=False)
+    files.import_sparse_model(tmp_path / "sparse")
+    files.load_optimizer_states(tmp_path / "opt")
+    for name in STATE_NAMES:
+        np.testing.assert_array_equal(files.table.export()[name], state[name], err_msg=name)
+
     single = SparseEmbedding(4, SLOTS, embedding_type=local, name="together")
     single(keys, training=False)
     with pytest.raises(tf.errors.InvalidArgumentError, match="distinct. Received: key 5 twice"):
