@@ -6,11 +6,15 @@ step functions, readers and `fit` (training.py), and persistence.py reads and wr
 files. Inference (`hugectr_tf.inference`) uses the public `network` of a compiled Model.
 """
 
+import contextlib
+
 import tensorflow as tf
 
+from hugectr_tf import distributed
 from hugectr_tf.api import graph_json, model_files, persistence
 from hugectr_tf.api.graph import ModelGraph
 from hugectr_tf.api.keras_state import PrivateKerasState
+from hugectr_tf.api.log import log
 from hugectr_tf.api.lr_scheduler import LearningRateScheduler
 from hugectr_tf.api.network import Network
 from hugectr_tf.api.training import Trainer
@@ -30,12 +34,10 @@ class Model:
                 raise TypeError(f"`{name}` must be a hugectr {cls.__name__}. Received: {value!r}")
         if mos is not None and not isinstance(mos, ModelOversubscriberParams):
             raise TypeError(f"`mos` must come from hugectr.CreateMOS. Received: {mos!r}")
-        if solver.num_devices > 1:
-            raise ValueError(
-                f"vvgpu={solver.vvgpu} asks for {solver.num_devices} devices; this release trains "
-                "on one device (vvgpu=[[0]]). Multi-device training through tf.distribute is "
-                "planned; until then use a single device."
-            )
+        # First: logical devices (vvgpu without GPUs) exist only if made before TensorFlow starts.
+        self.placement = distributed.placement_for(solver)
+        for note in self.placement.notes:
+            log(note)
         self.solver = solver
         self.reader_params = reader_params
         self.opt_params = opt_params
@@ -61,7 +63,8 @@ class Model:
         """Adds an `Input`, a `SparseEmbedding` or a `DenseLayer`, validating it at once."""
         if self.network is not None:
             raise RuntimeError("Model.add after Model.compile: add every layer before compiling")
-        with self._keras_state.active():
+        # Tables and weights are made here: with the Model's Keras state, under its strategy.
+        with self._keras_state.active(), self._scope():
             self.graph.add(layer)
 
     def compile(self):
@@ -69,16 +72,26 @@ class Model:
         if self.network is not None:
             return
         with self._keras_state.active():
-            self.network = Network(self.graph, self.opt_params, self.solver.lr)
+            with self._scope():
+                self.network = Network(self.graph, self.opt_params, self.solver.lr)
             self._trainer = Trainer(
-                self.solver, self.reader_params, self.network, dense_frozen=self._dense_frozen
+                self.solver,
+                self.reader_params,
+                self.network,
+                dense_frozen=self._dense_frozen,
+                strategy=self.placement.strategy,
             )
 
     def compile_for_inference(self):
         """Builds the network for prediction only. The graph may end without a loss layer, as
         the graph JSON HugeCTR writes for inference does; it then predicts its last layer."""
         if self.network is None:
-            self.network = Network(self.graph, self.opt_params, self.solver.lr, inference=True)
+            with self._scope():
+                self.network = Network(self.graph, self.opt_params, self.solver.lr, inference=True)
+
+    def _scope(self):
+        strategy = self.placement.strategy
+        return strategy.scope() if strategy is not None else contextlib.nullcontext()
 
     def summary(self):
         """Prints the layers with their inputs, outputs and output shapes."""

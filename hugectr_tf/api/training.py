@@ -11,6 +11,7 @@ import time
 import numpy as np
 import tensorflow as tf
 
+from hugectr_tf import distributed
 from hugectr_tf.api.history import FitHistory, eval_line, eval_time_line, iter_line
 from hugectr_tf.api.log import log
 from hugectr_tf.api.metrics import exact_auc, hit_rate
@@ -26,10 +27,13 @@ class Trainer:
         reader_params: `DataReaderParams` of both readers.
         network: `Network` to train.
         dense_frozen: Boolean. Train the tables only (`Model.freeze_dense`).
+        strategy: None (one device) or the tf.distribute strategy the network was built in:
+            each step then runs on the replicas, each on its share of the global batch.
     """
 
-    def __init__(self, solver, reader_params, network, dense_frozen=False):
+    def __init__(self, solver, reader_params, network, dense_frozen=False, strategy=None):
         self.solver = solver
+        self.strategy = strategy
         self.reader_params = reader_params
         self.network = network
         self.iteration = 0
@@ -54,11 +58,16 @@ class Trainer:
         sources = train_dense + embedding_vars
         optimizer = network.dense_optimizer
 
-        @tf.function(reduce_retracing=True)
-        def train_step(features, labels):
+        strategy = self.strategy
+
+        def train_replica(features, labels, global_batch, weight):
+            # `weight` is this replica's share of the global batch (1.0 on one device): the
+            # replicas' weighted losses add up to the global batch's loss, and the optimizer
+            # sums their gradients (docs/distributed.md).
             with tf.GradientTape() as tape:
                 logits, _, loss = network.loss(features, labels, True)
-                total = loss + network.regularization(tf.shape(logits)[0])
+                total = loss + network.regularization(global_batch)
+                total = tf.math.multiply_no_nan(total, weight)
                 scaled = total * scaler
             grads = tape.gradient(scaled, sources) if sources else []
             dense_grads = [g / scaler for g in grads[: len(train_dense)]]
@@ -66,10 +75,29 @@ class Trainer:
                 optimizer.apply(dense_grads, train_dense)
             return total
 
+        def eval_replica(features, labels, global_batch, weight):
+            logits, labels, loss = network.loss(features, labels, False)
+            return tf.math.multiply_no_nan(loss, weight), network.probabilities(logits), labels
+
+        @tf.function(reduce_retracing=True)
+        def train_step(features, labels):
+            if strategy is None:
+                return train_replica(features, labels, tf.shape(labels)[0], 1.0)
+            totals = distributed.run_on_shares(strategy, train_replica, features, labels)
+            return strategy.reduce(tf.distribute.ReduceOp.SUM, totals, axis=None)
+
         @tf.function(reduce_retracing=True)
         def eval_step(features, labels):
-            logits, labels, loss = network.loss(features, labels, False)
-            return loss, network.probabilities(logits), labels
+            if strategy is None:
+                return eval_replica(features, labels, tf.shape(labels)[0], 1.0)
+            loss, probs, labels = distributed.run_on_shares(
+                strategy, eval_replica, features, labels
+            )
+            return (
+                strategy.reduce(tf.distribute.ReduceOp.SUM, loss, axis=None),
+                strategy.gather(probs, axis=0),
+                strategy.gather(labels, axis=0),
+            )
 
         self._train_step = train_step
         self._eval_step = eval_step

@@ -40,6 +40,8 @@ class EmbeddingTable(tf.saved_model.experimental.TrackableResource):
         slot_size_array: List of integers. Rows per slot (OneHot).
         seed: Integer. Seed of the row initialisation.
         optimizer: `OptParamsPy` or None for Adam defaults.
+        device: String. Device of the resource ("" = the current one); a shard of a table split
+            across replicas (hugectr_tf.distributed) lives on its replica's device.
     """
 
     def __init__(
@@ -50,6 +52,7 @@ class EmbeddingTable(tf.saved_model.experimental.TrackableResource):
         slot_size_array=(),
         seed=0,
         optimizer=None,
+        device="",
     ):
         self.embedding_vec_size = int(embedding_vec_size)
         self.workspace_size_per_gpu_in_mb = float(workspace_size_per_gpu_in_mb)
@@ -57,7 +60,7 @@ class EmbeddingTable(tf.saved_model.experimental.TrackableResource):
         self.slot_size_array = [int(s) for s in slot_size_array]
         self.seed = int(seed)
         self.optimizer = optimizer if optimizer is not None else OptParamsPy()
-        super().__init__()
+        super().__init__(device=device)
         # Create now, eagerly: a bad configuration fails at construction, not at first use.
         _ = self.resource_handle
 

@@ -3,10 +3,11 @@
 import keras
 import numpy as np
 
+from hugectr_tf import distributed
 from hugectr_tf.config import Embedding_t, check_slot_size_array, parse_optimizer
 from hugectr_tf.embedding.frozen import frozen_lookup
 from hugectr_tf.embedding.keys import keys_to_csr
-from hugectr_tf.embedding.table import STATE_NAMES, EmbeddingTable
+from hugectr_tf.embedding.table import STATE_NAMES
 from hugectr_tf.embedding.training import train_lookup
 from hugectr_tf.keras import row_initializers
 from hugectr_tf.keras.table_weights import TableWeights
@@ -150,9 +151,11 @@ class SparseEmbedding(keras.layers.Layer):
 
     # ----------------------------------------------------------------------------- building
     def build(self, input_shape=None):
-        self._table = EmbeddingTable(
-            self.embedding_vec_size,
-            self.workspace_size_per_gpu_in_mb,
+        # Under a strategy with several replicas the table is split across them (one shard each).
+        self._table = distributed.create_table(
+            f"SparseEmbedding `{self.name}`",
+            embedding_vec_size=self.embedding_vec_size,
+            workspace_size_per_gpu_in_mb=self.workspace_size_per_gpu_in_mb,
             embedding_type=self.embedding_type,
             slot_size_array=self.slot_size_array,
             seed=self.seed,
@@ -199,8 +202,21 @@ class SparseEmbedding(keras.layers.Layer):
         frozen = frozen_lookup(self)
         if frozen is not None:  # tracing a plugin-free serving graph (hugectr_tf.keras.serving)
             return frozen.lookup(values, splits)
+        distributed.check_replicas(self.table, f"SparseEmbedding `{self.name}`")
+        train = bool(training and self.trainable)
+        if distributed.is_sharded(self.table):  # split across replicas (docs/distributed.md)
+            out = self.table.lookup(
+                values,
+                splits,
+                slot_num=self.slot_num,
+                combiner=self.combiner,
+                key_dtype=getattr(inputs, "dtype", None),
+                trigger=self._update_trigger,
+                train_options=self._train_options() if train else None,
+            )
+            return self._regularized(out, distributed.shard_loss_weight()) if train else out
         handle = self.table.resource_handle
-        if training and self.trainable:
+        if train:
             return self._train_lookup(handle, values, splits)
         emb, _ = embedding_ops.lookup_inference(
             handle, values, splits, self.slot_num, self.embedding_vec_size, self.combiner
@@ -209,6 +225,20 @@ class SparseEmbedding(keras.layers.Layer):
 
     # ------------------------------------------------------ how the table follows Keras
     def _train_lookup(self, handle, values, splits):
+        out = train_lookup(
+            handle,
+            values,
+            splits,
+            slot_num=self.slot_num,
+            embedding_vec_size=self.embedding_vec_size,
+            combiner=self.combiner,
+            trigger=self._update_trigger,
+            **self._train_options(),
+        )
+        return self._regularized(out)
+
+    def _train_options(self):
+        """`train_lookup`'s options that follow Keras: rate, loss scale, initializer, rows."""
         optimizer = self._keras_optimizer()
         if self.initial_learning_rate is not None:
             learning_rate = self._learning_rate
@@ -222,25 +252,20 @@ class SparseEmbedding(keras.layers.Layer):
         if scale == 1.0 and optimizer is not None:
             scale = lambda: optimizer.scale_loss(1.0)  # noqa: E731
             skip_nonfinite = isinstance(optimizer, keras.optimizers.LossScaleOptimizer)
-        regularize = self.embeddings_regularizer is not None
-        out = train_lookup(
-            handle,
-            values,
-            splits,
-            slot_num=self.slot_num,
-            embedding_vec_size=self.embedding_vec_size,
-            combiner=self.combiner,
+        return dict(
             learning_rate=learning_rate,
-            trigger=self._update_trigger,
             gradient_scale=scale,
             skip_nonfinite=skip_nonfinite,
             initial_rows=self._row_initializer,
-            regularized_rows=regularize,
+            regularized_rows=self.embeddings_regularizer is not None,
         )
-        if not regularize:
+
+    def _regularized(self, out, weight=1.0):
+        """The embeddings of `train_lookup`'s output, adding the rows' regularization loss."""
+        if self.embeddings_regularizer is None:
             return out
         emb, rows = out
-        self.add_loss(self.embeddings_regularizer(rows))
+        self.add_loss(weight * self.embeddings_regularizer(rows))
         return emb
 
     def _followed_learning_rate(self, optimizer):
