@@ -104,6 +104,22 @@ class EmbeddingTable {
                  int64_t slot_num, std::vector<int64_t>* keys, std::vector<int64_t>* slots,
                  const ParallelFor& parallel_for) const;
   int64_t FindRow(int64_t key) const;
+  // Hot-path helpers (table_rows.cc).
+  // The table keys of a lookup after the CSR checks: `values` itself for the hash types, the
+  // offset keys (written to *scratch) for OneHot.
+  const int64_t* CheckedTableKeys(const int64_t* values, int64_t n, const int64_t* row_splits,
+                                  int64_t num_rows, int64_t slot_num, std::vector<int64_t>* scratch,
+                                  const ParallelFor& parallel_for) const;
+  // rows[i] = FindRow(keys[i]), in parallel with the index lookups prefetched.
+  void FindRows(const int64_t* keys, int64_t n, int64_t* rows,
+                const ParallelFor& parallel_for) const;
+  // Replaces each position in *positions by the slot of the CSR row holding it.
+  static void SlotsOfPositions(const int64_t* row_splits, int64_t num_rows, int64_t slot_num,
+                               std::vector<int64_t>* positions, const ParallelFor& parallel_for);
+  // The rows of gradient keys: those the last training lookup found when the keys are its
+  // unique keys (the usual lookup -> backward -> apply step), else looked up into *found.
+  const int64_t* RowsOfGradientKeys(const int64_t* keys, int64_t n, std::vector<int64_t>* found,
+                                    const ParallelFor& parallel_for) const;
   void InsertRows(const std::vector<int64_t>& keys, const std::vector<int64_t>& slots,
                   const ParallelFor& parallel_for);  // keys absent and distinct
   void EnsureStorage(int64_t rows);
@@ -125,6 +141,9 @@ class EmbeddingTable {
   int64_t step_ = 0;
   std::vector<float> lr_history_;         // (step)
   std::vector<StepScalars> step_scalars_;  // (step), derived from lr_history_
+  std::vector<int64_t> last_lookup_keys_;  // unique keys of the last training lookup
+  std::vector<int64_t> last_lookup_rows_;  // and their rows (rows never move until an import)
+  std::vector<int64_t> grad_of_row_;       // (size) Global update scratch, kept across steps
   std::atomic<int64_t> misses_{0};
 };
 
