@@ -1,31 +1,33 @@
-"""The HugeCTR 3.1 Python API, re-exported at the top level: `import hugectr_tf as hugectr`."""
+"""The HugeCTR 3.1 Python API, re-exported at the top level: `import hugectr_tf as hugectr`.
 
-from hugectr_tf.api.config import (
+The enums and parameter objects live in `hugectr_tf.config` (the bottom of the package); this
+facade adds `Model` on top of them.
+"""
+
+from hugectr_tf.api.model import Model
+from hugectr_tf.config import (
+    Check_t,
     CreateMOS,
     CreateOptimizer,
     CreateSolver,
     DataReaderParams,
     DataReaderSparseParam,
-    DenseLayer,
-    Input,
-    ModelOversubscriberParams,
-    OptParamsPy,
-    Solver,
-    SparseEmbedding,
-)
-from hugectr_tf.api.enums import (
-    Check_t,
     DataReaderType_t,
+    DenseLayer,
     Embedding_t,
     Initializer_t,
+    Input,
     Layer_t,
     LrPolicy_t,
     MetricsType,
+    ModelOversubscriberParams,
     Optimizer_t,
+    OptParamsPy,
     Regularizer_t,
+    Solver,
+    SparseEmbedding,
     Update_t,
 )
-from hugectr_tf.api.model import Model
 
 __all__ = [
     "Check_t",

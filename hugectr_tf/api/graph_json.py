@@ -6,14 +6,25 @@ Schema as HugeCTR 3.1 writes it: `{"layers": [...]}` whose first entry is the Da
 (`fc_param`, `mc_param`, `bn_param`, `elu_param`, ...).
 """
 
-from hugectr_tf.api.config import (
+from enum import Enum
+
+from hugectr_tf.config import (
+    DENSE_DEFAULTS,
+    DENSE_LAYER_ARGUMENTS,
     DataReaderSparseParam,
     DenseLayer,
+    Embedding_t,
     Input,
+    Layer_t,
+    Optimizer_t,
     OptParamsPy,
     SparseEmbedding,
+    Update_t,
 )
-from hugectr_tf.api.enums import Embedding_t, Initializer_t, Layer_t, Optimizer_t, Update_t
+
+_MISSING = object()
+# Spellings of older files that are still read.
+_JSON_ALIASES = {"prelu_dice_param.elu_alpha": "prelu_dice_param.alpha"}
 
 _OPT_HPARAM_BLOCK = {
     Optimizer_t.Adam: ("adam_hparam", ("beta1", "beta2", "epsilon")),
@@ -117,145 +128,74 @@ def embedding_from_json(entry):
     )
 
 
-def _inits(layer, block):
-    if layer.weight_init_type != Initializer_t.Default:
-        block["weight_init"] = layer.weight_init_type.value
-    if layer.bias_init_type != Initializer_t.Default:
-        block["bias_init"] = layer.bias_init_type.value
-    return block
+def _get_path(entry, path):
+    node = entry
+    for part in path.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return _MISSING
+        node = node[part]
+    return node
+
+
+def _set_path(entry, path, value):
+    *parents, last = path.split(".")
+    node = entry
+    for part in parents:
+        node = node.setdefault(part, {})
+    node[last] = value
+
+
+def _to_json_value(value):
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, (list, tuple)):
+        return [_to_json_value(v) for v in value]
+    return value
+
+
+def _written(layer, arg):
+    """Whether `arg` of `layer` goes into the JSON entry (table flags plus two layouts)."""
+    if arg.json is None:
+        return False
+    if layer.layer_type == Layer_t.Reshape:
+        # Selected mode stores only the slots; the default mode only the dimensions.
+        return (arg.name == "selected_slots") == bool(layer.selected)
+    if arg.name in ("regularizer_type", "lambda"):
+        return bool(layer.use_regularizer)
+    return not arg.optional or layer.argument(arg.name) != DENSE_DEFAULTS[arg.name]
 
 
 def dense_to_json(layer):
-    t = layer.layer_type
+    """The graph JSON entry of a `DenseLayer`, from `DENSE_LAYER_ARGUMENTS`."""
     out = {
-        "type": t.value,
+        "type": layer.layer_type.value,
         "bottom": _one_or_list(layer.bottom_names),
         "top": _one_or_list(layer.top_names),
     }
-    if t == Layer_t.BatchNorm:
-        bn = {"factor": layer.factor, "eps": layer.eps}
-        if layer.gamma_init_type != Initializer_t.Default:
-            bn["gamma_init"] = layer.gamma_init_type.value
-        if layer.beta_init_type != Initializer_t.Default:
-            bn["beta_init"] = layer.beta_init_type.value
-        out["bn_param"] = bn
-    elif t == Layer_t.Dropout:
-        out["rate"] = layer.dropout_rate
-    elif t == Layer_t.ELU:
-        out["elu_param"] = {"alpha": layer.elu_alpha}
-    elif t in (Layer_t.InnerProduct, Layer_t.FusedInnerProduct):
-        out["fc_param"] = _inits(layer, {"num_output": layer.num_output})
-    elif t == Layer_t.MultiCross:
-        out["mc_param"] = _inits(layer, {"num_layers": layer.num_layers})
-    elif t == Layer_t.Reshape:
-        if layer.selected:
-            out["selected"] = list(layer.selected_slots)
-        else:
-            out["leading_dim"] = layer.leading_dim
-            out["time_step"] = layer.time_step
-    elif t == Layer_t.Slice:
-        out["ranges"] = [list(r) for r in layer.ranges]
-    elif t == Layer_t.WeightMultiply:
-        out["weight_dims"] = list(layer.weight_dims)
-        if layer.weight_init_type != Initializer_t.Default:
-            out["weight_init"] = layer.weight_init_type.value
-    elif t == Layer_t.FmOrder2:
-        out["out_dim"] = layer.out_dim
-    elif t in (Layer_t.ReduceSum, Layer_t.ReduceMean):
-        out["axis"] = layer.axis
-    elif t == Layer_t.Gather:
-        out["indices"] = list(layer.indices)
-    elif t == Layer_t.GRU:
-        out["gru_param"] = _inits(
-            layer,
-            {
-                "num_output": layer.num_output,
-                "batchsize": layer.batchsize,
-                "SeqLength": layer.SeqLength,
-                "vector_size": layer.vector_size,
-            },
-        )
-    elif t == Layer_t.PReLU_Dice:
-        out["prelu_dice_param"] = {"elu_alpha": layer.elu_alpha, "eps": layer.eps}
-    elif t == Layer_t.Scale:
-        out["scale_param"] = {"axis": layer.axis, "factor": layer.factor}
-    elif t == Layer_t.MultiCrossEntropyLoss and layer.target_weight_vec:
-        out["target_weight"] = list(layer.target_weight_vec)
-    if (
-        t
-        in (
-            Layer_t.BinaryCrossEntropyLoss,
-            Layer_t.CrossEntropyLoss,
-            Layer_t.MultiCrossEntropyLoss,
-        )
-        and layer.use_regularizer
-    ):
-        out["regularizer"] = layer.regularizer_type.value
-        out["lambda"] = layer.lambda_
+    for arg in DENSE_LAYER_ARGUMENTS[layer.layer_type]:
+        if _written(layer, arg):
+            _set_path(out, arg.json, _to_json_value(layer.argument(arg.name)))
     return out
 
 
-def _init_kwargs(block):
-    kwargs = {}
-    if "weight_init" in block:
-        kwargs["weight_init_type"] = block["weight_init"]
-    if "bias_init" in block:
-        kwargs["bias_init_type"] = block["bias_init"]
-    return kwargs
-
-
 def dense_from_json(entry):
+    """The `DenseLayer` of a graph JSON entry, from `DENSE_LAYER_ARGUMENTS`."""
     t = Layer_t.parse(entry["type"], "type")
     kw = {}
-    if t == Layer_t.BatchNorm:
-        bn = entry["bn_param"]
-        kw.update(factor=bn["factor"], eps=bn["eps"])
-        if "gamma_init" in bn:
-            kw["gamma_init_type"] = bn["gamma_init"]
-        if "beta_init" in bn:
-            kw["beta_init_type"] = bn["beta_init"]
-    elif t == Layer_t.Dropout:
-        kw["dropout_rate"] = entry.get("rate", 0.5)
-    elif t == Layer_t.ELU:
-        kw["elu_alpha"] = entry["elu_param"]["alpha"]
-    elif t in (Layer_t.InnerProduct, Layer_t.FusedInnerProduct):
-        kw.update(num_output=entry["fc_param"]["num_output"], **_init_kwargs(entry["fc_param"]))
-    elif t == Layer_t.MultiCross:
-        kw.update(num_layers=entry["mc_param"]["num_layers"], **_init_kwargs(entry["mc_param"]))
-    elif t == Layer_t.Reshape:
-        if "selected" in entry:
-            kw.update(selected=True, selected_slots=list(entry["selected"]))
-        else:
-            kw.update(leading_dim=entry["leading_dim"], time_step=entry.get("time_step", 0))
-    elif t == Layer_t.Slice:
-        kw["ranges"] = [tuple(r) for r in entry["ranges"]]
-    elif t == Layer_t.WeightMultiply:
-        kw.update(weight_dims=list(entry["weight_dims"]), **_init_kwargs(entry))
-    elif t == Layer_t.FmOrder2:
-        kw["out_dim"] = entry["out_dim"]
-    elif t in (Layer_t.ReduceSum, Layer_t.ReduceMean):
-        kw["axis"] = entry["axis"]
-    elif t == Layer_t.Gather:
-        kw["indices"] = list(entry["indices"])
-    elif t == Layer_t.GRU:
-        g = entry["gru_param"]
-        kw.update(
-            num_output=g["num_output"],
-            batchsize=g["batchsize"],
-            SeqLength=g["SeqLength"],
-            vector_size=g["vector_size"],
-            **_init_kwargs(g),
-        )
-    elif t == Layer_t.PReLU_Dice:
-        p = entry["prelu_dice_param"]
-        kw.update(elu_alpha=p.get("elu_alpha", p.get("alpha", 1.0)), eps=p["eps"])
-    elif t == Layer_t.Scale:
-        kw.update(axis=int(entry["scale_param"]["axis"]), factor=entry["scale_param"]["factor"])
-    elif t == Layer_t.MultiCrossEntropyLoss:
-        kw["target_weight_vec"] = list(entry.get("target_weight", []))
-    if "regularizer" in entry:
-        kw.update(use_regularizer=True, regularizer_type=entry["regularizer"])
-        kw["lambda"] = entry["lambda"]
+    for arg in DENSE_LAYER_ARGUMENTS[t]:
+        if arg.json is None:
+            continue
+        value = _get_path(entry, arg.json)
+        if value is _MISSING and arg.json in _JSON_ALIASES:
+            value = _get_path(entry, _JSON_ALIASES[arg.json])
+        if value is not _MISSING:
+            kw[arg.name] = value
+    if t == Layer_t.Reshape and "selected_slots" in kw:
+        kw["selected"] = True
+    if "regularizer_type" in kw:
+        kw["use_regularizer"] = True
+    if "ranges" in kw:
+        kw["ranges"] = [tuple(r) for r in kw["ranges"]]
     return DenseLayer(t, _as_list(entry["bottom"]), _as_list(entry["top"]), **kw)
 
 

@@ -1,37 +1,23 @@
 """HugeCTR's `Model`: build a network layer by layer, compile it, train, evaluate and save.
 
-The graph is built as a Keras functional model while layers are added, so a bottom name that does
-not exist, a repeated top name or a shape a layer cannot take fails in `add` with the layer type
-and names. Training runs a TensorFlow step function (see `model_training.py`); files use HugeCTR's
-formats (`graph_json.py`, `model_files.py`, the embedding layer's sparse model folders).
+`Model` is a thin facade over explicit collaborators: `ModelGraph` builds the Keras graph as
+layers are added (graph.py), `Network` is the compiled result (network.py), `Trainer` runs the
+step functions, readers and `fit` (training.py), and persistence.py reads and writes HugeCTR's
+files. Inference (`hugectr_tf.inference`) uses the public `network` of a compiled Model.
 """
 
 import keras
 import tensorflow as tf
 
-from hugectr_tf.api import graph_json
-from hugectr_tf.api.config import (
-    DataReaderParams,
-    DenseLayer,
-    Input,
-    ModelOversubscriberParams,
-    OptParamsPy,
-    Solver,
-    SparseEmbedding,
-)
-from hugectr_tf.api.enums import LOSS_LAYERS, Embedding_t, Layer_t
+from hugectr_tf.api import graph_json, model_files, persistence
+from hugectr_tf.api.graph import ModelGraph
 from hugectr_tf.api.lr_scheduler import LearningRateScheduler
-from hugectr_tf.api.model_files import write_json
-from hugectr_tf.api.model_persistence import ModelPersistence
-from hugectr_tf.api.model_training import ModelTraining
-from hugectr_tf.api.optimizers import dense_optimizer
-from hugectr_tf.api.slot_offsets import RemoveSlotOffsets, reader_slot_offsets
-
-# HugeCTR argument name -> Keras layer argument name, where they differ.
-_ARG_RENAMES = {"lambda": "lambda_"}
+from hugectr_tf.api.network import Network
+from hugectr_tf.api.training import Trainer
+from hugectr_tf.config import DataReaderParams, ModelOversubscriberParams, OptParamsPy, Solver
 
 
-class Model(ModelTraining, ModelPersistence):
+class Model:
     """A HugeCTR model: one `Input`, `SparseEmbedding`s, then `DenseLayer`s ending in a loss."""
 
     def __init__(self, solver, reader_params, opt_params, mos=None):
@@ -54,17 +40,12 @@ class Model(ModelTraining, ModelPersistence):
         self.reader_params = reader_params
         self.opt_params = opt_params
         self.mos = mos
-        self._apply_solver_settings()
-        self._input = None
-        self._embedding_params = []  # hugectr.SparseEmbedding, in add order
-        self._embedding_layers = []  # hugectr_tf.keras.layers.SparseEmbedding
-        self._dense_params = []  # hugectr.DenseLayer (loss included), in add order
-        self._dense_layers = []  # Keras layers (None for the loss entry)
-        self._tensors = {}  # name -> KerasTensor (label: None, it is not a model input)
-        self._model_inputs = {}
-        self._loss_param = None
-        self._loss_layer = None
-        self._keras_model = None
+        _apply_solver_settings(solver)
+        self.graph = ModelGraph(reader_params, opt_params, solver.lr, solver.seed)
+        self.network = None  # set by compile()
+        self._trainer = None
+        self._dense_frozen = False
+        self._incremental = persistence.IncrementalTracker()
         self._lr_scheduler = LearningRateScheduler(
             solver.lr,
             solver.warmup_steps,
@@ -73,230 +54,37 @@ class Model(ModelTraining, ModelPersistence):
             solver.decay_power,
             solver.end_lr,
         )
-        self._init_training_state()
-
-    def _apply_solver_settings(self):
-        keras.utils.set_random_seed(self.solver.seed)
-        # TF32 only matters on Ampere+ GPUs; on CPUs TensorFlow ignores it.
-        tf.config.experimental.enable_tensor_float_32_execution(self.solver.enable_tf32_compute)
-        policy = "mixed_float16" if self.solver.use_mixed_precision else "float32"
-        keras.mixed_precision.set_global_policy(policy)
-        # use_cuda_graph and use_algorithm_search have no TensorFlow counterpart to switch: XLA
-        # and cuBLAS heuristics decide; they are accepted so HugeCTR scripts run unchanged.
 
     # ----------------------------------------------------------------------------- building
     def add(self, layer):
         """Adds an `Input`, a `SparseEmbedding` or a `DenseLayer`, validating it at once."""
-        if self._keras_model is not None:
+        if self.network is not None:
             raise RuntimeError("Model.add after Model.compile: add every layer before compiling")
-        if isinstance(layer, Input):
-            self._add_input(layer)
-        elif isinstance(layer, SparseEmbedding):
-            self._add_embedding(layer)
-        elif isinstance(layer, DenseLayer):
-            self._add_dense(layer)
-        else:
-            raise TypeError(
-                "Model.add takes hugectr.Input, hugectr.SparseEmbedding or hugectr.DenseLayer. "
-                f"Received: {layer!r}"
-            )
+        self.graph.add(layer)
 
-    def _claim_name(self, name, what):
-        if name in self._tensors:
-            raise ValueError(f"{what}: top name {name!r} is already used by an earlier layer")
-
-    def _add_input(self, inp):
-        if self._input is not None:
-            raise ValueError("Model.add(Input): the model already has an Input layer")
-        for name in [inp.label_name, inp.dense_name] + [
-            p.sparse_name for p in inp.data_reader_sparse_param_array
-        ]:
-            self._claim_name(name, "Input")
-            self._tensors[name] = None
-        self._tensors[inp.label_name] = None
-        if inp.dense_dim > 0:
-            dense = keras.Input(shape=(inp.dense_dim,), name=inp.dense_name, dtype="float32")
-            self._tensors[inp.dense_name] = dense
-            self._model_inputs[inp.dense_name] = dense
-        for p in inp.data_reader_sparse_param_array:
-            sparse = keras.Input(
-                shape=(p.slot_num, None), name=p.sparse_name, dtype="int64", ragged=True
-            )
-            self._tensors[p.sparse_name] = sparse
-            self._model_inputs[p.sparse_name] = sparse
-        self._input = inp
-
-    def _require_input(self, what):
-        if self._input is None:
-            raise ValueError(f"{what}: add the hugectr.Input layer first")
-
-    def _add_embedding(self, emb):
-        from hugectr_tf.keras.layers import SparseEmbedding as KerasSparseEmbedding
-
-        what = f"SparseEmbedding {emb.sparse_embedding_name!r} (bottom {emb.bottom_name!r})"
-        self._require_input(what)
-        sparse = {p.sparse_name: p for p in self._input.data_reader_sparse_param_array}
-        if emb.bottom_name not in sparse:
-            raise ValueError(
-                f"{what}: bottom_name must name a sparse input of the Input layer, one of "
-                f"{sorted(sparse)}. Received: bottom_name={emb.bottom_name!r}"
-            )
-        self._claim_name(emb.sparse_embedding_name, what)
-        param = sparse[emb.bottom_name]
-        layer = KerasSparseEmbedding(
-            embedding_vec_size=emb.embedding_vec_size,
-            slot_num=param.slot_num,
-            combiner=emb.combiner,
-            workspace_size_per_gpu_in_mb=emb.workspace_size_per_gpu_in_mb,
-            optimizer=emb.optimizer or self.opt_params,
-            embedding_type=emb.embedding_type.value,
-            slot_size_array=list(emb.slot_size_array) or None,
-            learning_rate=self.solver.lr,
-            seed=self.solver.seed + len(self._embedding_layers),
-            name=emb.sparse_embedding_name,
-        )
-        keys = self._tensors[emb.bottom_name]
-        offsets = reader_slot_offsets(self.reader_params, self._input, emb.bottom_name)
-        if emb.embedding_type == Embedding_t.LocalizedSlotSparseEmbeddingOneHot and offsets:
-            keys = RemoveSlotOffsets(offsets, name=f"{emb.sparse_embedding_name}_local_keys")(keys)
-        self._tensors[emb.sparse_embedding_name] = layer(keys)
-        self._embedding_params.append(emb)
-        self._embedding_layers.append(layer)
-
-    def _add_dense(self, d):
-        what = f"{d.layer_type.name} layer (bottom {d.bottom_names}, top {d.top_names})"
-        self._require_input(what)
-        for name in d.bottom_names:
-            if name not in self._tensors:
-                raise ValueError(f"{what}: no tensor named {name!r} exists yet")
-        for name in d.top_names:
-            self._claim_name(name, what)
-        if len(set(d.top_names)) != len(d.top_names):
-            raise ValueError(f"{what}: top names repeat")
-        if d.layer_type in LOSS_LAYERS:
-            self._add_loss(d, what)
-            return
-        if self._input.label_name in d.bottom_names:
-            raise ValueError(f"{what}: only a loss layer may take the label as a bottom")
-        layer = self._make_keras_layer(d, what)
-        inputs = [self._tensors[n] for n in d.bottom_names]
-        try:
-            outputs = layer(inputs if len(inputs) > 1 or _takes_list(d) else inputs[0])
-        except Exception as err:  # Keras raises several types; keep the layer in the message
-            raise ValueError(f"{what}: {err}") from err
-        outputs = list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
-        if len(outputs) != len(d.top_names):
-            raise ValueError(
-                f"{what}: the layer gives {len(outputs)} outputs but {len(d.top_names)} top "
-                "names were given"
-            )
-        for name, tensor in zip(d.top_names, outputs):
-            self._tensors[name] = tensor
-        self._dense_params.append(d)
-        self._dense_layers.append(layer)
-
-    def _make_keras_layer(self, d, what):
-        from hugectr_tf.keras.layers import layer_class_for
-
-        cls = layer_class_for(d.layer_type.value)
-        kwargs = {_ARG_RENAMES.get(k, k): v for k, v in d.params().items()}
-        for key in ("weight_init_type", "bias_init_type", "gamma_init_type", "beta_init_type"):
-            if key in kwargs:
-                kwargs[key] = kwargs[key].value
-        if "regularizer_type" in kwargs:
-            kwargs["regularizer_type"] = kwargs["regularizer_type"].value
-        try:
-            return cls(name=d.top_names[0], **kwargs)
-        except (TypeError, ValueError) as err:
-            raise ValueError(f"{what}: {err}") from err
-
-    def _add_loss(self, d, what):
-        if self._loss_param is not None:
-            raise ValueError(f"{what}: the model already has a loss layer")
-        if len(d.bottom_names) != 2 or d.bottom_names[1] != self._input.label_name:
-            raise ValueError(
-                f"{what}: a loss layer takes [prediction, {self._input.label_name!r}] as bottoms. "
-                f"Received: bottom_names={d.bottom_names}"
-            )
-        logits = self._tensors[d.bottom_names[0]]
-        if logits is None:
-            raise ValueError(f"{what}: {d.bottom_names[0]!r} is not a computed tensor")
-        self._loss_layer = self._make_keras_layer(d, what)
-        self._loss_param = d
-        self._tensors[d.top_names[0]] = None
-        self._dense_params.append(d)
-        self._dense_layers.append(None)
-
-    # ------------------------------------------------------------------------ compile, summary
     def compile(self):
         """Builds the Keras model, the dense optimizer and the training/evaluation steps."""
-        if self._loss_param is None:
-            raise ValueError("Model.compile: the model has no loss layer; add one first")
-        if self._keras_model is not None:
+        if self.network is not None:
             return
-        logits = self._tensors[self._loss_param.bottom_names[0]]
-        self._keras_model = keras.Model(inputs=self._model_inputs, outputs=logits)
-        self._dense_optimizer = dense_optimizer(self.opt_params, self.solver.lr)
-        self._dense_weights = [w for layer in self._keras_layers() for w in layer.trainable_weights]
-        self._dense_non_trainable = [
-            w for layer in self._keras_layers() for w in layer.non_trainable_weights
-        ]
-        self._dense_optimizer.build(self._dense_weights)
-        self._build_steps()
-
-    def _keras_layers(self):
-        return [layer for layer in self._dense_layers if layer is not None]
-
-    def _require_compiled(self, what):
-        if self._keras_model is None:
-            raise RuntimeError(f"Model.{what} needs Model.compile() first")
+        self.network = Network(self.graph, self.opt_params, self.solver.lr)
+        self._trainer = Trainer(
+            self.solver, self.reader_params, self.network, dense_frozen=self._dense_frozen
+        )
 
     def summary(self):
         """Prints the layers with their inputs, outputs and output shapes."""
         print(self.summary_text())
 
     def summary_text(self):
-        self._require_input("Model.summary")
-        rows = [("Layer Type", "Input Name", "Output Name", "Output Shape")]
-        for emb in self._embedding_params:
-            t = self._tensors[emb.sparse_embedding_name]
-            rows.append(
-                (emb.embedding_type.value, emb.bottom_name, emb.sparse_embedding_name, _shape(t))
-            )
-        for d in self._dense_params:
-            shapes = ", ".join(_shape(self._tensors[n]) for n in d.top_names)
-            rows.append(
-                (d.layer_type.value, ",".join(d.bottom_names), ",".join(d.top_names), shapes)
-            )
-        inp = self._input
-        head = [
-            "=" * 40 + " Model Summary " + "=" * 40,
-            f"Label: {inp.label_name} (None, {inp.label_dim})   "
-            f"Dense: {inp.dense_name} (None, {inp.dense_dim})   Sparse: "
-            + ", ".join(
-                f"{p.sparse_name} (None, {p.slot_num}, None)"
-                for p in inp.data_reader_sparse_param_array
-            ),
-            "-" * 95,
-        ]
-        body = [f"{a:<36}{b:<22}{c:<22}{d}" for a, b, c, d in rows]
-        return "\n".join(head + body[:1] + ["-" * 95] + body[1:])
+        return self.graph.summary_text()
 
-    # ----------------------------------------------------------------------------- graph JSON
     def graph_to_json(self, graph_config_file):
         """Writes the model graph in HugeCTR's JSON schema."""
-        self._require_input("Model.graph_to_json")
-        layers = [graph_json.input_to_json(self._input)]
-        for emb in self._embedding_params:
-            layers.append(graph_json.embedding_to_json(emb, emb.optimizer or self.opt_params))
-        layers += [graph_json.dense_to_json(d) for d in self._dense_params]
-        write_json(graph_config_file, {"layers": layers})
+        model_files.write_json(graph_config_file, self.graph.to_json())
 
     def construct_from_json(self, graph_config_file, include_dense_network):
         """Adds the layers of a graph JSON file (all, or only Input and embeddings)."""
-        from hugectr_tf.api.model_files import read_json
-
-        document = read_json(graph_config_file, "graph config")
+        document = model_files.read_json(graph_config_file, "graph config")
         try:
             layers = graph_json.graph_from_json(document, include_dense_network)
         except (KeyError, TypeError) as err:
@@ -304,13 +92,187 @@ class Model(ModelTraining, ModelPersistence):
         for layer in layers:
             self.add(layer)
 
+    # ----------------------------------------------------------------------------- public parts
+    def _compiled(self, what):
+        if self.network is None:
+            raise RuntimeError(f"Model.{what} needs Model.compile() first")
+        return self._trainer
 
-def _takes_list(d):
-    # Layers whose single bottom is still passed as a one-element list in HugeCTR's graph.
-    return d.layer_type in (Layer_t.Concat, Layer_t.Add, Layer_t.FusedReshapeConcat)
+    @property
+    def keras_model(self):
+        """The compiled Keras model (inputs by name, logits out)."""
+        self._compiled("keras_model")
+        return self.network.keras_model
+
+    @property
+    def embedding_layers(self):
+        """The `hugectr_tf.keras.layers.SparseEmbedding` layers, in add order."""
+        return list(self.graph.embedding_layers)
+
+    @property
+    def iteration(self):
+        """Training iterations run so far."""
+        return self._trainer.iteration if self._trainer is not None else 0
+
+    @property
+    def last_evaluation(self):
+        """(predictions, labels) of the last `get_eval_metrics` round."""
+        return self._compiled("last_evaluation").last_evaluation
+
+    def train_on_batch(self, batch):
+        """One training step on a reader batch dict (as `DataReader.next_batch` gives)."""
+        return self._compiled("train_on_batch").train_on_batch(batch)
+
+    def evaluate(self):
+        """One evaluation round as `fit` runs it: `max_eval_batches` batches, then the metrics."""
+        return self._compiled("evaluate").evaluate()
+
+    # ----------------------------------------------------------------------------- training
+    def fit(
+        self,
+        num_epochs=0,
+        max_iter=2000,
+        display=200,
+        eval_interval=1000,
+        snapshot=10000,
+        snapshot_prefix="",
+    ):
+        """Trains in epoch mode (repeat_dataset=False) or iteration mode (max_iter)."""
+        self._compiled("fit").fit(
+            self._lr_scheduler,
+            self.save_params_to_files,
+            num_epochs=num_epochs,
+            max_iter=max_iter,
+            display=display,
+            eval_interval=eval_interval,
+            snapshot=snapshot,
+            snapshot_prefix=snapshot_prefix,
+        )
+
+    def get_data_reader_train(self):
+        return self._compiled("get_data_reader_train").train_reader()
+
+    def get_data_reader_eval(self):
+        return self._compiled("get_data_reader_eval").eval_reader()
+
+    def start_data_reading(self):
+        """Opens both readers (HugeCTR starts its reader threads here; tf.data starts lazily)."""
+        self.get_data_reader_train()
+        self.get_data_reader_eval()
+
+    def get_learning_rate_scheduler(self):
+        return self._lr_scheduler
+
+    def reset_learning_rate_scheduler(
+        self, base_lr, warmup_steps=1, decay_start=0, decay_steps=1, decay_power=2.0, end_lr=0.0
+    ):
+        self._lr_scheduler = LearningRateScheduler(
+            base_lr, warmup_steps, decay_start, decay_steps, decay_power, end_lr
+        )
+
+    def get_model_oversubscriber(self):
+        raise RuntimeError(
+            "Model oversubscription is not available: hash tables grow in host memory as keys "
+            "arrive, so tables larger than a device are trained without it"
+        )
+
+    def set_learning_rate(self, lr):
+        self._compiled("set_learning_rate").set_learning_rate(lr)
+
+    def train(self):
+        """Trains on the next batch. Returns False (and trains nothing) at the end of an epoch."""
+        return self._compiled("train").train()
+
+    def get_current_loss(self):
+        return self._trainer.current_loss if self._trainer is not None else float("nan")
+
+    def eval(self):
+        """Evaluates the next eval batch into the running metrics. False at the end of the data."""
+        return self._compiled("eval").eval()
+
+    def get_eval_metrics(self):
+        """[(name, value)] over the batches evaluated since the last call, as HugeCTR returns."""
+        return self._compiled("get_eval_metrics").get_eval_metrics()
+
+    def export_predictions(self, output_prediction_file_name, output_label_file_name):
+        """Writes the predictions and labels of the last evaluation, one value per line."""
+        self._compiled("export_predictions").export_predictions(
+            output_prediction_file_name, output_label_file_name
+        )
+
+    def set_source(self, source, eval_source):
+        """Epoch mode: point the train and eval readers at new sources."""
+        if self.solver.repeat_dataset:
+            raise RuntimeError("Model.set_source is for epoch mode (repeat_dataset=False)")
+        sources = [source] if isinstance(source, str) else list(source)
+        if len(sources) != 1:
+            raise ValueError(
+                "Model.set_source takes one training source without model oversubscription. "
+                f"Received: source={source!r}"
+            )
+        self.reader_params.source = sources
+        self.reader_params.eval_source = eval_source
+        if self._trainer is not None:
+            self._trainer.set_sources(sources[0], eval_source)
+
+    # ------------------------------------------------------------------------ freeze/unfreeze
+    def freeze_dense(self):
+        self._set_dense_frozen(True)
+
+    def unfreeze_dense(self):
+        self._set_dense_frozen(False)
+
+    def freeze_embedding(self):
+        self._set_embeddings_trainable(False)
+
+    def unfreeze_embedding(self):
+        self._set_embeddings_trainable(True)
+
+    def _set_dense_frozen(self, frozen):
+        self._dense_frozen = frozen
+        if self._trainer is not None:
+            self._trainer.dense_frozen = frozen
+            self._trainer.build_steps()
+
+    def _set_embeddings_trainable(self, trainable):
+        for layer in self.graph.embedding_layers:
+            layer.trainable = trainable
+        if self._trainer is not None:
+            self._trainer.build_steps()
+
+    # ----------------------------------------------------------------------------- files
+    def save_params_to_files(self, prefix, iter=0):  # noqa: A002 (HugeCTR's argument name)
+        self._compiled("save_params_to_files")
+        return persistence.save_params_to_files(self.network, prefix, iter)
+
+    def load_dense_weights(self, dense_model_file):
+        self._compiled("load_dense_weights")
+        persistence.load_dense_weights(self.network, dense_model_file)
+
+    def load_dense_optimizer_states(self, dense_opt_states_file):
+        self._compiled("load_dense_optimizer_states")
+        persistence.load_dense_optimizer_states(self.network, dense_opt_states_file)
+
+    def load_sparse_weights(self, sparse_embedding_files):
+        self._compiled("load_sparse_weights")
+        persistence.load_sparse_weights(self.network, sparse_embedding_files)
+
+    def load_sparse_optimizer_states(self, sparse_opt_states_files):
+        self._compiled("load_sparse_optimizer_states")
+        persistence.load_sparse_optimizer_states(self.network, sparse_opt_states_files)
+
+    def get_incremental_model(self):
+        """[(keys int64 [n], vectors float32 [n, vec])] per embedding: the rows updated since the
+        previous call (all rows on the first call), as HugeCTR returns for online updates."""
+        self._compiled("get_incremental_model")
+        return self._incremental.collect(self.network)
 
 
-def _shape(tensor):
-    if tensor is None:
-        return "()"
-    return str(tuple(tensor.shape))
+def _apply_solver_settings(solver):
+    keras.utils.set_random_seed(solver.seed)
+    # TF32 only matters on Ampere+ GPUs; on CPUs TensorFlow ignores it.
+    tf.config.experimental.enable_tensor_float_32_execution(solver.enable_tf32_compute)
+    policy = "mixed_float16" if solver.use_mixed_precision else "float32"
+    keras.mixed_precision.set_global_policy(policy)
+    # use_cuda_graph and use_algorithm_search have no TensorFlow counterpart to switch: XLA
+    # and cuBLAS heuristics decide; they are accepted so HugeCTR scripts run unchanged.

@@ -9,7 +9,7 @@ below float32 resolution once the accumulator has grown past eps.
 
 import keras
 
-from hugectr_tf.api.enums import Optimizer_t
+from hugectr_tf.config import Optimizer_t
 
 
 def dense_optimizer(opt, learning_rate):

@@ -1,15 +1,18 @@
 """Keys from readers that already add per-slot offsets, made local again for OneHot tables.
 
-HugeCTR's Raw and Parquet readers, given `slot_size_array`, add each slot's offset (prefix sum of
-the sizes) to its keys so slots never share a key. `LocalizedSlotSparseEmbeddingOneHot` addresses
-its dense table by `key + slot offset` itself, from the same sizes. When both happen the Model
-puts this layer between them, so either way of writing the script (sizes on the reader, on the
-embedding, or on both, as HugeCTR's samples do) reads the same rows.
+HugeCTR's Raw and Parquet readers, given `slot_size_array`, add each slot's offset
+(`hugectr_tf.config.slot_offsets`) to its keys so slots never share a key.
+`LocalizedSlotSparseEmbeddingOneHot` addresses its dense table by `key + slot offset` itself, from
+the same sizes. When both happen the Model puts this layer between them, so either way of writing
+the script (sizes on the reader, on the embedding, or on both, as HugeCTR's samples do) reads the
+same rows.
 """
 
 import keras
 import numpy as np
 import tensorflow as tf
+
+from hugectr_tf.config import DataReaderType_t, slot_offsets
 
 
 class RemoveSlotOffsets(keras.layers.Layer):
@@ -36,15 +39,9 @@ class RemoveSlotOffsets(keras.layers.Layer):
 
 def reader_slot_offsets(reader_params, inp, sparse_name):
     """The offsets the reader adds to `sparse_name`'s slots, or None when it adds none."""
-    from hugectr_tf.api.enums import DataReaderType_t
-
     sizes = list(reader_params.slot_size_array)
     if reader_params.data_reader_type == DataReaderType_t.Norm or not sizes:
         return None
-    prefix = np.concatenate([[0], np.cumsum(sizes)])
-    start = 0
-    for p in inp.data_reader_sparse_param_array:
-        if p.sparse_name == sparse_name:
-            return prefix[start : start + p.slot_num].tolist()
-        start += p.slot_num
-    return None
+    start = inp.first_slot(sparse_name)
+    slots = inp.sparse_param(sparse_name).slot_num
+    return slot_offsets(sizes)[start : start + slots].tolist()

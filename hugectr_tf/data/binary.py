@@ -7,6 +7,7 @@ import struct
 import tensorflow as tf
 
 from hugectr_tf.data.layout import InputLayout
+from hugectr_tf.ops.reader_ops import BinaryReaderDataset
 
 
 def _check_batch(batch_size, num_workers):
@@ -49,8 +50,6 @@ def with_cardinality(ds, num_records, batch_size):
 
 
 def _dataset(files, layout, batch_size, **kwargs):
-    from hugectr_tf.ops.reader_ops import BinaryReaderDataset
-
     ds = BinaryReaderDataset(
         files,
         label_dim=layout.label_dim,

@@ -1,6 +1,6 @@
 """`dataset_from_params`: the reader a HugeCTR `DataReaderParams` + `Input` describe."""
 
-from hugectr_tf.api.enums import Check_t, DataReaderType_t
+from hugectr_tf.config import Check_t, DataReaderType_t
 from hugectr_tf.data.binary import norm_dataset, raw_dataset
 from hugectr_tf.data.file_list import read_file_list
 from hugectr_tf.data.layout import InputLayout

@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import tensorflow as tf
 
+from hugectr_tf.config import slot_offsets
 from hugectr_tf.data.file_list import read_file_list
 from hugectr_tf.data.layout import InputLayout
 
@@ -68,11 +69,7 @@ class _ParquetSource:
         self.rows = {os.path.basename(s["file_name"]): int(s["num_rows"]) for s in stats}
         self.meta_path = meta["path"]
         self.sizes = np.asarray(slot_size_array, np.int64) if slot_size_array else None
-        self.offsets = (
-            np.concatenate([[0], np.cumsum(self.sizes)[:-1]]).astype(np.int64)
-            if slot_size_array
-            else None
-        )
+        self.offsets = slot_offsets(slot_size_array) if slot_size_array else None
 
     def _fail(self, path, record, field, what):
         raise ValueError(f"Parquet file `{path}`, record {record}, field `{field}`: {what}")

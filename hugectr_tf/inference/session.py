@@ -13,9 +13,16 @@ from dataclasses import dataclass, field
 import numpy as np
 import tensorflow as tf
 
-from hugectr_tf.api.config import CreateOptimizer, CreateSolver, DataReaderParams
-from hugectr_tf.api.enums import Check_t, DataReaderType_t
+from hugectr_tf.api import Model
 from hugectr_tf.api.metrics import exact_auc
+from hugectr_tf.config import (
+    Check_t,
+    CreateOptimizer,
+    CreateSolver,
+    DataReaderParams,
+    DataReaderType_t,
+)
+from hugectr_tf.data import DataReader
 
 
 @dataclass
@@ -52,8 +59,6 @@ class InferenceSession:
     """Predicts with a trained model; build it with `CreateInferenceSession`."""
 
     def __init__(self, model_config_path, inference_params):
-        from hugectr_tf.api.model import Model
-
         if not isinstance(inference_params, InferenceParams):
             raise TypeError(
                 f"`inference_params` must be hugectr.inference.InferenceParams. "
@@ -78,20 +83,14 @@ class InferenceSession:
         self._model.compile()
         self._model.load_dense_weights(inference_params.dense_model_file)
         self._model.load_sparse_weights(inference_params.sparse_model_files)
-        self._predict_fn = tf.function(
-            lambda features: self._model._predictions(
-                self._model._keras_model(features, training=False)
-            ),
-            reduce_retracing=True,
-        )
+        self._network = self._model.network
+        self._predict_fn = tf.function(self._network.predict, reduce_retracing=True)
 
     @property
     def model(self):
         return self._model
 
     def _batches(self, num_batches, source, data_reader_type, check_type, slot_size_array):
-        from hugectr_tf.data import DataReader
-
         params = DataReaderParams(
             data_reader_type=data_reader_type,
             source=[source],
@@ -101,7 +100,7 @@ class InferenceSession:
         )
         reader = DataReader(
             params,
-            self._model._input,
+            self._network.input,
             self.params.max_batchsize,
             train=False,
             repeat_dataset=False,
@@ -111,7 +110,7 @@ class InferenceSession:
             batch = reader.next_batch()
             if batch is None:
                 return
-            yield self._model._split(batch)
+            yield self._network.split(batch)
 
     def predict(self, *args, **kwargs):
         """predict(num_batches, source, data_reader_type, check_type, slot_size_array=[]) or
@@ -144,7 +143,7 @@ class InferenceSession:
         return exact_auc(np.concatenate(labels), np.concatenate(preds))
 
     def _predict_arrays(self, dense_feature, embeddingcolumns, row_ptrs, i64_input_key=None):
-        inp = self._model._input
+        inp = self._network.input
         sparse_params = inp.data_reader_sparse_param_array
         row_ptrs = np.asarray(row_ptrs, np.int64)
         keys = np.asarray(embeddingcolumns, np.int64)

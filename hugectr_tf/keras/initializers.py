@@ -19,7 +19,7 @@ import math
 
 import keras
 
-from hugectr_tf.api.enums import Initializer_t
+from hugectr_tf.config import Initializer_t
 
 # 1 / stddev of a standard normal truncated at +-2: keeps the variance of the truncated draw.
 _TRUNCATED_NORMAL_CORRECTION = 0.87962566103423978

@@ -13,7 +13,7 @@ users who attach them to their own layers.
 
 import keras
 
-from hugectr_tf.api.enums import Regularizer_t
+from hugectr_tf.config import Regularizer_t
 
 
 def _check(lambda_, batch_size):

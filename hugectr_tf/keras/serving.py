@@ -11,76 +11,26 @@ by its name, and for each ragged key input `<name>_values` (int64 [n]) and `<nam
 (int64 [batch * slots + 1]), the CSR layout of HugeCTR's inference API.
 """
 
-import contextlib
-import contextvars
-
 import keras
-import numpy as np
 import tensorflow as tf
 
-_FROZEN = contextvars.ContextVar("hugectr_tf_frozen_tables", default=None)
+from hugectr_tf.config import Embedding_t, slot_offsets
+from hugectr_tf.embedding.frozen import FrozenTable, frozen_tables
+from hugectr_tf.keras.layers.sparse_embedding import SparseEmbedding
 
 
-class FrozenTable(tf.Module):
-    """A SparseEmbedding table as a static hash table and a row variable (stock TF only)."""
-
-    def __init__(self, layer):
-        super().__init__(name=f"{layer.name}_frozen")
-        state = layer.table.export()
-        keys = state["keys"].numpy()
-        rows = state["rows"].numpy()
-        self.vec = layer.embedding_vec_size
-        self.slot_num = layer.slot_num
-        self.combiner = layer.combiner
-        # One extra zero row answers keys the table does not hold.
-        self.rows = tf.Variable(
-            np.concatenate([rows, np.zeros((1, self.vec), np.float32)]), trainable=False
-        )
-        initializer = tf.lookup.KeyValueTensorInitializer(
-            tf.constant(keys, tf.int64), tf.range(len(keys), dtype=tf.int64)
-        )
-        self.index = tf.lookup.StaticHashTable(initializer, default_value=len(keys))
-        sizes = list(getattr(layer, "slot_size_array", None) or [])
-        onehot = "OneHot" in str(getattr(layer, "embedding_type", ""))
-        # OneHot tables store key + slot offset (docs/embedding.md).
-        self.offsets = (
-            tf.constant(np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64))
-            if onehot and sizes
-            else None
-        )
-
-    def lookup(self, values, splits):
-        """[batch, slot_num, vec] from CSR keys, as the layer's inference lookup."""
-        num_rows = tf.shape(splits, out_type=tf.int64)[0] - 1
-        segment = tf.ragged.row_splits_to_segment_ids(splits, out_type=tf.int64)
-        if self.offsets is not None:
-            values = values + tf.gather(self.offsets, tf.math.floormod(segment, self.slot_num))
-        gathered = tf.gather(self.rows, self.index.lookup(values))
-        summed = tf.math.unsorted_segment_sum(gathered, segment, num_rows)
-        if self.combiner == "mean":
-            nnz = tf.cast(splits[1:] - splits[:-1], tf.float32)[:, None]
-            summed = summed / tf.maximum(nnz, 1.0)
-        return tf.reshape(summed, [-1, self.slot_num, self.vec])
-
-
-def frozen_lookup(layer):
-    """The FrozenTable standing in for `layer` while a serving graph is traced, else None."""
-    tables = _FROZEN.get()
-    return None if tables is None else tables.get(id(layer))
-
-
-@contextlib.contextmanager
-def _frozen(tables):
-    token = _FROZEN.set(tables)
-    try:
-        yield
-    finally:
-        _FROZEN.reset(token)
+def freeze(layer):
+    """The FrozenTable of one SparseEmbedding layer (its rows as they are now)."""
+    onehot = layer.embedding_type == Embedding_t.LocalizedSlotSparseEmbeddingOneHot
+    # OneHot tables store key + slot offset (docs/EMBEDDING_SEMANTICS.md).
+    offsets = slot_offsets(layer.slot_size_array) if onehot else None
+    state = {k: v.numpy() for k, v in layer.table.export().items()}
+    return FrozenTable(
+        state, layer.slot_num, layer.combiner, slot_offsets=offsets, name=f"{layer.name}_frozen"
+    )
 
 
 def _embedding_layers(model):
-    from hugectr_tf.keras.layers.sparse_embedding import SparseEmbedding
-
     return [layer for layer in model._flatten_layers() if isinstance(layer, SparseEmbedding)]
 
 
@@ -96,7 +46,7 @@ def export_for_serving(model, path):
         The names of the serving signature's inputs.
     """
     layers = _embedding_layers(model)
-    frozen = {id(layer): FrozenTable(layer) for layer in layers}
+    frozen = {id(layer): freeze(layer) for layer in layers}
     specs, ragged = {}, {}
     for inp in model.inputs:
         name = inp.name
@@ -125,7 +75,7 @@ def export_for_serving(model, path):
                 inputs[name] = tf.RaggedTensor.from_uniform_row_length(inner, ragged[name])
             else:
                 inputs[name] = features[name]
-        with _frozen(frozen):
+        with frozen_tables(frozen):
             out = model(inputs, training=False)
         return {"outputs": keras.ops.convert_to_tensor(out)}
 

@@ -10,6 +10,8 @@ import os
 import threading
 from pathlib import Path
 
+import tensorflow as tf
+
 LIBRARY_NAME = "_hugectr_tf_ops.so"
 _PACKAGE_DIR = Path(__file__).resolve().parent.parent
 _lock = threading.Lock()
@@ -50,8 +52,6 @@ def load_library(paths=None):
     global _library
     if _library is not None and paths is None:
         return _library
-    import tensorflow as tf
-
     with _lock:
         if _library is not None and paths is None:
             return _library

@@ -8,8 +8,7 @@ Semantics (initialisation, combiners, optimizers, update types): docs/embedding.
 
 import tensorflow as tf
 
-from hugectr_tf.api.config import OptParamsPy
-from hugectr_tf.api.enums import Embedding_t, Optimizer_t, Update_t
+from hugectr_tf.config import Embedding_t, Optimizer_t, OptParamsPy, Update_t
 from hugectr_tf.ops import load_library
 
 # Numbering of the `optimizer_type` / `update_type` attributes (cc/core/embedding/optimizer.h).
@@ -50,12 +49,12 @@ def create_table(
         embedding_vec_size: Integer. Floats per row.
         workspace_size_per_gpu_in_mb: Number. Memory limit of the table (rows, optimizer state,
             counters and index; see docs/embedding.md for bytes per row).
-        embedding_type: `Embedding_t` or its name.
+        embedding_type: `Embedding_t` member (or its name, for direct callers).
         slot_size_array: List of integers. Rows per slot (required for OneHot).
         seed: Integer. Seed of the row initialisation.
         optimizer: `OptParamsPy` (from `hugectr_tf.CreateOptimizer`) or None for Adam defaults.
     """
-    embedding_type = Embedding_t.parse(embedding_type, "embedding_type")
+    embedding_type = Embedding_t.parse(embedding_type, "embedding_type")  # a member passes as is
     opt = optimizer if optimizer is not None else OptParamsPy()
     if not isinstance(opt, OptParamsPy):
         raise TypeError(

@@ -19,7 +19,7 @@ from collections import Counter
 
 import numpy as np
 
-from hugectr_tf.api.enums import Check_t, DataReaderType_t
+from hugectr_tf.config import Check_t, DataReaderType_t, slot_offsets
 from hugectr_tf.data.file_list import write_file_list
 from hugectr_tf.data.writers import (
     write_norm,
@@ -147,7 +147,7 @@ def convert_criteo(
         )
         vocab.append({v: i + 1 for i, v in enumerate(kept)})
     slot_sizes = [len(v) + 1 for v in vocab]
-    offsets = np.concatenate([[0], np.cumsum(slot_sizes)[:-1]]).astype(np.int64)
+    offsets = slot_offsets(slot_sizes)
 
     # Pass 2: convert and write.
     writer = _Writer(kind, output_dir, num_train, num_eval, num_files, check_type, i64_input_key)

@@ -19,8 +19,14 @@ import os
 
 import numpy as np
 
-from hugectr_tf.api.config import DataReaderParams, DataReaderSparseParam, Input
-from hugectr_tf.api.enums import Check_t, DataReaderType_t
+from hugectr_tf.config import (
+    Check_t,
+    DataReaderParams,
+    DataReaderSparseParam,
+    DataReaderType_t,
+    Input,
+    slot_offsets,
+)
 from hugectr_tf.data.file_list import write_file_list
 from hugectr_tf.data.writers import write_norm, write_parquet_folder, write_raw
 
@@ -119,7 +125,7 @@ class DataGenerator:
 
     def _init_model(self, signal):
         rng = np.random.default_rng([self.seed, 1])
-        self.offsets = np.concatenate([[0], np.cumsum(self.slot_size_array)[:-1]]).astype(np.int64)
+        self.offsets = slot_offsets(self.slot_size_array)
         scale = rng.uniform(0.2, 1.0, len(self.slot_size_array)) * 0.45 * signal
         self.key_weights = [rng.normal(0, s, n) for s, n in zip(scale, self.slot_size_array)]
         self.cross_u = [rng.normal(0, 1, n) for n in self.slot_size_array[:2]]

@@ -114,7 +114,7 @@ def test_dense_model_file_is_raw_float32_in_layer_order(tmp_path):
     model.compile()
     names = model.save_params_to_files(str(tmp_path / "m"), 7)
     assert names["dense"] == str(tmp_path / "m_dense_7.model")
-    layers = [layer for layer in model._dense_layers if layer is not None]
+    layers = [layer for layer in model.network.dense_layers]
     expected = np.concatenate(
         [np.asarray(w).reshape(-1) for layer in layers for w in layer.trainable_weights]
     ).astype("<f4")
@@ -132,11 +132,13 @@ def test_load_dense_weights_restores_and_rejects_wrong_sizes(tmp_path):
     model.save_params_to_files(str(tmp_path / "m"), 0)
     other = _dense_network(_model(seed=5))
     other.compile()
-    before = [np.asarray(w) for w in other._dense_weights]
+    before = [np.asarray(w) for w in other.network.dense_weights]
     other.load_dense_weights(str(tmp_path / "m_dense_0.model"))
-    for mine, theirs in zip(other._dense_weights, model._dense_weights):
+    for mine, theirs in zip(other.network.dense_weights, model.network.dense_weights):
         np.testing.assert_array_equal(np.asarray(mine), np.asarray(theirs))
-    assert any(not np.array_equal(b, np.asarray(w)) for b, w in zip(before, model._dense_weights))
+    assert any(
+        not np.array_equal(b, np.asarray(w)) for b, w in zip(before, model.network.dense_weights)
+    )
     short = tmp_path / "short.model"
     short.write_bytes(b"\0" * 8)
     with pytest.raises(ValueError, match="holds 2 float32 values .* needs 71"):

@@ -149,11 +149,14 @@ def test_save_load_gives_identical_predictions(norm_data, tmp_path):
     batch = next(iter(dataset_from_params(gen.reader_params(), gen.input(), 512, train=False)))
     features = {k: batch[k] for k in ("dense", "data1")}
     np.testing.assert_array_equal(
-        fresh._keras_model(features, training=False).numpy(),
-        model._keras_model(features, training=False).numpy(),
+        fresh.keras_model(features, training=False).numpy(),
+        model.keras_model(features, training=False).numpy(),
     )
     # Optimizer states came back too: one more step of each model gives the same loss.
-    assert fresh._dense_optimizer.iterations.numpy() == model._dense_optimizer.iterations.numpy()
+    assert (
+        fresh.network.dense_optimizer.iterations.numpy()
+        == model.network.dense_optimizer.iterations.numpy()
+    )
     model.get_data_reader_train().set_source()
     fresh.get_data_reader_train().set_source()
     for m in (model, fresh):
@@ -168,10 +171,10 @@ def test_freeze_and_unfreeze_change_exactly_what_they_say(norm_data):
     add_dcn(model, opt, gen)
     model.compile()
     model.train()  # inserts the first keys
-    table = model._embedding_layers[0]
+    table = model.embedding_layers[0]
 
     def snapshot():
-        dense = [w.numpy().copy() for w in model._dense_weights]
+        dense = [w.numpy().copy() for w in model.network.dense_weights]
         state = table.table.export()
         return dense, dict(zip(state["keys"].numpy().tolist(), state["rows"].numpy()))
 
@@ -206,7 +209,7 @@ def test_epoch_mode_reads_each_sample_once_per_epoch(norm_data):
     model.compile()
     model.fit(num_epochs=2, display=10_000, eval_interval=10_000, snapshot=0)
     per_epoch = -(-gen.num_train_samples // 4096)
-    assert model._iteration == 2 * per_epoch
+    assert model.iteration == 2 * per_epoch
     reader = model.get_data_reader_train()
     assert reader.is_eof() and not model.train()
     reader.set_source()
@@ -225,7 +228,7 @@ def test_fit_snapshots_and_stops_at_the_auc_threshold(norm_data, tmp_path):
     model.compile()
     prefix = str(tmp_path / "snap")
     model.fit(max_iter=400, display=20, eval_interval=20, snapshot=20, snapshot_prefix=prefix)
-    assert model._iteration < 400  # AUC 0.6 is reached long before 400 iterations
+    assert model.iteration < 400  # AUC 0.6 is reached long before 400 iterations
     assert (tmp_path / "snap_dense_20.model").is_file()
     assert (tmp_path / "snap0_sparse_20.model" / "key").is_file()
 
@@ -260,7 +263,7 @@ def test_inference_session_matches_the_model(norm_data, tmp_path):
     row_ptrs = list(range(2 * len(SLOT_SIZES) + 1))
     got = session.predict(batch["dense"].numpy().ravel().tolist(), keys.tolist(), row_ptrs)
     features = {k: batch[k] for k in ("dense", "data1")}
-    want = tf.sigmoid(model._keras_model(features, training=False)).numpy().ravel()
+    want = tf.sigmoid(model.keras_model(features, training=False)).numpy().ravel()
     np.testing.assert_allclose(got, want, rtol=1e-6)
 
 
@@ -348,7 +351,7 @@ def test_dcn_trains_on_the_converted_real_criteo_sample(criteo_dir, tmp_path):
         assert model.eval()
     metrics = dict(model.get_eval_metrics())
     assert 0.0 <= metrics["AUC"] <= 1.0
-    assert model._embedding_layers[0].size() > 26  # real keys were inserted
+    assert model.embedding_layers[0].size() > 26  # real keys were inserted
 
 
 def test_mixed_precision_training_scales_and_unscales_the_loss(norm_data):
@@ -363,7 +366,7 @@ def test_mixed_precision_training_scales_and_unscales_the_loss(norm_data):
         for _ in range(60):
             model.train()
         assert np.isfinite(model.get_current_loss())
-        assert model._embedding_layers[0].gradient_scale == 1024.0
+        assert model.embedding_layers[0].gradient_scale == 1024.0
         auc = _evaluate(model, _eval_batches(gen))["AUC"]
         assert auc > 0.6  # scaled gradients unscaled correctly still learn
     finally:
@@ -377,10 +380,10 @@ def test_incremental_model_returns_rows_updated_since_the_last_call(norm_data):
     model.compile()
     model.train()
     first = model.get_incremental_model()
-    table = model._embedding_layers[0]
+    table = model.embedding_layers[0]
     assert len(first) == 1 and len(first[0][0]) == table.size()
     batch = model.get_data_reader_train().next_batch()  # peek the keys of the next step
-    model._current_loss = float(model._train_step(*model._split(batch)))
+    model.train_on_batch(batch)
     keys, vectors = model.get_incremental_model()[0]
     np.testing.assert_array_equal(keys, np.unique(batch["data1"].flat_values.numpy()))
     state = table.table.export()
@@ -396,7 +399,7 @@ def test_repeated_evaluations_each_see_the_whole_eval_set(norm_data):
     model.compile()
     model.train()
     batches = _eval_batches(gen)  # max_eval_batches is exactly one pass
-    first = dict(model._evaluate())
-    second = dict(model._evaluate())  # starts at the end of the data: must rewind, not give NaN
+    first = dict(model.evaluate())
+    second = dict(model.evaluate())  # starts at the end of the data: must rewind, not give NaN
     assert np.isfinite(first["AUC"]) and second["AUC"] == pytest.approx(first["AUC"], abs=1e-12)
-    assert model._last_eval[0].size == gen.num_eval_samples and batches == 79
+    assert model.last_evaluation[0].size == gen.num_eval_samples and batches == 79

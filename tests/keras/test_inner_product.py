@@ -4,7 +4,7 @@ import pytest
 from helpers.gradient_check import check_gradients
 from helpers.layer_test import check_layer
 
-from hugectr_tf.api.enums import Initializer_t
+from hugectr_tf.config.enums import Initializer_t
 from hugectr_tf.keras.layers import FusedInnerProduct, InnerProduct
 
 

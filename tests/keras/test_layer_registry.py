@@ -1,7 +1,7 @@
 import keras
 import pytest
 
-from hugectr_tf.api.enums import Layer_t
+from hugectr_tf.config import Layer_t, dense_argument_names
 from hugectr_tf.keras import layers
 
 
@@ -20,8 +20,8 @@ def test_unknown_layer_type_message():
 
 
 def test_from_dense_layer_reads_only_the_class_arguments():
-    from hugectr_tf.api.config import DenseLayer
-    from hugectr_tf.api.enums import Initializer_t, Regularizer_t
+    from hugectr_tf.config import DenseLayer
+    from hugectr_tf.config.enums import Initializer_t, Regularizer_t
 
     fc = DenseLayer(
         Layer_t.InnerProduct, ["a"], ["b"], num_output=7, weight_init_type=Initializer_t.Uniform
@@ -29,7 +29,7 @@ def test_from_dense_layer_reads_only_the_class_arguments():
     layer = layers.from_dense_layer(fc, name="fc1")
     assert isinstance(layer, layers.InnerProduct) and layer.name == "fc1"
     assert layer.num_output == 7 and layer.weight_init_type is Initializer_t.Uniform
-    assert layers.hugectr_arguments("InnerProduct") == (
+    assert dense_argument_names("InnerProduct") == (
         "num_output",
         "weight_init_type",
         "bias_init_type",
@@ -72,7 +72,7 @@ def test_from_dense_layer_reads_only_the_class_arguments():
     ],
 )
 def test_from_dense_layer_for_each_kind(layer_type, params):
-    from hugectr_tf.api.config import DenseLayer
+    from hugectr_tf.config import DenseLayer
 
     layer = layers.from_dense_layer(DenseLayer(layer_type, ["x"], ["y"], **params))
     assert type(layer) is layers.layer_class_for(layer_type)

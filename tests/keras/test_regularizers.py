@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from hugectr_tf.api.enums import Regularizer_t
+from hugectr_tf.config.enums import Regularizer_t
 from hugectr_tf.keras import regularizers
 from hugectr_tf.keras.layers import BinaryCrossEntropyLoss
 

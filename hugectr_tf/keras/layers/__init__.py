@@ -2,11 +2,11 @@
 
 `LAYER_CLASSES` maps each `hugectr.Layer_t` value (the name HugeCTR writes in its graph JSON)
 to its class; `layer_class_for("InnerProduct")` looks one up; `from_dense_layer(dense_layer)`
-builds the Keras layer of a `hugectr.DenseLayer` from the arguments its class takes.
+builds the Keras layer of a `hugectr.DenseLayer` from the arguments its type reads
+(`hugectr_tf.config.DENSE_LAYER_ARGUMENTS`).
 """
 
-import inspect
-
+from hugectr_tf.config import Layer_t
 from hugectr_tf.keras.layers.activations import ELU, PReLUDice, ReLU, Sigmoid, Softmax
 from hugectr_tf.keras.layers.batch_norm import BatchNorm
 from hugectr_tf.keras.layers.cast import Cast
@@ -28,6 +28,9 @@ from hugectr_tf.keras.layers.reshape import Reshape, Scale
 from hugectr_tf.keras.layers.slice import Gather, Slice
 from hugectr_tf.keras.layers.sparse_embedding import SparseEmbedding
 from hugectr_tf.keras.layers.weight_multiply import WeightMultiply
+
+# HugeCTR argument name -> Keras constructor argument name, where they differ.
+_KERAS_NAMES = {"lambda": "lambda_"}
 
 LAYER_CLASSES = {
     "Add": Add,
@@ -66,37 +69,26 @@ LAYER_CLASSES = {
 
 def layer_class_for(layer_type):
     """The Keras layer class for a `Layer_t` member, its value ("InnerProduct") or its name."""
-    from hugectr_tf.api.enums import Layer_t
-
-    member = Layer_t.parse(layer_type, "layer_type")
-    return LAYER_CLASSES[member.value]
+    return LAYER_CLASSES[Layer_t.parse(layer_type, "layer_type").value]
 
 
-def hugectr_arguments(layer_type):
-    """Names of the `DenseLayer` arguments the layer class of `layer_type` takes, in order."""
-    cls = layer_class_for(layer_type)
-    return tuple(
-        p.name
-        for p in inspect.signature(cls.__init__).parameters.values()
-        if p.name != "self" and p.kind is p.POSITIONAL_OR_KEYWORD
-    )
+def keras_arguments(dense_layer):
+    """The constructor arguments of the Keras layer of a `hugectr.DenseLayer`: every argument
+    its type reads (`DENSE_LAYER_ARGUMENTS`), HugeCTR's defaults included, so a Keras default
+    never replaces a HugeCTR one. `lambda` becomes `lambda_`."""
+    return {_KERAS_NAMES.get(k, k): v for k, v in dense_layer.arguments().items()}
 
 
 def from_dense_layer(dense_layer, **layer_kwargs):
-    """The Keras layer of a `hugectr.DenseLayer` (any object with its attributes).
-
-    Only the arguments the class takes are read (`lambda` as `dense_layer.lambda_`);
-    `layer_kwargs` (e.g. `name=`, `dtype=`) go to the Keras layer.
-    """
-    names = hugectr_arguments(dense_layer.layer_type)
-    args = {n: getattr(dense_layer, n) for n in names if hasattr(dense_layer, n)}
-    return layer_class_for(dense_layer.layer_type)(**args, **layer_kwargs)
+    """The Keras layer of a `hugectr.DenseLayer`; `layer_kwargs` (e.g. `name=`) go to Keras."""
+    cls = layer_class_for(dense_layer.layer_type)
+    return cls(**keras_arguments(dense_layer), **layer_kwargs)
 
 
 __all__ = [
     "LAYER_CLASSES",
     "from_dense_layer",
-    "hugectr_arguments",
+    "keras_arguments",
     "layer_class_for",
     "SparseEmbedding",
     *sorted({cls.__name__ for cls in LAYER_CLASSES.values()}),

@@ -2,7 +2,7 @@
 
 import keras
 
-from hugectr_tf.api.enums import Initializer_t
+from hugectr_tf.config import Initializer_t
 from hugectr_tf.keras import initializers
 from hugectr_tf.keras.layers._base import check_rank, layer_error, serializable
 

@@ -4,7 +4,7 @@ import math
 
 import keras
 
-from hugectr_tf.api.enums import Initializer_t
+from hugectr_tf.config import Initializer_t
 from hugectr_tf.keras import initializers
 from hugectr_tf.keras.layers._base import layer_error, positive_int, serializable
 

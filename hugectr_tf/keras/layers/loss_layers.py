@@ -2,7 +2,7 @@
 
 import keras
 
-from hugectr_tf.api.enums import Regularizer_t
+from hugectr_tf.config import Regularizer_t
 from hugectr_tf.keras import losses
 from hugectr_tf.keras.layers._base import (
     as_shape_list,

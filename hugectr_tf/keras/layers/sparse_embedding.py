@@ -2,69 +2,19 @@
 
 import keras
 import numpy as np
-import tensorflow as tf
 
-from hugectr_tf.api.config import OptParamsPy
-from hugectr_tf.api.enums import Embedding_t, Optimizer_t
-from hugectr_tf.embedding import files
-from hugectr_tf.embedding.table import EmbeddingTable
-from hugectr_tf.keras import serving
+from hugectr_tf.config import Embedding_t, parse_optimizer
+from hugectr_tf.embedding.frozen import frozen_lookup
+from hugectr_tf.embedding.keys import keys_to_csr
+from hugectr_tf.embedding.table import STATE_NAMES, EmbeddingTable
+from hugectr_tf.embedding.training import train_lookup
 from hugectr_tf.ops import embedding_ops
-
-_LOCALIZED = (
-    Embedding_t.LocalizedSlotSparseEmbeddingHash,
-    Embedding_t.LocalizedSlotSparseEmbeddingOneHot,
-)
-_TABLE_STATE = ("keys", "rows", "slot_ids", "optimizer_slots", "last_step", "step", "lr_history")
-
-# The lookup ops have no TensorFlow gradient: the layer routes gradients through
-# tf.custom_gradient into the sparse optimizer instead.
-for _op in ("HugeCTR>EmbeddingLookupTrain", "HugeCTR>EmbeddingLookupInference"):
-    try:
-        tf.no_gradient(_op)
-    except KeyError:  # already registered (module reloaded)
-        pass
 
 
 def _positive_int(value, name):
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
         raise ValueError(f"`{name}` must be a positive integer. Received: {name}={value!r}")
     return int(value)
-
-
-def _parse_optimizer(optimizer):
-    """None | OptParamsPy | dict of CreateOptimizer arguments | optimizer name -> OptParamsPy."""
-    if optimizer is None:
-        return OptParamsPy()
-    if isinstance(optimizer, OptParamsPy):
-        return optimizer
-    if isinstance(optimizer, (str, Optimizer_t)):
-        return OptParamsPy(optimizer_type=Optimizer_t.parse(optimizer, "optimizer"))
-    if isinstance(optimizer, dict):
-        try:
-            return OptParamsPy(**optimizer)
-        except TypeError as err:
-            raise ValueError(
-                f"`optimizer` dict must hold CreateOptimizer arguments ({err}). "
-                f"Received: optimizer={optimizer!r}"
-            ) from None
-    raise ValueError(
-        "`optimizer` must be None, hugectr_tf.CreateOptimizer(...), a dict of its arguments or "
-        f"an optimizer name such as 'Adam'. Received: optimizer={optimizer!r}"
-    )
-
-
-def _optimizer_config(opt):
-    return {
-        "optimizer_type": opt.optimizer_type.name,
-        "update_type": opt.update_type.name,
-        "beta1": opt.beta1,
-        "beta2": opt.beta2,
-        "epsilon": opt.epsilon,
-        "momentum_factor": opt.momentum_factor,
-        "atomic_update": opt.atomic_update,
-        "initial_accu_value": opt.initial_accu_value,
-    }
 
 
 @keras.saving.register_keras_serializable(package="hugectr_tf")
@@ -143,7 +93,7 @@ class SparseEmbedding(keras.layers.Layer):
                 f"workspace_size_per_gpu_in_mb={workspace_size_per_gpu_in_mb!r}"
             )
         self.workspace_size_per_gpu_in_mb = workspace_size_per_gpu_in_mb
-        self.optimizer = _parse_optimizer(optimizer)
+        self.optimizer = parse_optimizer(optimizer)
         self.embedding_type = Embedding_t.parse(embedding_type, "embedding_type")
         self.slot_size_array = [
             _positive_int(s, "slot_size_array") for s in (slot_size_array or [])
@@ -203,92 +153,28 @@ class SparseEmbedding(keras.layers.Layer):
         return (input_shape[0], self.slot_num, self.embedding_vec_size)
 
     # ----------------------------------------------------------------------------- forward
-    def _csr(self, inputs):
-        """Flat int64 keys and row_splits of length batch * slot_num + 1."""
-        if isinstance(inputs, tf.RaggedTensor):
-            if inputs.ragged_rank == 2:
-                outer = inputs.row_lengths()
-                check = tf.debugging.assert_equal(
-                    outer,
-                    tf.cast(self.slot_num, outer.dtype),
-                    message=f"SparseEmbedding `{self.name}` expects slot_num={self.slot_num} "
-                    "slots in every sample",
-                )
-                with tf.control_dependencies([check]):
-                    values = tf.identity(inputs.values.values)
-                splits = inputs.values.row_splits
-            elif inputs.ragged_rank == 1 and inputs.shape.rank == 3:
-                # [batch, slot_num, (nnz)] stored with a uniform slot dimension.
-                inner = inputs.values
-                if not isinstance(inner, tf.RaggedTensor):
-                    raise ValueError(
-                        f"SparseEmbedding `{self.name}` expects a ragged [batch, slot_num, "
-                        f"(nnz)] input. Received: {inputs!r}"
-                    )
-                values, splits = inner.values, inner.row_splits
-            else:
-                raise ValueError(
-                    f"SparseEmbedding `{self.name}` expects a RaggedTensor [batch, slot_num="
-                    f"{self.slot_num}, (nnz)]. Received shape {inputs.shape} with "
-                    f"ragged_rank={inputs.ragged_rank}"
-                )
-            return tf.cast(values, tf.int64), tf.cast(splits, tf.int64)
-        x = tf.convert_to_tensor(inputs)
-        if not x.dtype.is_integer:
-            raise ValueError(
-                f"SparseEmbedding `{self.name}` expects integer keys. Received dtype {x.dtype}"
-            )
-        if x.shape.rank == 2:
-            x = x[:, :, tf.newaxis]
-        if x.shape.rank != 3 or (x.shape[1] is not None and x.shape[1] != self.slot_num):
-            raise ValueError(
-                f"SparseEmbedding `{self.name}` expects keys [batch, slot_num={self.slot_num}] "
-                f"or [batch, slot_num, nnz]. Received shape {x.shape}"
-            )
-        shape = tf.shape(x, out_type=tf.int64)
-        nnz = shape[2]
-        splits = tf.range(shape[0] * shape[1] + 1, dtype=tf.int64) * nnz
-        return tf.reshape(tf.cast(x, tf.int64), [-1]), splits
-
     def call(self, inputs, training=None):
-        values, splits = self._csr(inputs)
-        frozen = serving.frozen_lookup(self)
+        values, splits = keys_to_csr(inputs, self.slot_num, f"SparseEmbedding `{self.name}`")
+        frozen = frozen_lookup(self)
         if frozen is not None:  # tracing a plugin-free serving graph (hugectr_tf.keras.serving)
             return frozen.lookup(values, splits)
         handle = self.table.resource_handle
         if training and self.trainable:
-            return self._train_lookup(handle, values, splits)
+            return train_lookup(
+                handle,
+                values,
+                splits,
+                slot_num=self.slot_num,
+                embedding_vec_size=self.embedding_vec_size,
+                combiner=self.combiner,
+                learning_rate=self._learning_rate,
+                trigger=self._update_trigger,
+                gradient_scale=self.gradient_scale,
+            )
         emb, _ = embedding_ops.lookup_inference(
             handle, values, splits, self.slot_num, self.embedding_vec_size, self.combiner
         )
         return emb
-
-    def _train_lookup(self, handle, values, splits):
-        emb, unique_keys, inverse = embedding_ops.lookup_train(
-            handle, values, splits, self.slot_num, self.embedding_vec_size, self.combiner
-        )
-        learning_rate = self._learning_rate
-        combiner = self.combiner
-        scale = float(self.gradient_scale)
-
-        @tf.custom_gradient
-        def attach(trigger):
-            def grad(d_emb):
-                d_emb = tf.cast(tf.convert_to_tensor(d_emb), tf.float32)
-                if scale != 1.0:
-                    d_emb = d_emb / scale
-                key_grads = embedding_ops.backward(
-                    d_emb, splits, inverse, unique_keys, combiner=combiner
-                )
-                zero = embedding_ops.apply_gradients(
-                    handle, unique_keys, key_grads, tf.convert_to_tensor(learning_rate)
-                )
-                # The trigger's gradient is the update op's output: a data dependency.
-                return tf.cast(zero, trigger.dtype)
-
-            return tf.identity(emb), grad
-
-        return attach(tf.convert_to_tensor(self._update_trigger))
 
     # ----------------------------------------------------------------------------- API
     def set_learning_rate(self, lr):
@@ -301,42 +187,19 @@ class SparseEmbedding(keras.layers.Layer):
 
     def export_sparse_model(self, folder):
         """Writes the HugeCTR sparse model folder (`key`, `emb_vector`, [`slot_id`])."""
-        state = self.table.export()
-        slot_ids = state["slot_ids"].numpy() if self.embedding_type in _LOCALIZED else None
-        files.write_sparse_model(folder, state["keys"].numpy(), state["rows"].numpy(), slot_ids)
+        self.table.write_sparse_model(folder)
 
     def import_sparse_model(self, folder):
         """Replaces the table's rows with a HugeCTR sparse model folder (optimizer state resets)."""
-        keys, rows, slot_ids = files.read_sparse_model(
-            folder,
-            self.embedding_vec_size,
-            need_slot_id=self.embedding_type == Embedding_t.LocalizedSlotSparseEmbeddingHash,
-        )
-        embedding_ops.import_rows(self.table.resource_handle, keys, rows, slot_ids)
+        self.table.read_sparse_model(folder)
 
     def save_optimizer_states(self, path):
         """Writes keys, optimizer slots and step counters to one file (format: embedding/files)."""
-        files.write_optimizer_states(
-            path,
-            embedding_ops.OPTIMIZER_CODES[self.optimizer.optimizer_type],
-            {k: v.numpy() for k, v in self.table.export().items()},
-        )
+        self.table.save_optimizer_states(path)
 
     def load_optimizer_states(self, path):
         """Loads a file written by `save_optimizer_states` (keys must be in the table)."""
-        state = files.read_optimizer_states(
-            path,
-            embedding_ops.OPTIMIZER_CODES[self.optimizer.optimizer_type],
-            self.embedding_vec_size,
-        )
-        embedding_ops.import_optimizer_state(
-            self.table.resource_handle,
-            state["keys"],
-            state["optimizer_slots"],
-            state["last_step"],
-            state["step"],
-            state["lr_history"],
-        )
+        self.table.load_optimizer_states(path)
 
     # ----------------------------------------------------------------------------- saving
     def save_own_variables(self, store):
@@ -348,7 +211,7 @@ class SparseEmbedding(keras.layers.Layer):
         own = self._trainable_variables + self._non_trainable_variables
         for i, v in enumerate(own):
             v.assign(store[f"{i}"])
-        self.table.restore({name: store[f"table_{name}"] for name in _TABLE_STATE})
+        self.table.restore({name: store[f"table_{name}"] for name in STATE_NAMES})
 
     def get_config(self):
         config = {
@@ -356,7 +219,7 @@ class SparseEmbedding(keras.layers.Layer):
             "slot_num": self.slot_num,
             "combiner": self.combiner,
             "workspace_size_per_gpu_in_mb": self.workspace_size_per_gpu_in_mb,
-            "optimizer": _optimizer_config(self.optimizer),
+            "optimizer": self.optimizer.to_config(),
             "embedding_type": self.embedding_type.name,
             "slot_size_array": list(self.slot_size_array),
             "learning_rate": self.initial_learning_rate,

@@ -1,0 +1,64 @@
+"""The vocabulary every layer of hugectr_tf shares: HugeCTR's `*_t` enums and parameter objects.
+
+Values are parsed once, here, into their final types (enum members, lists of ints); the layers
+above take them as they are. This package imports nothing else of hugectr_tf.
+"""
+
+from hugectr_tf.config.enums import (
+    LOSS_LAYERS,
+    Check_t,
+    DataReaderType_t,
+    Embedding_t,
+    Initializer_t,
+    Layer_t,
+    LrPolicy_t,
+    MetricsType,
+    Optimizer_t,
+    Regularizer_t,
+    Update_t,
+)
+from hugectr_tf.config.layers import (
+    DENSE_DEFAULTS,
+    DENSE_LAYER_ARGUMENTS,
+    DenseArg,
+    DenseLayer,
+    SparseEmbedding,
+    dense_argument_names,
+)
+from hugectr_tf.config.optimizer import CreateOptimizer, OptParamsPy, parse_optimizer
+from hugectr_tf.config.reader import DataReaderParams, DataReaderSparseParam, Input
+from hugectr_tf.config.slots import slot_offsets
+from hugectr_tf.config.solver import CreateMOS, CreateSolver, ModelOversubscriberParams, Solver
+
+__all__ = [
+    # HugeCTR's API names (hugectr_tf.api re-exports them at the top level)
+    "Check_t",
+    "CreateMOS",
+    "CreateOptimizer",
+    "CreateSolver",
+    "DataReaderParams",
+    "DataReaderSparseParam",
+    "DataReaderType_t",
+    "DenseLayer",
+    "Embedding_t",
+    "Initializer_t",
+    "Input",
+    "Layer_t",
+    "LrPolicy_t",
+    "MetricsType",
+    "ModelOversubscriberParams",
+    "OptParamsPy",
+    "Optimizer_t",
+    "Regularizer_t",
+    "Solver",
+    "SparseEmbedding",
+    "Update_t",
+    # helpers of the layers above
+    "DENSE_DEFAULTS",
+    "DENSE_LAYER_ARGUMENTS",
+    "DenseArg",
+    "LOSS_LAYERS",
+    "dense_argument_names",
+    "parse_optimizer",
+    "slot_offsets",
+]
