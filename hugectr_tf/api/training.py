@@ -14,6 +14,7 @@ import tensorflow as tf
 from hugectr_tf.api.metrics import exact_auc, hit_rate
 from hugectr_tf.config import MetricsType
 from hugectr_tf.data import DataReader
+from hugectr_tf.keras.split_step import SplitNetwork
 
 
 def log(message):
@@ -28,10 +29,13 @@ class Trainer:
         reader_params: `DataReaderParams` of both readers.
         network: `Network` to train.
         dense_frozen: Boolean. Train the tables only (`Model.freeze_dense`).
+        jit_compile: Boolean. Compile the dense network of each step with XLA, the embedding
+            lookups and sparse updates running outside it (hugectr_tf/keras/split_step.py).
     """
 
-    def __init__(self, solver, reader_params, network, dense_frozen=False):
+    def __init__(self, solver, reader_params, network, dense_frozen=False, jit_compile=False):
         self.solver = solver
+        self.jit_compile = bool(jit_compile)
         self.reader_params = reader_params
         self.network = network
         self.iteration = 0
@@ -55,6 +59,11 @@ class Trainer:
         embedding_vars = [v for layer in trained_tables for v in layer.trainable_weights]
         sources = train_dense + embedding_vars
         optimizer = network.dense_optimizer
+        if self.jit_compile:
+            self._train_step, self._eval_step = _split_steps(
+                network, train_dense, optimizer, scaler
+            )
+            return
 
         @tf.function(reduce_retracing=True)
         def train_step(features, labels):
@@ -253,3 +262,45 @@ class Trainer:
             log(f"Hit target AUC {auc_goal} at iteration {it} with AUC {auc:.6f}; stop training")
             return True
         return False
+
+
+def _split_steps(network, train_dense, optimizer, scaler):
+    """Train and eval steps whose dense part XLA compiles, the lookups and sparse updates running
+    outside it (the split step of hugectr_tf/keras/split_step.py); same math as the unsplit
+    steps of `Trainer.build_steps`."""
+    split = SplitNetwork(network.keras_model)
+    count = len(train_dense)
+
+    @tf.function(jit_compile=True, reduce_retracing=True)
+    def dense_train(dense, embeddings, labels):
+        with tf.GradientTape() as tape:
+            tape.watch(embeddings)
+            logits = split.dense_model(dense + embeddings, training=True)
+            _, _, loss = network.loss_of_logits(logits, labels)
+            total = loss + network.regularization(tf.shape(logits)[0])
+            scaled = total * scaler
+        grads = tape.gradient(scaled, train_dense + embeddings)
+        if train_dense:
+            optimizer.apply([g / scaler for g in grads[:count]], train_dense)
+        return total, grads[count:]
+
+    @tf.function(reduce_retracing=True)
+    def train_step(features, labels):
+        with tf.GradientTape() as tape:
+            embeddings = split.lookups(features, training=True)
+        total, embedding_grads = dense_train(split.dense_inputs(features), embeddings, labels)
+        split.apply_sparse_updates(tape, embeddings, embedding_grads)
+        return total
+
+    @tf.function(jit_compile=True, reduce_retracing=True)
+    def dense_eval(dense, embeddings, labels):
+        logits = split.dense_model(dense + embeddings, training=False)
+        logits, labels, loss = network.loss_of_logits(logits, labels)
+        return loss, network.probabilities(logits), labels
+
+    @tf.function(reduce_retracing=True)
+    def eval_step(features, labels):
+        embeddings = split.lookups(features, training=False)
+        return dense_eval(split.dense_inputs(features), embeddings, labels)
+
+    return train_step, eval_step

@@ -8,9 +8,9 @@ is measured in docs/benchmarks.md.
 """
 
 import tensorflow as tf
-from tensorflow.python.ops import control_flow_util
 
 from hugectr_tf.ops import load_library
+from hugectr_tf.ops.xla import in_xla_context
 
 FUSED_DTYPES = (tf.float32, tf.float64)
 _gpu_visible = None
@@ -25,11 +25,6 @@ def _no_gpu():
     if _gpu_visible is None:
         _gpu_visible = bool(tf.config.list_logical_devices("GPU"))
     return not _gpu_visible
-
-
-def in_xla_context():
-    """True while tracing a function that XLA compiles (`jit_compile=True`)."""
-    return control_flow_util.GraphOrParentsInXlaContext(tf.compat.v1.get_default_graph())
 
 
 def fused_kernels_apply(dtype):

@@ -9,6 +9,7 @@ from hugectr_tf.embedding.keys import keys_to_csr
 from hugectr_tf.embedding.table import STATE_NAMES, EmbeddingTable
 from hugectr_tf.embedding.training import train_lookup
 from hugectr_tf.ops import embedding_ops
+from hugectr_tf.ops.xla import in_xla_context
 
 
 def _positive_int(value, name):
@@ -112,8 +113,9 @@ class SparseEmbedding(keras.layers.Layer):
             )
         self.initial_learning_rate = float(learning_rate)
         self.seed = int(seed)
-        # The custom ops have no XLA kernels.
-        self.supports_jit = False
+        # The table ops have no XLA kernels: under jit_compile=True, XLA compiles the rest of the
+        # model and the lookups and updates run outside it (hugectr_tf/keras/split_step.py).
+        self.supports_jit = True
         self._table = None
         # Loss scaling (mixed precision): incoming gradients are divided by this before the
         # sparse optimizer sees them. Set by whoever scales the loss (hugectr_tf.Model does).
@@ -154,6 +156,13 @@ class SparseEmbedding(keras.layers.Layer):
 
     # ----------------------------------------------------------------------------- forward
     def call(self, inputs, training=None):
+        if in_xla_context():
+            raise RuntimeError(
+                f"SparseEmbedding `{self.name}` is being traced for XLA, but its table ops run "
+                "outside XLA only: compile a functional model with `jit_compile=True` (Keras "
+                "fit/evaluate/predict then compile the rest of the model), or call the layer "
+                "outside the jit_compile=True function"
+            )
         values, splits = keys_to_csr(inputs, self.slot_num, f"SparseEmbedding `{self.name}`")
         frozen = frozen_lookup(self)
         if frozen is not None:  # tracing a plugin-free serving graph (hugectr_tf.keras.serving)
