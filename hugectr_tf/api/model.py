@@ -9,7 +9,7 @@ files. Inference (`hugectr_tf.inference`) uses the public `network` of a compile
 import keras
 import tensorflow as tf
 
-from hugectr_tf.api import graph_json, model_files, persistence
+from hugectr_tf.api import graph_json, model_files, persistence, precision
 from hugectr_tf.api.graph import ModelGraph
 from hugectr_tf.api.lr_scheduler import LearningRateScheduler
 from hugectr_tf.api.network import Network
@@ -62,13 +62,28 @@ class Model:
             raise RuntimeError("Model.add after Model.compile: add every layer before compiling")
         self.graph.add(layer)
 
-    def compile(self):
-        """Builds the Keras model, the dense optimizer and the training/evaluation steps."""
+    def compile(self, jit_compile=False):
+        """Builds the Keras model, the dense optimizer and the training/evaluation steps.
+
+        Args:
+            jit_compile: Boolean (an addition to HugeCTR's API). Compile the dense network of
+                every step with XLA; the embedding lookups and sparse updates run outside it.
+                Off by default: on CPUs TensorFlow's own kernels were faster for the measured
+                models (docs/benchmarks.md).
+        """
+        if not isinstance(jit_compile, bool):
+            raise ValueError(
+                f"`jit_compile` must be a boolean. Received: jit_compile={jit_compile!r}"
+            )
         if self.network is not None:
             return
         self.network = Network(self.graph, self.opt_params, self.solver.lr)
         self._trainer = Trainer(
-            self.solver, self.reader_params, self.network, dense_frozen=self._dense_frozen
+            self.solver,
+            self.reader_params,
+            self.network,
+            dense_frozen=self._dense_frozen,
+            jit_compile=jit_compile,
         )
 
     def summary(self):
@@ -272,7 +287,9 @@ def _apply_solver_settings(solver):
     keras.utils.set_random_seed(solver.seed)
     # TF32 only matters on Ampere+ GPUs; on CPUs TensorFlow ignores it.
     tf.config.experimental.enable_tensor_float_32_execution(solver.enable_tf32_compute)
-    policy = "mixed_float16" if solver.use_mixed_precision else "float32"
+    # float16 on GPUs; on CPUs bfloat16 where it is native, else float32 (precision.py).
+    policy, note = precision.mixed_precision_policy(solver.use_mixed_precision)
+    precision.note_once(note)
     keras.mixed_precision.set_global_policy(policy)
     # use_cuda_graph and use_algorithm_search have no TensorFlow counterpart to switch: XLA
     # and cuBLAS heuristics decide; they are accepted so HugeCTR scripts run unchanged.
