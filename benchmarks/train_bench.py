@@ -74,7 +74,7 @@ def workspace_mb(num_keys, vec):
     return max(64, int(num_keys * (56 + 12 * vec) / 2**20 * 1.1) + 16)
 
 
-def hugectr_dcn(gen, batch, vec, lr):
+def hugectr_dcn(gen, batch, vec, lr, jit_compile=False, **solver_kwargs):
     """The DCN of `dcn_demo` through the hugectr API, compiled, and its eval batch count."""
     eval_batches = -(-gen.num_eval_samples // batch)
     solver = hugectr.CreateSolver(
@@ -85,6 +85,7 @@ def hugectr_dcn(gen, batch, vec, lr):
         vvgpu=[[0]],
         repeat_dataset=True,
         metrics_spec={hugectr.MetricsType.AUC: 1.0},
+        **solver_kwargs,
     )
     optimizer = hugectr.CreateOptimizer(
         optimizer_type=hugectr.Optimizer_t.Adam, update_type=hugectr.Update_t.Local
@@ -97,11 +98,11 @@ def hugectr_dcn(gen, batch, vec, lr):
         embedding_vec_size=vec,
         workspace_size_per_gpu_in_mb=workspace_mb(sum(gen.slot_size_array), vec),
     )
-    model.compile()
+    model.compile(jit_compile=jit_compile)
     return model, eval_batches
 
 
-def hugectr_dlrm(gen, batch, vec, lr, bottom, top):
+def hugectr_dlrm(gen, batch, vec, lr, bottom, top, jit_compile=False, **solver_kwargs):
     """HugeCTR's DLRM sample through the hugectr API over `gen`'s Raw files, compiled."""
     eval_batches = gen.num_eval_samples // batch
     solver = hugectr.CreateSolver(
@@ -112,6 +113,7 @@ def hugectr_dlrm(gen, batch, vec, lr, bottom, top):
         vvgpu=[[0]],
         repeat_dataset=True,
         metrics_spec={hugectr.MetricsType.AUC: 1.0},
+        **solver_kwargs,
     )
     optimizer = hugectr.CreateOptimizer(
         optimizer_type=hugectr.Optimizer_t.Adagrad, update_type=hugectr.Update_t.Local
@@ -145,7 +147,7 @@ def hugectr_dlrm(gen, batch, vec, lr, bottom, top):
         model.add(hugectr.DenseLayer(kind, [previous], [f"top{i}"], num_output=units))
         previous = f"top{i}"
     model.add(hugectr.DenseLayer(L.BinaryCrossEntropyLoss, [previous, "label"], ["loss"]))
-    model.compile()
+    model.compile(jit_compile=jit_compile)
     return model, eval_batches
 
 

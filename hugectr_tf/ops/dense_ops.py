@@ -7,6 +7,8 @@ path instead; `fused_kernels_apply` says which one a layer should take. The spee
 is measured in docs/benchmarks.md.
 """
 
+import contextlib
+
 import tensorflow as tf
 
 from hugectr_tf.ops import load_library
@@ -14,6 +16,7 @@ from hugectr_tf.ops.xla import in_xla_context
 
 FUSED_DTYPES = (tf.float32, tf.float64)
 _gpu_visible = None
+_enabled = True
 
 
 def _lib():
@@ -29,8 +32,21 @@ def _no_gpu():
 
 def fused_kernels_apply(dtype):
     """Whether a layer computing in `dtype` should run the fused CPU kernels here: float32 or
-    float64, no GPU visible (the kernels are CPU-only) and not traced for XLA."""
-    return tf.as_dtype(dtype) in FUSED_DTYPES and _no_gpu() and not in_xla_context()
+    float64, no GPU visible (the kernels are CPU-only), not traced for XLA and not switched off
+    by `stock_ops_only`."""
+    return _enabled and tf.as_dtype(dtype) in FUSED_DTYPES and _no_gpu() and not in_xla_context()
+
+
+@contextlib.contextmanager
+def stock_ops_only():
+    """Layers traced (or run eagerly) inside take their stock TensorFlow path: to measure the
+    fused kernels' gain in a whole step, or to rule them out when debugging."""
+    global _enabled
+    previous, _enabled = _enabled, False
+    try:
+        yield
+    finally:
+        _enabled = previous
 
 
 def multi_cross(x0, weights, biases):

@@ -158,7 +158,7 @@ def test_bad_shapes_name_what_was_received():
         dense_ops.multi_cross(ones((3, 6), "int32"), ones((1, 6), "int32"), ones((1, 6), "int32"))
 
 
-def test_fused_kernels_stay_out_of_xla():
+def test_fused_kernels_stay_out_of_xla_and_can_be_switched_off():
     seen = []
 
     def probe(x):
@@ -168,7 +168,10 @@ def test_fused_kernels_stay_out_of_xla():
     tf.function(probe)(tf.ones([1]))
     tf.function(probe, jit_compile=True)(tf.ones([1]))
     tf.function(probe)(tf.ones([1], tf.float16))
-    assert seen == [True, False, False]
+    with dense_ops.stock_ops_only():
+        tf.function(probe)(tf.ones([2]))
+    tf.function(probe)(tf.ones([3]))
+    assert seen == [True, False, False, False, True]
 
 
 def test_core_builds_without_tensorflow():
