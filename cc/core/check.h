@@ -32,13 +32,13 @@ namespace detail {
 // HCTR_CHECK(cond, stream-expression): throws InvalidArgument with the message and file:line.
 #define HCTR_CHECK(cond, msg) HCTR_CHECK_CODE(cond, ::hugectr_tf::ErrorCode::kInvalidArgument, msg)
 
-#define HCTR_CHECK_CODE(cond, code, msg)                                    \
-  do {                                                                      \
-    if (!(cond)) {                                                          \
-      std::ostringstream hctr_check_os_;                                    \
-      hctr_check_os_ << msg;                                                \
+#define HCTR_CHECK_CODE(cond, code, msg)                                           \
+  do {                                                                             \
+    if (!(cond)) {                                                                 \
+      std::ostringstream hctr_check_os_;                                           \
+      hctr_check_os_ << msg;                                                       \
       ::hugectr_tf::detail::Throw(code, __FILE__, __LINE__, hctr_check_os_.str()); \
-    }                                                                       \
+    }                                                                              \
   } while (0)
 
 #define HCTR_FAIL(code, msg) HCTR_CHECK_CODE(false, code, msg)

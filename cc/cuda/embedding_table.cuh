@@ -62,8 +62,7 @@ class GpuEmbeddingTable {
   int64_t step_lr_capacity_ = 0;
 
   // Throws when row_splits is not a CSR split of n keys (synchronises the stream).
-  void CheckRowSplits(const int64_t* row_splits, int64_t num_bags, int64_t n,
-                      cudaStream_t stream);
+  void CheckRowSplits(const int64_t* row_splits, int64_t num_bags, int64_t n, cudaStream_t stream);
 };
 
 class GpuHashEmbedding : public GpuEmbeddingTable {
@@ -90,7 +89,26 @@ class GpuHashEmbedding : public GpuEmbeddingTable {
   // Removes every key (checkpoint import refills the table through LookupRows).
   void Clear(cudaStream_t stream);
 
+  // Number of distinct keys of keys (n) not in the table (checks the reserved key too).
+  int64_t CountNewKeys(const int64_t* keys, int64_t n, cudaStream_t stream);
+
+  // The steps of a training LookupRows without its read-backs, for a caller that drives several
+  // tables (one per GPU) and synchronises them together (cc/cuda/sharded_embedding.cu):
+  // FindRowsAsync: rows[i] = row of keys[i] or -1; host_out[0] = misses, host_out[1] = nonzero
+  // when a key is the reserved kEmptyKey, once the stream gets there (host_out: pinned memory).
+  void FindRowsAsync(const int64_t* keys, int64_t n, int64_t* rows, unsigned long long* host_out,
+                     cudaStream_t stream);
+  // Inserts the keys whose rows[i] == -1 (the caller checked the room) and resolves rows;
+  // *host_rows_in_use (pinned) gets the new row count once the stream gets there.
+  void InsertMissingAsync(const int64_t* keys, int64_t n, int64_t* rows,
+                          long long* host_rows_in_use, cudaStream_t stream);
+  // Then, with that count read: initialises the new rows [rows_in_use(), new_rows_in_use).
+  void InitNewRows(int64_t new_rows_in_use, cudaStream_t stream);
+
  private:
+  // Distinct keys among the `misses` positions with rows[i] == -1.
+  int64_t DistinctMissing(const int64_t* keys, const int64_t* rows, int64_t n, int64_t misses,
+                          cudaStream_t stream);
   // LookupRows that also validates row_splits (when given) within the same read-back.
   int64_t LookupRowsImpl(const int64_t* keys, int64_t n, bool training, int64_t* rows,
                          const int64_t* row_splits, int64_t num_bags, cudaStream_t stream);

@@ -152,8 +152,13 @@ class Model:
         snapshot=10000,
         snapshot_prefix="",
     ):
-        """Trains in epoch mode (repeat_dataset=False) or iteration mode (max_iter)."""
-        self._compiled("fit").fit(
+        """Trains in epoch mode (repeat_dataset=False) or iteration mode (max_iter).
+
+        Logs as HugeCTR does and returns a `FitHistory` (loss per display interval, metrics
+        per evaluation), which writes itself as CSV (`to_csv`) or TensorBoard event files
+        (`write_tensorboard`).
+        """
+        return self._compiled("fit").fit(
             self._lr_scheduler,
             self.save_params_to_files,
             num_epochs=num_epochs,

@@ -1,13 +1,14 @@
-"""The `hugectr-tf` console command: `hugectr-tf generate ...`, `hugectr-tf convert-criteo ...`."""
+"""The commands of `hugectr-tf` (parsed by the top-level `hugectr_tf_cli` module, which imports
+this one only once a command has to run): `generate` and `convert-criteo`."""
 
-import argparse
 import json
 import sys
 
+from hugectr_tf.tools.criteo import convert_criteo
+from hugectr_tf.tools.generator import DataGenerator
+
 
 def _generate(args):
-    from hugectr_tf.tools.generator import DataGenerator
-
     gen = DataGenerator(
         args.output,
         args.format,
@@ -16,6 +17,7 @@ def _generate(args):
         num_files=args.num_files,
         dense_dim=args.dense_dim,
         slot_size_array=args.slot_size_array,
+        one_hot=args.one_hot,
         check_type=args.check_type,
         i64_input_key=args.i64_input_key,
         signal=args.signal,
@@ -25,8 +27,6 @@ def _generate(args):
 
 
 def _convert(args):
-    from hugectr_tf.tools.criteo import convert_criteo
-
     return convert_criteo(
         args.input,
         args.output,
@@ -39,52 +39,16 @@ def _convert(args):
     )
 
 
-def _int_list(text):
-    return [int(v) for v in text.split(",") if v.strip()]
+COMMANDS = {"generate": _generate, "convert-criteo": _convert}
 
 
-def build_parser():
-    parser = argparse.ArgumentParser(prog="hugectr-tf", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-
-    gen = sub.add_parser("generate", help="synthetic data with a known best AUC")
-    gen.add_argument("--output", required=True, help="output folder")
-    gen.add_argument("--format", default="Norm", choices=["Norm", "Raw", "Parquet"])
-    gen.add_argument("--num-train", type=int, default=1_000_000)
-    gen.add_argument("--num-eval", type=int, default=50_000)
-    gen.add_argument("--num-files", type=int, default=4)
-    gen.add_argument("--dense-dim", type=int, default=13)
-    gen.add_argument("--slot-size-array", type=_int_list, default=None, help="e.g. 100,20,5000")
-    gen.add_argument("--check-type", default="Sum", choices=["Sum", "None"])
-    gen.add_argument("--i64-input-key", action="store_true")
-    gen.add_argument("--signal", type=float, default=1.0)
-    gen.add_argument("--seed", type=int, default=0)
-    gen.set_defaults(run=_generate)
-
-    conv = sub.add_parser("convert-criteo", help="Criteo TSV/CSV to Norm, Raw or Parquet")
-    conv.add_argument("input", help="Kaggle train.txt (TSV) or CSV with a label,I1..,C1.. header")
-    conv.add_argument("--output", required=True, help="output folder")
-    conv.add_argument("--format", default="Norm", choices=["Norm", "Raw", "Parquet"])
-    conv.add_argument("--num-files", type=int, default=1)
-    conv.add_argument("--freq-threshold", type=int, default=2)
-    conv.add_argument("--eval-fraction", type=float, default=0.0)
-    conv.add_argument("--check-type", default="Sum", choices=["Sum", "None"])
-    conv.add_argument("--i64-input-key", action="store_true")
-    conv.set_defaults(run=_convert)
-    return parser
-
-
-def main(argv=None):
-    """Runs a subcommand and prints its result (sources, slot_size_array, ...) as JSON."""
-    args = build_parser().parse_args(argv)
+def run(args):
+    """Runs the parsed command `args.command`; prints its result (sources, slot_size_array, ...)
+    as JSON and returns 0, or prints the error and returns 2."""
     try:
-        info = args.run(args)
+        info = COMMANDS[args.command](args)
     except (OSError, ValueError) as err:
         print(f"hugectr-tf {args.command}: error: {err}", file=sys.stderr)
         return 2
     print(json.dumps(info, indent=1))
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -53,6 +53,8 @@ class DataGenerator:
         slot_size_array: List of vocabulary sizes, one per slot (default: 26 Criteo-like).
         nnz_per_slot: List of max keys per slot (Norm only; Raw and Parquet are one-hot).
             Default: slots 24 and 25 draw 0..3 keys, the others exactly one.
+        one_hot: Boolean. Every slot holds exactly one key, in every format (the default
+            multi-hot slots 24 and 25 included). `nnz_per_slot`, if given, must then be all 1.
         power_law_alpha: Float. Key popularity exponent.
         signal: Float. Scale of all weights (larger = easier, higher best AUC).
         check_type: `Check_t` for Norm files.
@@ -80,6 +82,7 @@ class DataGenerator:
         dense_dim=13,
         slot_size_array=None,
         nnz_per_slot=None,
+        one_hot=False,
         power_law_alpha=1.2,
         signal=1.0,
         check_type=Check_t.Sum,
@@ -105,8 +108,16 @@ class DataGenerator:
         if any(int(s) <= 0 for s in self.slot_size_array):
             raise ValueError(f"`slot_size_array` entries must be positive: {self.slot_size_array}")
         slots = len(self.slot_size_array)
+        if not isinstance(one_hot, bool):
+            raise ValueError(f"`one_hot` must be a boolean. Received: one_hot={one_hot!r}")
+        if one_hot and nnz_per_slot is not None and any(n != 1 for n in nnz_per_slot):
+            raise ValueError(
+                "`one_hot=True` needs every `nnz_per_slot` entry to be 1. "
+                f"Received: nnz_per_slot={nnz_per_slot}"
+            )
         if nnz_per_slot is None:
-            nnz_per_slot = [DEFAULT_MULTI_HOT.get(s, 1) if slots == 26 else 1 for s in range(slots)]
+            multi_hot = {} if one_hot or slots != 26 else DEFAULT_MULTI_HOT
+            nnz_per_slot = [multi_hot.get(s, 1) for s in range(slots)]
         if self.data_reader_type != DataReaderType_t.Norm:
             nnz_per_slot = [1] * slots  # Raw and Parquet hold exactly one key per slot
         if len(nnz_per_slot) != slots or any(n < 1 for n in nnz_per_slot):

@@ -1,4 +1,4 @@
-"""Embedding ops against the numpy reference of EMBEDDING_SEMANTICS.md (tests/helpers)."""
+"""Embedding ops against the numpy reference of docs/EMBEDDING_SEMANTICS.md (tests/helpers)."""
 
 import numpy as np
 import pytest

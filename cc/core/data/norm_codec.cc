@@ -97,9 +97,9 @@ void NormDecoder::ReadHeader() {
     }
     int32_t n = Load<int32_t>(file_.data());
     if (n != kNormHeaderBytes) {
-      Fail("length", "header unit length is " + Str(n) + ", expected 64 for check_type=Sum" +
-                         (n == 0 ? " (the file looks unframed, i.e. written with Check_t.Non)"
-                                 : ""));
+      Fail("length",
+           "header unit length is " + Str(n) + ", expected 64 for check_type=Sum" +
+               (n == 0 ? " (the file looks unframed, i.e. written with Check_t.Non)" : ""));
     }
     if (!file_.Ensure(4 + kNormHeaderBytes + 1)) {
       Fail("header",
@@ -174,7 +174,7 @@ static void ParseRecord(Source* src, const FormatOptions& o, int64_t key_bytes, 
       const char* k = src->Take(static_cast<int64_t>(nnz) * key_bytes);
       if (k == nullptr) {
         missing(field(" keys"), "nnz=" + std::to_string(nnz) +
-                                 " keys do not fit in the rest of the record (truncated)");
+                                    " keys do not fit in the rest of the record (truncated)");
       }
       auto& keys = out->keys[i];
       const size_t at = keys.size();

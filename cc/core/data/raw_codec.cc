@@ -1,11 +1,11 @@
 #include "cc/core/data/raw_codec.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
-#include <cstdio>
 #include <cstring>
-#include <sys/stat.h>
 
 #include "cc/core/check.h"
 #include "cc/core/data/record_checks.h"
@@ -70,8 +70,8 @@ int64_t RawDecoder::Decode(int64_t max_records, RecordBlock* out) {
     const char* p = base + r * rec;
     const int64_t record = next_ + r;
     auto fail = [&](const std::string& field, const std::string& what) {
-      HCTR_FAIL(ErrorCode::kDataLoss, "Raw file `" << path_ << "`, record " << record
-                                                   << ", field `" << field << "`: " << what);
+      HCTR_FAIL(ErrorCode::kDataLoss, "Raw file `" << path_ << "`, record " << record << ", field `"
+                                                   << field << "`: " << what);
     };
     if (o.float_label_dense) {
       std::memcpy(label + r * o.label_dim, p, 4 * o.label_dim);

@@ -8,13 +8,10 @@
 #include "cc/core/check.h"
 #include "cc/core/embedding/prefetch.h"
 #include "cc/core/embedding/row_init.h"
+#include "cc/core/embedding/table_checks.h"
 #include "cc/core/embedding/unique.h"
 
 namespace hugectr_tf {
-
-namespace {
-constexpr double kBytesPerMb = 1024.0 * 1024.0;
-}  // namespace
 
 TableType ParseTableType(const std::string& name) {
   if (name == "DistributedSlotSparseEmbeddingHash")
@@ -31,49 +28,24 @@ TableType ParseTableType(const std::string& name) {
 }
 
 int64_t EmbeddingTable::BytesPerRow(int64_t vec, OptimizerType type) {
-  const int64_t counters = 3 * sizeof(int64_t);  // key, slot id, last step
-  return counters + KeyIndex::kBytesPerKey +
-         static_cast<int64_t>(sizeof(float)) * vec * (1 + NumOptimizerSlots(type));
+  return TableBytesPerRow(vec, type);
 }
 
 int64_t EmbeddingTable::MegabytesFor(int64_t rows, int64_t vec, OptimizerType type) {
-  return static_cast<int64_t>(
-      std::ceil(static_cast<double>(rows) * BytesPerRow(vec, type) / kBytesPerMb));
+  return TableMegabytesFor(rows, vec, type);
 }
 
 EmbeddingTable::EmbeddingTable(const TableOptions& options) : options_(options) {
-  HCTR_CHECK(options_.vec > 0, "`embedding_vec_size` must be a positive integer. Received: "
-                                   "embedding_vec_size="
-                                       << options_.vec);
-  HCTR_CHECK(options_.workspace_mb > 0,
-             "`workspace_size_per_gpu_in_mb` must be positive. Received: "
-             "workspace_size_per_gpu_in_mb="
-                 << options_.workspace_mb);
+  const bool one_hot = options_.type == TableType::kLocalizedSlotSparseEmbeddingOneHot;
+  capacity_ = CheckedTableCapacity(options_.vec, options_.workspace_mb, options_.optimizer.type,
+                                   one_hot, options_.slot_size_array);
   num_slots_ = NumOptimizerSlots(options_.optimizer.type);
-  const int64_t per_row = BytesPerRow(options_.vec, options_.optimizer.type);
-  capacity_ = static_cast<int64_t>(options_.workspace_mb * kBytesPerMb / per_row);
-  if (options_.type == TableType::kLocalizedSlotSparseEmbeddingOneHot) {
-    HCTR_CHECK(!options_.slot_size_array.empty(),
-               "`slot_size_array` must be given for LocalizedSlotSparseEmbeddingOneHot. "
-               "Received: slot_size_array=[]");
+  if (one_hot) {
     slot_offsets_.assign(1, 0);
-    for (size_t s = 0; s < options_.slot_size_array.size(); ++s) {
-      const int64_t rows = options_.slot_size_array[s];
-      HCTR_CHECK(rows > 0, "`slot_size_array` entries must be positive. Received: "
-                           "slot_size_array["
-                               << s << "]=" << rows);
+    for (int64_t rows : options_.slot_size_array) {
       slot_offsets_.push_back(slot_offsets_.back() + rows);
     }
-    const int64_t total = slot_offsets_.back();
-    HCTR_CHECK_CODE(total <= capacity_, ErrorCode::kResourceExhausted,
-                    "LocalizedSlotSparseEmbeddingOneHot needs "
-                        << total << " rows (sum of slot_size_array) but "
-                        << "workspace_size_per_gpu_in_mb="
-                        << options_.workspace_mb << " holds " << capacity_ << " rows of "
-                        << per_row << " bytes; it needs at least "
-                        << MegabytesFor(total, options_.vec, options_.optimizer.type)
-                        << " MB: raise workspace_size_per_gpu_in_mb");
-    dense_index_.assign(total, -1);
+    dense_index_.assign(slot_offsets_.back(), -1);
   }
   // Rows and optimizer slots take the whole workspace as address space (committed only when
   // written), so growing never copies them. The small per-key vectors grow on demand.
@@ -102,26 +74,18 @@ void EmbeddingTable::TableKeys(const int64_t* values, int64_t n, const int64_t* 
                                int64_t num_rows, int64_t slot_num, std::vector<int64_t>* keys,
                                std::vector<int64_t>* slots,
                                const ParallelFor& parallel_for) const {
-  HCTR_CHECK(slot_num > 0 && num_rows % slot_num == 0,
-             "row_splits describe " << num_rows << " (sample, slot) rows, which is not a multiple"
-                                    << " of slot_num=" << slot_num);
+  CheckSlotRows(num_rows, slot_num);
   ValidateRowSplits(row_splits, num_rows, n);
   const bool one_hot = options_.type == TableType::kLocalizedSlotSparseEmbeddingOneHot;
   if (one_hot) {
-    HCTR_CHECK(slot_num == static_cast<int64_t>(options_.slot_size_array.size()),
-               "LocalizedSlotSparseEmbeddingOneHot has slot_size_array of "
-                   << options_.slot_size_array.size() << " slots but the input has slot_num="
-                   << slot_num);
+    CheckOneHotSlotNum(slot_num, options_.slot_size_array.size());
     // Checked serially before the parallel pass: errors must not be thrown on pool threads.
     for (int64_t r = 0; r < num_rows; ++r) {
       const int64_t s = r % slot_num;
       for (int64_t p = row_splits[r]; p < row_splits[r + 1]; ++p) {
-        HCTR_CHECK_CODE(values[p] >= 0 && values[p] < options_.slot_size_array[s],
-                        ErrorCode::kOutOfRange,
-                        "key " << values[p] << " in slot " << s << " (sample " << r / slot_num
-                               << ") is outside the slot's range [0, "
-                               << options_.slot_size_array[s]
-                               << ") given by slot_size_array[" << s << "]");
+        if (values[p] < 0 || values[p] >= options_.slot_size_array[s]) {
+          ThrowOneHotKeyOutOfRange(values[p], s, r / slot_num, options_.slot_size_array[s]);
+        }
       }
     }
   }
@@ -147,18 +111,11 @@ void EmbeddingTable::EnsureStorage(int64_t rows) {
 
 void EmbeddingTable::InsertRows(const std::vector<int64_t>& keys,
                                 const std::vector<int64_t>& slots,
-                                const ParallelFor& parallel_for) {
+                                const ParallelFor& parallel_for, const float* initial_rows) {
   const int64_t base = static_cast<int64_t>(keys_.size());
   const int64_t m = static_cast<int64_t>(keys.size());
-  HCTR_CHECK_CODE(
-      base + m <= capacity_, ErrorCode::kResourceExhausted,
-      "embedding table is full: it holds "
-          << base << " keys, this batch adds " << m << " new keys and workspace_size_per_gpu_in_mb="
-          << options_.workspace_mb << " allows " << capacity_ << " rows of "
-          << BytesPerRow(options_.vec, options_.optimizer.type)
-          << " bytes; the table needs at least "
-          << MegabytesFor(base + m, options_.vec, options_.optimizer.type)
-          << " MB: raise workspace_size_per_gpu_in_mb");
+  CheckTableRoom(base, m, capacity_, options_.vec, options_.workspace_mb,
+                 options_.optimizer.type);
   EnsureStorage(base + m);
   if (options_.type == TableType::kLocalizedSlotSparseEmbeddingOneHot) {
     for (int64_t i = 0; i < m; ++i) dense_index_[keys[i]] = base + i;
@@ -173,7 +130,11 @@ void EmbeddingTable::InsertRows(const std::vector<int64_t>& keys,
       keys_[row] = keys[i];
       slot_ids_[row] = slots[i];
       last_step_[row] = step_;  // created at the coming step: no missed steps to replay
-      InitRow(keys[i], options_.seed, vec, rows_.data() + row * vec);
+      if (initial_rows != nullptr) {
+        std::copy_n(initial_rows + i * vec, vec, rows_.data() + row * vec);
+      } else {
+        InitRow(keys[i], options_.seed, vec, rows_.data() + row * vec);
+      }
       std::fill_n(opt_.data() + row * num_slots_ * vec, num_slots_ * vec, slot_init);
     }
   });
@@ -219,6 +180,67 @@ void EmbeddingTable::LookupTrain(const int64_t* values, int64_t n, const int64_t
   *unique_keys = std::move(unique.keys);
 }
 
+void EmbeddingTable::NewKeys(const int64_t* values, int64_t n, const int64_t* row_splits,
+                             int64_t num_rows, int64_t slot_num, std::vector<int64_t>* keys,
+                             std::vector<int64_t>* slots, const ParallelFor& parallel_for) const {
+  std::vector<int64_t> table_keys, key_slots;
+  TableKeys(values, n, row_splits, num_rows, slot_num, &table_keys, &key_slots, parallel_for);
+  UniqueKeys unique;
+  std::vector<int64_t> inverse(n);
+  SortedUnique(table_keys.data(), n, &unique, inverse.data(), parallel_for);
+  std::shared_lock<std::shared_mutex> lock(mutex_);
+  keys->clear();
+  slots->clear();
+  for (size_t i = 0; i < unique.keys.size(); ++i) {
+    if (FindRow(unique.keys[i]) >= 0) continue;
+    keys->push_back(unique.keys[i]);
+    slots->push_back(key_slots[unique.first_pos[i]]);  // as LookupTrain records it
+  }
+}
+
+int64_t EmbeddingTable::InsertWithRows(const int64_t* keys, int64_t n, const float* rows,
+                                       const int64_t* slots, const ParallelFor& parallel_for) {
+  const bool one_hot = options_.type == TableType::kLocalizedSlotSparseEmbeddingOneHot;
+  for (int64_t i = 0; i < n; ++i) {
+    HCTR_CHECK(i == 0 || keys[i] > keys[i - 1],
+               "keys to insert must be strictly ascending (as NewKeys returns them). Received: "
+               "keys["
+                   << i - 1 << "]=" << keys[i - 1] << ", keys[" << i << "]=" << keys[i]);
+    HCTR_CHECK_CODE(!one_hot || (keys[i] >= 0 && keys[i] < slot_offsets_.back()),
+                    ErrorCode::kOutOfRange,
+                    "LocalizedSlotSparseEmbeddingOneHot table keys lie in [0, "
+                        << slot_offsets_.back() << "). Received: key " << keys[i]);
+  }
+  std::unique_lock<std::shared_mutex> lock(mutex_);
+  std::vector<int64_t> new_keys, new_slots;
+  std::vector<float> new_rows;
+  const int64_t vec = options_.vec;
+  for (int64_t i = 0; i < n; ++i) {
+    if (FindRow(keys[i]) >= 0) continue;
+    new_keys.push_back(keys[i]);
+    new_slots.push_back(slots[i]);
+    new_rows.insert(new_rows.end(), rows + i * vec, rows + (i + 1) * vec);
+  }
+  if (!new_keys.empty()) InsertRows(new_keys, new_slots, parallel_for, new_rows.data());
+  return static_cast<int64_t>(new_keys.size());
+}
+
+void EmbeddingTable::GatherRows(const int64_t* keys, int64_t n, float* out,
+                                const ParallelFor& parallel_for) const {
+  std::shared_lock<std::shared_mutex> lock(mutex_);
+  std::vector<int64_t> rows(n);
+  for (int64_t i = 0; i < n; ++i) {
+    rows[i] = FindRow(keys[i]);
+    HCTR_CHECK(rows[i] >= 0, "GatherRows: key " << keys[i] << " is not in the table");
+  }
+  const int64_t vec = options_.vec;
+  parallel_for(n, vec, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      std::copy_n(rows_.data() + rows[i] * vec, vec, out + i * vec);
+    }
+  });
+}
+
 int64_t EmbeddingTable::LookupInference(const int64_t* values, int64_t n,
                                         const int64_t* row_splits, int64_t num_rows,
                                         int64_t slot_num, Combiner combiner, float* out,
@@ -240,22 +262,18 @@ int64_t EmbeddingTable::LookupInference(const int64_t* values, int64_t n,
 void EmbeddingTable::ApplyGradients(const int64_t* unique_keys, int64_t num_unique,
                                     const float* grads, float lr,
                                     const ParallelFor& parallel_for) {
-  HCTR_CHECK(std::isfinite(lr), "the learning rate must be finite. Received: lr=" << lr);
+  CheckLearningRate(lr);
   for (int64_t i = 1; i < num_unique; ++i) {
     // Distinct keys make every row update below independent (no two threads on one row).
-    HCTR_CHECK(unique_keys[i] > unique_keys[i - 1],
-               "gradient keys must be strictly ascending (as the backward op returns them). "
-               "Received: keys["
-                   << i - 1 << "]=" << unique_keys[i - 1] << ", keys[" << i
-                   << "]=" << unique_keys[i]);
+    if (unique_keys[i] <= unique_keys[i - 1]) {
+      ThrowGradientKeysNotAscending(i, unique_keys[i - 1], unique_keys[i]);
+    }
   }
   std::unique_lock<std::shared_mutex> lock(mutex_);
   std::vector<int64_t> found;
   const int64_t* rows = RowsOfGradientKeys(unique_keys, num_unique, &found, parallel_for);
   for (int64_t i = 0; i < num_unique; ++i) {
-    HCTR_CHECK(rows[i] >= 0, "gradient for key " << unique_keys[i]
-                                                 << " which is not in the table; run the "
-                                                    "training lookup on the batch first");
+    if (rows[i] < 0) ThrowGradientKeyNotInTable(unique_keys[i]);
   }
   const int64_t t = ++step_;
   lr_history_.push_back(lr);
@@ -352,17 +370,7 @@ void EmbeddingTable::ImportRows(const int64_t* keys, int64_t n, const float* row
   const bool one_hot = options_.type == TableType::kLocalizedSlotSparseEmbeddingOneHot;
   std::vector<int64_t> sorted(keys, keys + n);
   std::sort(sorted.begin(), sorted.end());
-  for (int64_t i = 1; i < n; ++i) {
-    HCTR_CHECK(sorted[i] != sorted[i - 1],
-               "imported keys must be distinct. Received: key " << sorted[i] << " twice");
-  }
-  if (one_hot && n > 0) {
-    HCTR_CHECK_CODE(sorted.front() >= 0 && sorted.back() < slot_offsets_.back(),
-                    ErrorCode::kOutOfRange,
-                    "imported LocalizedSlotSparseEmbeddingOneHot keys must lie in [0, "
-                        << slot_offsets_.back() << ") (sum of slot_size_array). Received: key "
-                        << (sorted.front() < 0 ? sorted.front() : sorted.back()));
-  }
+  CheckImportedKeys(sorted, one_hot ? slot_offsets_.back() : -1);
   std::vector<int64_t> slots(n, 0);
   for (int64_t i = 0; i < n; ++i) {
     if (one_hot) {
@@ -392,19 +400,12 @@ void EmbeddingTable::ImportOptimizerState(const int64_t* keys, int64_t n, const 
                                           const int64_t* last_step, int64_t step,
                                           const float* lr_history,
                                           const ParallelFor& parallel_for) {
-  HCTR_CHECK(step >= 0, "optimizer state step must be >= 0. Received: step=" << step);
-  for (int64_t i = 0; i < n; ++i) {
-    HCTR_CHECK(last_step[i] >= 0 && last_step[i] <= step,
-               "optimizer state of key " << keys[i] << " has last_step=" << last_step[i]
-                                         << " outside [0, step=" << step << "]");
-  }
+  CheckOptimizerStateSteps(keys, n, last_step, step);
   std::unique_lock<std::shared_mutex> lock(mutex_);
   std::vector<int64_t> rows(n);
   for (int64_t i = 0; i < n; ++i) {
     rows[i] = FindRow(keys[i]);
-    HCTR_CHECK(rows[i] >= 0, "optimizer state holds key "
-                                 << keys[i]
-                                 << " which is not in the table; import the sparse model first");
+    if (rows[i] < 0) ThrowOptimizerStateKeyNotInTable(keys[i]);
   }
   step_ = step;
   lr_history_.assign(lr_history, lr_history + step);
