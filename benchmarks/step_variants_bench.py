@@ -241,7 +241,7 @@ def main():
                                  args.embedding_vec_size, args.lr, jit)
                     for jit in (False, True)
                 ]  # fmt: skip
-                results.append((batch, "Keras model.fit step", run(keras_variants, args, batch)))
+                results.append((batch, "Keras train_on_batch", run(keras_variants, args, batch)))
         after = train_bench.load()
     print(
         f"\nMachine: {train_bench.machine()}; TensorFlow {tf.__version__}, Keras "

@@ -21,6 +21,7 @@ Models that cannot be split (subclassed models, nested models holding a table, a
 twice) are told so once and run without XLA, as Keras does for layers without XLA kernels.
 """
 
+import contextlib
 import functools
 import warnings
 
@@ -71,6 +72,13 @@ class SplitNetwork:
             raise ValueError(
                 f"model `{model.name}` holds SparseEmbedding {nested} inside a nested model; "
                 "the split step cuts only the top-level graph"
+            )
+        regularized = [t.name for t in self.tables if t.embeddings_regularizer is not None]
+        if regularized:  # its loss is added in the lookup, outside the compiled dense loss
+            raise ValueError(
+                f"SparseEmbedding {regularized} of model `{model.name}` has an "
+                "embeddings_regularizer, whose loss the split step cannot add to the compiled "
+                "dense loss"
             )
         key_tensors, embedding_tensors = [], []
         for table in self.tables:
@@ -125,8 +133,9 @@ class SplitNetwork:
         flat = self.flat_inputs(x)
         return [flat[i] for i in self._dense_input_index]
 
-    def lookups(self, x, training):
-        """The embeddings of every table for batch x (runs the table ops: outside XLA)."""
+    def lookups(self, x, training, model=None):
+        """The embeddings of every table for batch x (runs the table ops: outside XLA); the
+        tables follow the optimizer of `model` (the Keras model being trained) when given."""
         flat = self.flat_inputs(x)
         computed = []
         if self._keys_model is not None:
@@ -138,7 +147,12 @@ class SplitNetwork:
                 k += 1
             else:
                 keys.append(flat[index])
-        return [table(key, training=training) for table, key in zip(self.tables, keys)]
+        embeddings = []
+        for table, key in zip(self.tables, keys):
+            scope = table.trained_by(model) if model is not None else contextlib.nullcontext()
+            with scope:
+                embeddings.append(table(key, training=training))
+        return embeddings
 
     def sparse_weights(self):
         """The tables' trainable weights, through which their sparse updates run."""
@@ -211,7 +225,7 @@ class _KerasSteps:
     def train_step(self, data):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         with tf.GradientTape() as tape:
-            embeddings = self.split.lookups(x, training=True)
+            embeddings = self.split.lookups(x, training=True, model=self.model)
         logs, grads = self._train(self.split.dense_inputs(x), embeddings, y, sample_weight)
         self.split.apply_sparse_updates(tape, embeddings, grads)
         return logs

@@ -149,3 +149,13 @@ def test_sparse_embedding_inside_a_user_xla_function_says_what_to_do():
 
     with pytest.raises(RuntimeError, match=r"`emb` is being traced for XLA.*jit_compile=True"):
         step(keys)
+
+
+def test_a_regularized_table_cannot_be_split():
+    keys = keras.Input(shape=(SLOTS,), dtype="int64", name="keys")
+    table = SparseEmbedding(
+        VEC, SLOTS, workspace_size_per_gpu_in_mb=4, embeddings_regularizer="l2", name="reg"
+    )
+    model = keras.Model(keys, keras.layers.Dense(1)(keras.layers.Flatten()(table(keys))))
+    with pytest.raises(ValueError, match=r"\['reg'\].*embeddings_regularizer"):
+        split_step.SplitNetwork(model)

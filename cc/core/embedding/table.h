@@ -120,7 +120,6 @@ class EmbeddingTable {
                  int64_t slot_num, std::vector<int64_t>* keys, std::vector<int64_t>* slots,
                  const ParallelFor& parallel_for) const;
   int64_t FindRow(int64_t key) const;
-<<<<<<< HEAD
   // Hot-path helpers (table_rows.cc).
   // The table keys of a lookup after the CSR checks: `values` itself for the hash types, the
   // offset keys (written to *scratch) for OneHot.
@@ -137,9 +136,7 @@ class EmbeddingTable {
   // unique keys (the usual lookup -> backward -> apply step), else looked up into *found.
   const int64_t* RowsOfGradientKeys(const int64_t* keys, int64_t n, std::vector<int64_t>* found,
                                     const ParallelFor& parallel_for) const;
-=======
   // keys absent and distinct; initial_rows (keys.size(), vec) or nullptr for InitRow.
->>>>>>> main
   void InsertRows(const std::vector<int64_t>& keys, const std::vector<int64_t>& slots,
                   const ParallelFor& parallel_for, const float* initial_rows = nullptr);
   void EnsureStorage(int64_t rows);
