@@ -44,6 +44,7 @@ import tensorflow as tf  # noqa: E402
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import train_bench  # noqa: E402
 
+from hugectr_tf.api import precision  # noqa: E402
 from hugectr_tf.api.metrics import exact_auc  # noqa: E402
 from hugectr_tf.data import dataset_from_params, split_label  # noqa: E402
 from hugectr_tf.keras.layers import MultiCross, SparseEmbedding  # noqa: E402
@@ -55,11 +56,9 @@ from hugectr_tf.tools.generator import DEFAULT_SLOT_SIZES  # noqa: E402
 class HugectrVariant:
     """A hugectr_tf.Model trained round by round with Model.fit (its own reader)."""
 
-    def __init__(self, name, build, stock_ops=False, policy_after=None):
+    def __init__(self, name, build, stock_ops=False):
         self.name, self.stock_ops = name, stock_ops
         self.model, self.eval_batches = build()
-        if policy_after:  # a Model sets the global Keras policy: restore it for the next
-            keras.mixed_precision.set_global_policy(policy_after)
         self.trained, self.times = 0, []
 
     def fit(self, iters):
@@ -166,23 +165,17 @@ def hugectr_variants(gen, args, batch):
         HugectrVariant("fused kernels (default)", build),
         HugectrVariant("stock TF ops", build, stock_ops=True),
         HugectrVariant("jit_compile=True (split step)", lambda: build(jit_compile=True)),
-        HugectrVariant("use_mixed_precision=True", lambda: build(**mixed), policy_after="float32"),
+        HugectrVariant("use_mixed_precision=True", lambda: build(**mixed)),
     ]
     if args.emulated_float16:
         variants.append(
-            HugectrVariant(
-                "mixed_float16 (emulated float16)",
-                lambda: _with_policy(build, mixed),
-                policy_after="float32",
-            )
+            HugectrVariant("mixed_float16 (emulated float16)", lambda: _with_policy(build, mixed))
         )
     return variants
 
 
 def _with_policy(build, solver_kwargs):
     """A mixed-precision Model whose layers are made under Keras' mixed_float16 policy."""
-    from hugectr_tf.api import precision
-
     original = precision.mixed_precision_policy
     precision.mixed_precision_policy = lambda *a, **k: ("mixed_float16", None)
     try:

@@ -8,6 +8,9 @@
 
 namespace hugectr_tf {
 
+// kOutOfRange is a value outside its valid range; the TensorFlow glue reports it as
+// InvalidArgument (TensorFlow's own OutOfRange means end of input, which Keras takes as the end of
+// the data and stops silently).
 enum class ErrorCode { kInvalidArgument, kOutOfRange, kResourceExhausted, kDataLoss, kInternal };
 
 class Error : public std::runtime_error {

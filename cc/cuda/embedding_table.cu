@@ -270,28 +270,21 @@ void GpuHashEmbedding::Clear(cudaStream_t stream) {
 
 // ---------------------------------------------------------------------------------------------
 
-namespace {
-int64_t SumSlots(const std::vector<int64_t>& sizes) {
-  HCTR_CHECK(!sizes.empty(), "slot_size_array must name at least one slot");
-  int64_t total = 0;
-  for (size_t s = 0; s < sizes.size(); ++s) {
-    HCTR_CHECK(sizes[s] > 0,
-               "slot_size_array[" << s << "] must be positive; received " << sizes[s]);
-    total += sizes[s];
-  }
-  return total;
-}
-}  // namespace
-
 GpuOneHotEmbedding::GpuOneHotEmbedding(const std::vector<int64_t>& slot_sizes, int vec,
                                        uint64_t seed, const OptimizerParams& opt,
                                        cudaStream_t stream)
-    : GpuEmbeddingTable(SumSlots(slot_sizes), vec, seed, opt), slot_sizes_(slot_sizes) {
+    : GpuEmbeddingTable(CheckedOneHotRows(slot_sizes), vec, seed, opt),
+      slot_sizes_(slot_sizes),
+      slot_key_limits_(OneHotSlotKeyLimits(slot_sizes)) {
   std::vector<int64_t> offsets(slot_sizes.size() + 1, 0);
   for (size_t s = 0; s < slot_sizes.size(); ++s) offsets[s + 1] = offsets[s] + slot_sizes[s];
   slot_offsets_.Reserve(offsets.size() * sizeof(int64_t));
   HCTR_CUDA_CHECK(cudaMemcpyAsync(slot_offsets_.as<int64_t>(), offsets.data(),
                                   offsets.size() * sizeof(int64_t), cudaMemcpyHostToDevice,
+                                  stream));
+  slot_limits_.Reserve(slot_key_limits_.size() * sizeof(int64_t));
+  HCTR_CUDA_CHECK(cudaMemcpyAsync(slot_limits_.as<int64_t>(), slot_key_limits_.data(),
+                                  slot_key_limits_.size() * sizeof(int64_t), cudaMemcpyHostToDevice,
                                   stream));
   // Row r is initialised as the hash table would initialise key r.
   std::vector<int64_t> ids(static_cast<size_t>(max_rows_));
@@ -331,8 +324,8 @@ void GpuOneHotEmbedding::Rows(const int64_t* keys, int64_t n, const int64_t* row
   auto* first_bad = counters_.as<unsigned long long>();
   const unsigned long long none = static_cast<unsigned long long>(n);
   HCTR_CUDA_CHECK(cudaMemcpyAsync(first_bad, &none, sizeof(none), cudaMemcpyHostToDevice, stream));
-  OneHotRows(keys, n, row_splits, num_bags, slot_num(), slot_offsets_.as<int64_t>(), rows,
-             first_bad, stream);
+  OneHotRows(keys, n, row_splits, num_bags, slot_num(), slot_offsets_.as<int64_t>(),
+             slot_limits_.as<int64_t>(), rows, first_bad, stream);
   const auto bad = ReadScalar<unsigned long long>(first_bad, stream);
   if (bad < none) {
     const int64_t key = ReadScalar<int64_t>(keys + bad, stream);
@@ -342,7 +335,7 @@ void GpuOneHotEmbedding::Rows(const int64_t* keys, int64_t n, const int64_t* row
     const int64_t bag = std::upper_bound(splits.begin(), splits.end(), static_cast<int64_t>(bad)) -
                         splits.begin() - 1;
     const int64_t slot = bag % slot_num();
-    ThrowOneHotKeyOutOfRange(key, slot, bag / slot_num(), slot_sizes_[slot]);
+    ThrowOneHotKeyOutOfRange(key, slot, bag / slot_num(), slot_key_limits_[slot]);
   }
 }
 

@@ -127,7 +127,7 @@ class GpuOneHotEmbedding : public GpuEmbeddingTable {
   int64_t rows_in_use() const override { return max_rows_; }
   int slot_num() const { return static_cast<int>(slot_sizes_.size()); }
 
-  // rows[i] = keys[i] + offset of its slot; throws kOutOfRange naming the first bad key.
+  // rows[i] = keys[i] + offset of its slot; throws kInvalidArgument naming the first bad key.
   void Rows(const int64_t* keys, int64_t n, const int64_t* row_splits, int64_t num_bags,
             int64_t* rows, cudaStream_t stream);
 
@@ -137,6 +137,9 @@ class GpuOneHotEmbedding : public GpuEmbeddingTable {
 
   // (max_rows) 1 for rows seen in training: the rows the CPU core would hold.
   const uint8_t* seen() const { return seen_.as<uint8_t>(); }
+  // Device arrays for OneHotRows: (slot_num + 1) prefix sums and (slot_num) key limits.
+  const int64_t* slot_offsets() const { return slot_offsets_.as<int64_t>(); }
+  const int64_t* slot_limits() const { return slot_limits_.as<int64_t>(); }
 
   // Checkpoint import: every row back to its initial value (last_step = step()), none seen;
   // then MarkSeen(rows) creates the imported rows as a training lookup would.
@@ -144,8 +147,8 @@ class GpuOneHotEmbedding : public GpuEmbeddingTable {
   void MarkSeen(const int64_t* rows, int64_t n, cudaStream_t stream);
 
  private:
-  std::vector<int64_t> slot_sizes_;
-  DeviceBuffer slot_offsets_, row_ids_, lookup_rows_, seen_;
+  std::vector<int64_t> slot_sizes_, slot_key_limits_;
+  DeviceBuffer slot_offsets_, slot_limits_, row_ids_, lookup_rows_, seen_;
 };
 
 }  // namespace cuda

@@ -34,7 +34,6 @@ GpuTable::GpuTable(const TableOptions& options, cudaStream_t stream) : options_(
     table_ = std::move(table);
     slot_offsets_.assign(1, 0);
     for (int64_t s : options_.slot_size_array) slot_offsets_.push_back(slot_offsets_.back() + s);
-    slot_offsets_dev_ = ToDevice(slot_offsets_.data(), slot_offsets_.size(), stream);
   } else {
     // A workspace that holds no row still gets one device row; capacity_ stays 0, so every
     // insert fails as on the CPU.
@@ -58,7 +57,6 @@ GpuTable::~GpuTable() {
                         cudaSetDevice(device_) == cudaSuccess;
   table_.reset();
   slot_ids_ = DeviceBuffer();
-  slot_offsets_dev_ = DeviceBuffer();
   scratch_ = DeviceBuffer();
   counters_ = DeviceBuffer();
   if (switched) cudaSetDevice(previous);
@@ -120,8 +118,8 @@ int64_t GpuTable::OneHotLookupTrain(const int64_t* values, int64_t n, const int6
   lookup_keys_.Reserve(static_cast<size_t>(std::max<int64_t>(n, 1)) * sizeof(int64_t));
   auto* unused_bad = counters_.as<unsigned long long>() + 16;
   HCTR_CUDA_CHECK(cudaMemsetAsync(unused_bad, 0xFF, sizeof(*unused_bad), stream));
-  OneHotRows(values, n, row_splits, num_rows, static_cast<int>(slot_num),
-             slot_offsets_dev_.as<int64_t>(), lookup_keys_.as<int64_t>(), unused_bad, stream);
+  OneHotRows(values, n, row_splits, num_rows, static_cast<int>(slot_num), one_hot_->slot_offsets(),
+             one_hot_->slot_limits(), lookup_keys_.as<int64_t>(), unused_bad, stream);
   *table_keys = lookup_keys_.as<int64_t>();
   return 0;
 }

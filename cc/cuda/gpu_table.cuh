@@ -122,7 +122,7 @@ class GpuTable {
   GpuOneHotEmbedding* one_hot_ = nullptr;  // table_ when a one-hot table
   std::vector<int64_t> slot_offsets_;      // one-hot prefix sums (host)
   DeviceBuffer slot_ids_;                  // (rows) hash: slot of each row's first occurrence
-  DeviceBuffer slot_offsets_dev_, scratch_, counters_, lookup_keys_;
+  DeviceBuffer scratch_, counters_, lookup_keys_;
   std::vector<float> lr_history_;  // (step) learning rate of step t at [t - 1]
   int64_t misses_ = 0;
 };

@@ -6,11 +6,11 @@ step functions, readers and `fit` (training.py), and persistence.py reads and wr
 files. Inference (`hugectr_tf.inference`) uses the public `network` of a compiled Model.
 """
 
-import keras
 import tensorflow as tf
 
 from hugectr_tf.api import graph_json, model_files, persistence, precision
 from hugectr_tf.api.graph import ModelGraph
+from hugectr_tf.api.keras_state import PrivateKerasState
 from hugectr_tf.api.lr_scheduler import LearningRateScheduler
 from hugectr_tf.api.network import Network
 from hugectr_tf.api.training import Trainer
@@ -40,8 +40,9 @@ class Model:
         self.reader_params = reader_params
         self.opt_params = opt_params
         self.mos = mos
-        _apply_solver_settings(solver)
-        self.graph = ModelGraph(reader_params, opt_params, solver.lr, solver.seed)
+        self._keras_state = _apply_solver_settings(solver)
+        with self._keras_state.active():
+            self.graph = ModelGraph(reader_params, opt_params, solver.lr, solver.seed)
         self.network = None  # set by compile()
         self._trainer = None
         self._dense_frozen = False
@@ -60,7 +61,8 @@ class Model:
         """Adds an `Input`, a `SparseEmbedding` or a `DenseLayer`, validating it at once."""
         if self.network is not None:
             raise RuntimeError("Model.add after Model.compile: add every layer before compiling")
-        self.graph.add(layer)
+        with self._keras_state.active():
+            self.graph.add(layer)
 
     def compile(self, jit_compile=False):
         """Builds the Keras model, the dense optimizer and the training/evaluation steps.
@@ -77,14 +79,21 @@ class Model:
             )
         if self.network is not None:
             return
-        self.network = Network(self.graph, self.opt_params, self.solver.lr)
-        self._trainer = Trainer(
-            self.solver,
-            self.reader_params,
-            self.network,
-            dense_frozen=self._dense_frozen,
-            jit_compile=jit_compile,
-        )
+        with self._keras_state.active():
+            self.network = Network(self.graph, self.opt_params, self.solver.lr)
+            self._trainer = Trainer(
+                self.solver,
+                self.reader_params,
+                self.network,
+                dense_frozen=self._dense_frozen,
+                jit_compile=jit_compile,
+            )
+
+    def compile_for_inference(self):
+        """Builds the network for prediction only. The graph may end without a loss layer, as
+        the graph JSON HugeCTR writes for inference does; it then predicts its last layer."""
+        if self.network is None:
+            self.network = Network(self.graph, self.opt_params, self.solver.lr, inference=True)
 
     def summary(self):
         """Prints the layers with their inputs, outputs and output shapes."""
@@ -289,12 +298,14 @@ class Model:
 
 
 def _apply_solver_settings(solver):
-    keras.utils.set_random_seed(solver.seed)
-    # TF32 only matters on Ampere+ GPUs; on CPUs TensorFlow ignores it.
+    """Applies the Solver's process-wide settings; returns the Model's private dtype policy and
+    random streams (keras_state.py), so the user's global Keras state is left alone."""
+    # TF32 only matters on Ampere+ GPUs; on CPUs TensorFlow ignores it. Like HugeCTR's solver
+    # setting it applies to the whole process (TensorFlow has no per-model switch).
     tf.config.experimental.enable_tensor_float_32_execution(solver.enable_tf32_compute)
+    # use_cuda_graph and use_algorithm_search have no TensorFlow counterpart to switch: XLA
+    # and cuBLAS heuristics decide; they are accepted so HugeCTR scripts run unchanged.
     # float16 on GPUs; on CPUs bfloat16 where it is native, else float32 (precision.py).
     policy, note = precision.mixed_precision_policy(solver.use_mixed_precision)
     precision.note_once(note)
-    keras.mixed_precision.set_global_policy(policy)
-    # use_cuda_graph and use_algorithm_search have no TensorFlow counterpart to switch: XLA
-    # and cuBLAS heuristics decide; they are accepted so HugeCTR scripts run unchanged.
+    return PrivateKerasState(policy, solver.seed)

@@ -11,7 +11,7 @@ is Bernoulli(sigmoid(logit)) with
 where dense_z are the centred log(x + 1) dense features and the bias gives about 25% positives
 (as Criteo). Weights are drawn once from the
 seed. Because the true probabilities are known, `bayes_auc` (the AUC of the true probabilities on
-the evaluation set, via sklearn's roc_auc_score) is the best AUC any model can reach there.
+the evaluation set, by the package's exact AUC) is the best AUC any model can reach there.
 """
 
 import json
@@ -19,6 +19,7 @@ import os
 
 import numpy as np
 
+from hugectr_tf.api.metrics import exact_auc
 from hugectr_tf.config import (
     Check_t,
     DataReaderParams,
@@ -92,6 +93,8 @@ class DataGenerator:
     ):
         self.output_dir = os.fspath(output_dir)
         self.data_reader_type = DataReaderType_t.parse(data_reader_type, "data_reader_type")
+        if self.data_reader_type == DataReaderType_t.RawAsync:
+            self.data_reader_type = DataReaderType_t.Raw  # RawAsync reads Raw files
         self.check_type = Check_t.parse(check_type, "check_type")
         for value, name in (
             (num_train_samples, "num_train_samples"),
@@ -254,8 +257,6 @@ class DataGenerator:
 
     def generate(self):
         """Writes both sets, computes `bayes_auc`, writes `dataset_info.json`; returns self."""
-        from sklearn.metrics import roc_auc_score
-
         rng = np.random.default_rng([self.seed, 2])
         self.train_source, _, _ = self._write_set(
             "train", self.num_train_samples, self.num_files, rng
@@ -263,7 +264,7 @@ class DataGenerator:
         self.eval_source, self.eval_labels, self.eval_probabilities = self._write_set(
             "eval", self.num_eval_samples, max(1, self.num_files // 4), rng
         )
-        self.bayes_auc = float(roc_auc_score(self.eval_labels, self.eval_probabilities))
+        self.bayes_auc = exact_auc(self.eval_labels, self.eval_probabilities)
         with open(os.path.join(self.output_dir, "dataset_info.json"), "w") as f:
             json.dump(self.info(), f, indent=1)
         return self

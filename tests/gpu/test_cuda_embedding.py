@@ -243,8 +243,35 @@ def test_bad_inputs_raise_clear_errors():
     with pytest.raises(ValueError, match="not in the table"):
         gpu.apply(np.array([12345], np.int64), np.zeros((1, 4), np.float32), 0.1)
     one_hot = h.OneHotTable(slot_sizes=[3, 5], vec=4, seed=1)
-    with pytest.raises(IndexError, match=r"key 5 in slot 1 \(sample 0\) is outside the slot's"):
+    # InvalidArgument (ValueError here), never OutOfRange: Keras reads that as the end of data.
+    with pytest.raises(ValueError, match=r"key 5 in slot 1 \(sample 0\) is outside the slot's"):
         one_hot.forward(np.array([2, 5], np.int64), np.array([0, 1, 2]), "sum", True)
+
+
+def test_one_hot_slots_of_size_zero_share_the_next_slots_rows():
+    """HugeCTR's DIN: a slot of size 0 takes the key range and rows of the next positive slot;
+    a trailing 0 takes no key. Same rows and the same refusal as the CPU core."""
+    sizes = [0, 5, 0]
+    cpu = h.CpuTable(
+        vec=4, workspace_mb=1, type="LocalizedSlotSparseEmbeddingOneHot", slot_sizes=sizes, seed=3
+    )
+    gpu = h.OneHotTable(slot_sizes=sizes, vec=4, seed=3)
+    values, splits = np.array([4, 4], np.int64), np.array([0, 1, 2, 2], np.int64)
+    out_g, _ = gpu.forward(values, splits, "sum", True)
+    out_c = cpu.lookup_train(values, splits, 3, "sum")[0]
+    np.testing.assert_array_equal(out_g[0], out_g[1])
+    close("zero-size slot", out_g, out_c)
+    bad = np.array([0, 0, 0, 1], np.int64)
+    for lookup in (
+        lambda: gpu.forward(np.array([0], np.int64), bad, "sum", True),
+        lambda: cpu.lookup_train(np.array([0], np.int64), bad, 3, "sum"),
+    ):
+        with pytest.raises(
+            ValueError,
+            match=r"key 0 in slot 2 \(sample 0\) is outside the "
+            r"slot's range \[0, 0\)",
+        ):
+            lookup()
 
 
 def test_against_numpy_reference():

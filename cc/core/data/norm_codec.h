@@ -23,6 +23,11 @@ class NormDecoder : public RecordDecoder {
 
  private:
   void ReadHeader();
+  // After the header's last record the file must end: anything more (trailing records, a second
+  // file appended with `cat`) is an error naming both counts, never silently dropped.
+  void CheckFileEnds();
+  // "the file holds ..." for the bytes after the header's last record (error path only).
+  std::string DescribeTrailingData();
   [[noreturn]] void Fail(const std::string& field, const std::string& what) const;
 
   std::string path_;
@@ -31,6 +36,7 @@ class NormDecoder : public RecordDecoder {
   int64_t number_of_records_ = 0;
   int64_t next_record_ = 0;  // index of the record being parsed (for messages)
   int64_t key_bytes_ = 4;
+  bool end_checked_ = false;
 };
 
 }  // namespace hugectr_tf

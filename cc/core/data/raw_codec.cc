@@ -18,13 +18,15 @@ int64_t RawRecordCount(const std::string& path, const FormatOptions& o) {
              "cannot open Raw data file `" << path << "`: " << std::strerror(errno));
   const int64_t size = st.st_size;
   const int64_t rec = RawRecordBytes(o);
+  HCTR_CHECK(rec > 0, "Raw records need at least one int32 word (label_dim + dense_dim + slots)");
   const std::string where =
       "Raw file `" + path + "`, record " + std::to_string(size / rec) + ", field `label`: ";
   if (o.num_samples > 0) {
-    HCTR_CHECK_CODE(size >= o.num_samples * rec, ErrorCode::kDataLoss,
-                    where << "the file has " << size << " bytes, but num_samples=" << o.num_samples
-                          << " records of " << rec << " bytes need " << o.num_samples * rec
-                          << " (truncated file or wrong num_samples)");
+    // Compared as a record count: num_samples * rec overflows for num_samples near 2^63.
+    HCTR_CHECK_CODE(o.num_samples <= size / rec, ErrorCode::kDataLoss,
+                    where << "the file has " << size << " bytes, " << size / rec
+                          << " whole records of " << rec << " bytes, but num_samples="
+                          << o.num_samples << " (truncated file or wrong num_samples)");
     return o.num_samples;
   }
   HCTR_CHECK_CODE(size % rec == 0, ErrorCode::kDataLoss,

@@ -41,13 +41,13 @@ EmbeddingTable::EmbeddingTable(const TableOptions& options) : options_(options) 
                                    one_hot, options_.slot_size_array);
   num_slots_ = NumOptimizerSlots(options_.optimizer.type);
   if (one_hot) {
+    const std::vector<int64_t>& sizes = options_.slot_size_array;
     slot_offsets_.assign(1, 0);
-    for (int64_t rows : options_.slot_size_array) {
-      slot_offsets_.push_back(slot_offsets_.back() + rows);
-    }
-    dense_index_.assign(slot_offsets_.back(), -1);
+    for (int64_t rows : sizes) slot_offsets_.push_back(slot_offsets_.back() + rows);
+    slot_key_limits_ = OneHotSlotKeyLimits(sizes);
+    dense_index_.Reserve(capacity_);
   }
-  // Rows and optimizer slots take the whole workspace as address space (committed only when
+  // Rows and optimizer slots take the whole capacity as address space (committed only when
   // written), so growing never copies them. The small per-key vectors grow on demand.
   rows_.Reserve(capacity_ * options_.vec);
   opt_.Reserve(capacity_ * num_slots_ * options_.vec);
@@ -65,7 +65,7 @@ int64_t EmbeddingTable::step() const {
 
 int64_t EmbeddingTable::FindRow(int64_t key) const {
   if (options_.type == TableType::kLocalizedSlotSparseEmbeddingOneHot) {
-    return (key >= 0 && key < static_cast<int64_t>(dense_index_.size())) ? dense_index_[key] : -1;
+    return (key >= 0 && key < capacity_) ? dense_index_.data()[key] - 1 : -1;
   }
   return index_.Find(key);
 }
@@ -83,8 +83,8 @@ void EmbeddingTable::TableKeys(const int64_t* values, int64_t n, const int64_t* 
     for (int64_t r = 0; r < num_rows; ++r) {
       const int64_t s = r % slot_num;
       for (int64_t p = row_splits[r]; p < row_splits[r + 1]; ++p) {
-        if (values[p] < 0 || values[p] >= options_.slot_size_array[s]) {
-          ThrowOneHotKeyOutOfRange(values[p], s, r / slot_num, options_.slot_size_array[s]);
+        if (values[p] < 0 || values[p] >= slot_key_limits_[s]) {
+          ThrowOneHotKeyOutOfRange(values[p], s, r / slot_num, slot_key_limits_[s]);
         }
       }
     }
@@ -118,7 +118,7 @@ void EmbeddingTable::InsertRows(const std::vector<int64_t>& keys,
                  options_.optimizer.type);
   EnsureStorage(base + m);
   if (options_.type == TableType::kLocalizedSlotSparseEmbeddingOneHot) {
-    for (int64_t i = 0; i < m; ++i) dense_index_[keys[i]] = base + i;
+    for (int64_t i = 0; i < m; ++i) dense_index_.data()[keys[i]] = base + i + 1;
   } else {
     index_.InsertMany(keys.data(), m, base, parallel_for);
   }
@@ -381,9 +381,11 @@ void EmbeddingTable::ImportRows(const int64_t* keys, int64_t n, const float* row
       slots[i] = slot_ids[i];
     }
   }
+  // Every check before the table changes: a failed import leaves it exactly as it was.
+  CheckTableRoom(0, n, capacity_, options_.vec, options_.workspace_mb, options_.optimizer.type);
   std::unique_lock<std::shared_mutex> lock(mutex_);
   for (int64_t r = 0; r < static_cast<int64_t>(keys_.size()); ++r) {
-    if (one_hot) dense_index_[keys_[r]] = -1;
+    if (one_hot) dense_index_.data()[keys_[r]] = 0;
   }
   index_.Clear();
   last_lookup_keys_.clear();  // the cached rows are stale once the rows are replaced
