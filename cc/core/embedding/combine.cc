@@ -20,14 +20,13 @@ Combiner ParseCombiner(const char* name) {
 }
 
 void ValidateRowSplits(const int64_t* row_splits, int64_t num_rows, int64_t n) {
-  HCTR_CHECK(row_splits[0] == 0, "row_splits must start at 0. Received: row_splits[0]="
-                                     << row_splits[0]);
+  HCTR_CHECK(row_splits[0] == 0,
+             "row_splits must start at 0. Received: row_splits[0]=" << row_splits[0]);
   for (int64_t r = 0; r < num_rows; ++r) {
     HCTR_CHECK(row_splits[r + 1] >= row_splits[r],
-               "row_splits must not decrease. Received: row_splits[" << r + 1 << "]="
-                                                                      << row_splits[r + 1]
-                                                                      << " < row_splits[" << r
-                                                                      << "]=" << row_splits[r]);
+               "row_splits must not decrease. Received: row_splits["
+                   << r + 1 << "]=" << row_splits[r + 1] << " < row_splits[" << r
+                   << "]=" << row_splits[r]);
   }
   HCTR_CHECK(row_splits[num_rows] == n, "row_splits must end at the number of keys "
                                             << n << ". Received: row_splits[" << num_rows
@@ -62,8 +61,8 @@ void CombineForward(const float* rows, const int64_t* row_ids, const int64_t* ro
 }
 
 void AggregateGradients(const float* dout, const int64_t* row_splits, int64_t num_rows,
-                        const int64_t* inverse, int64_t num_unique, int64_t vec,
-                        Combiner combiner, float* grads, const ParallelFor& parallel_for) {
+                        const int64_t* inverse, int64_t num_unique, int64_t vec, Combiner combiner,
+                        float* grads, const ParallelFor& parallel_for) {
   const int64_t n = row_splits[num_rows];
   for (int64_t p = 0; p < n; ++p) {
     HCTR_CHECK(inverse[p] >= 0 && inverse[p] < num_unique,

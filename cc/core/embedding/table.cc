@@ -72,8 +72,7 @@ int64_t EmbeddingTable::FindRow(int64_t key) const {
 
 void EmbeddingTable::TableKeys(const int64_t* values, int64_t n, const int64_t* row_splits,
                                int64_t num_rows, int64_t slot_num, std::vector<int64_t>* keys,
-                               std::vector<int64_t>* slots,
-                               const ParallelFor& parallel_for) const {
+                               std::vector<int64_t>* slots, const ParallelFor& parallel_for) const {
   CheckSlotRows(num_rows, slot_num);
   ValidateRowSplits(row_splits, num_rows, n);
   const bool one_hot = options_.type == TableType::kLocalizedSlotSparseEmbeddingOneHot;
@@ -109,13 +108,11 @@ void EmbeddingTable::EnsureStorage(int64_t rows) {
   last_step_.resize(rows);
 }
 
-void EmbeddingTable::InsertRows(const std::vector<int64_t>& keys,
-                                const std::vector<int64_t>& slots,
+void EmbeddingTable::InsertRows(const std::vector<int64_t>& keys, const std::vector<int64_t>& slots,
                                 const ParallelFor& parallel_for, const float* initial_rows) {
   const int64_t base = static_cast<int64_t>(keys_.size());
   const int64_t m = static_cast<int64_t>(keys.size());
-  CheckTableRoom(base, m, capacity_, options_.vec, options_.workspace_mb,
-                 options_.optimizer.type);
+  CheckTableRoom(base, m, capacity_, options_.vec, options_.workspace_mb, options_.optimizer.type);
   EnsureStorage(base + m);
   if (options_.type == TableType::kLocalizedSlotSparseEmbeddingOneHot) {
     for (int64_t i = 0; i < m; ++i) dense_index_.data()[keys[i]] = base + i + 1;
@@ -141,8 +138,8 @@ void EmbeddingTable::InsertRows(const std::vector<int64_t>& keys,
 }
 
 void EmbeddingTable::LookupTrain(const int64_t* values, int64_t n, const int64_t* row_splits,
-                                 int64_t num_rows, int64_t slot_num, Combiner combiner,
-                                 float* out, std::vector<int64_t>* unique_keys, int64_t* inverse,
+                                 int64_t num_rows, int64_t slot_num, Combiner combiner, float* out,
+                                 std::vector<int64_t>* unique_keys, int64_t* inverse,
                                  const ParallelFor& parallel_for) {
   std::vector<int64_t> offset_keys;
   const int64_t* keys =
@@ -241,10 +238,9 @@ void EmbeddingTable::GatherRows(const int64_t* keys, int64_t n, float* out,
   });
 }
 
-int64_t EmbeddingTable::LookupInference(const int64_t* values, int64_t n,
-                                        const int64_t* row_splits, int64_t num_rows,
-                                        int64_t slot_num, Combiner combiner, float* out,
-                                        const ParallelFor& parallel_for) {
+int64_t EmbeddingTable::LookupInference(const int64_t* values, int64_t n, const int64_t* row_splits,
+                                        int64_t num_rows, int64_t slot_num, Combiner combiner,
+                                        float* out, const ParallelFor& parallel_for) {
   std::vector<int64_t> keys, slots;
   TableKeys(values, n, row_splits, num_rows, slot_num, &keys, &slots, parallel_for);
   std::shared_lock<std::shared_mutex> lock(mutex_);
@@ -260,8 +256,7 @@ int64_t EmbeddingTable::LookupInference(const int64_t* values, int64_t n,
 }
 
 void EmbeddingTable::ApplyGradients(const int64_t* unique_keys, int64_t num_unique,
-                                    const float* grads, float lr,
-                                    const ParallelFor& parallel_for) {
+                                    const float* grads, float lr, const ParallelFor& parallel_for) {
   CheckLearningRate(lr);
   for (int64_t i = 1; i < num_unique; ++i) {
     // Distinct keys make every row update below independent (no two threads on one row).
@@ -322,8 +317,7 @@ void EmbeddingTable::ApplyGradients(const int64_t* unique_keys, int64_t num_uniq
           const int64_t r = rows[i];
           if (replay) {
             for (int64_t missed = last_step_[r] + 1; missed < t; ++missed) {
-              UpdateRow(opt, ScalarsOfStep(missed), vec, nullptr, w + r * vec,
-                        s + r * slot_stride);
+              UpdateRow(opt, ScalarsOfStep(missed), vec, nullptr, w + r * vec, s + r * slot_stride);
             }
           }
           UpdateRow(opt, now, vec, grads + i * vec, w + r * vec, s + r * slot_stride);
