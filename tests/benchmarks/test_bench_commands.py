@@ -63,7 +63,8 @@ def test_documented_command_runs_in_short_mode(argv):
         text=True,
         timeout=600,
     )
-    assert run.returncode == 0, f"{' '.join(argv)} failed:\n{run.stdout[-3000:]}{run.stderr[-3000:]}"
+    output = run.stdout[-3000:] + run.stderr[-3000:]
+    assert run.returncode == 0, f"{' '.join(argv)} failed:\n{output}"
     # Each prints its results as a markdown table whose rows hold measured numbers.
     rows = [line for line in run.stdout.splitlines() if line.startswith("| ")]
     assert len(rows) >= 2, run.stdout
