@@ -8,10 +8,6 @@ namespace hugectr_tf {
 namespace cuda {
 namespace {
 
-#define HCTR_GRID_LOOP(i, n)                                                \
-  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < (n); \
-       i += (int64_t)gridDim.x * blockDim.x)
-
 __global__ void InverseKernel(const int64_t* __restrict__ ids, int64_t n,
                               const int64_t* __restrict__ unique, int64_t num_unique,
                               int64_t* __restrict__ inverse) {

@@ -9,10 +9,6 @@ namespace hugectr_tf {
 namespace cuda {
 namespace {
 
-#define HCTR_GRID_LOOP(i, n)                                                \
-  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < (n); \
-       i += (int64_t)gridDim.x * blockDim.x)
-
 // One group of `group` lanes per item.
 #define HCTR_GROUP_LOOP(k, n)                                                                 \
   const int lane = threadIdx.x % group;                                                       \

@@ -15,10 +15,6 @@ namespace hugectr_tf {
 namespace cuda {
 namespace {
 
-#define HCTR_GRID_LOOP(i, n)                                                \
-  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < (n); \
-       i += (int64_t)gridDim.x * blockDim.x)
-
 // Counts in shared memory per block, one global atomic per block and owner.
 __global__ void OwnersKernel(const int64_t* __restrict__ values, int64_t n,
                              const int64_t* __restrict__ row_splits, int64_t num_bags,
@@ -46,17 +42,6 @@ __global__ void OwnersKernel(const int64_t* __restrict__ values, int64_t n,
   }
 }
 
-// murmur3's 64-bit finaliser (as the table's hash): spreads consecutive keys over a region.
-__device__ inline uint64_t MixKey(int64_t key) {
-  uint64_t h = static_cast<uint64_t>(key);
-  h ^= h >> 33;
-  h *= 0xFF51AFD7ED558CCDULL;
-  h ^= h >> 33;
-  h *= 0xC4CEB9FE1A85EC53ULL;
-  h ^= h >> 33;
-  return h;
-}
-
 __global__ void ClearDedupKernel(int64_t* __restrict__ slot_keys, int32_t* __restrict__ slot_first,
                                  int64_t total) {
   HCTR_GRID_LOOP(s, total) {
@@ -76,7 +61,7 @@ __global__ void DedupInsertKernel(const int64_t* __restrict__ values, int64_t n,
     const int o = owner[p];
     const int64_t base = regions.at[o];
     const uint64_t mask = static_cast<uint64_t>(regions.at[o + 1] - base - 1);
-    uint64_t h = MixKey(key) & mask;
+    uint64_t h = MixKey64(key) & mask;
     while (true) {
       const int64_t s = base + static_cast<int64_t>(h);
       long long cur = *reinterpret_cast<volatile long long*>(&slot_keys[s]);
