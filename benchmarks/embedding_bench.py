@@ -11,7 +11,11 @@ proportional to r^-zipf, ranks shuffled over the id space).
   * tf MutableHashTable: tf.lookup.experimental.MutableHashTable key -> row index plus
     tf.Variable rows and Adam moments, lazy (Local) Adam with scatter updates.
 
-Prints a markdown table: median step time and keys/s (keys = batch x slots per step).
+Prints a markdown table: median step time and keys/s (keys = batch x slots per step), and the
+machine's random row-gather rate, the bound a step's memory traffic sets: rows of `vec` float32
+gathered at uniformly random indices from a table holding as many rows as the batches have
+distinct keys, with every core busy (the faster of `tf.gather` and numpy's `take` on one slice of
+the indices per core); hugectr_tf's keys/s is also shown as a share of it.
 Run: `PYTHONPATH=. python benchmarks/embedding_bench.py` (defaults: the acceptance
 configuration, few steps); `--help` for the knobs.
 """
@@ -21,6 +25,7 @@ import os
 import platform
 import subprocess
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -151,6 +156,30 @@ def bench_mutable_hash(batches, vec, warmup):
     return time_steps(step, [tf.constant(b) for b in batches], warmup)
 
 
+def gather_rate(rows, vec, n, rng, repeats=5):
+    """Rows/s of the best of `repeats` random gathers of n rows from a (rows, vec) table."""
+    table = rng.random((rows, vec), dtype=np.float32)
+    index = rng.integers(0, rows, n)
+    tf_table, tf_index = tf.constant(table), tf.constant(index)
+    tf_gather = tf.function(lambda: tf.gather(tf_table, tf_index))
+    tf_gather()
+    cores = os.cpu_count() or 1
+    parts = np.array_split(index, cores)
+    outs = [np.empty((len(p), vec), np.float32) for p in parts]
+
+    def numpy_gather():
+        with ThreadPoolExecutor(cores) as pool:  # numpy's take releases the GIL
+            list(pool.map(lambda k: np.take(table, parts[k], axis=0, out=outs[k]), range(cores)))
+
+    best = float("inf")
+    for _ in range(repeats):
+        for run in (lambda: tf_gather().numpy(), numpy_gather):
+            start = time.perf_counter()
+            run()
+            best = min(best, time.perf_counter() - start)
+    return n / best
+
+
 def machine():
     try:
         cpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
@@ -189,14 +218,22 @@ def main():
     )
     keys_per_step = args.batch * args.slots
     unique_all = len(np.unique(np.concatenate([b.ravel() for b in batches])))
-    print(machine())
+    print(f"{machine()}; load average {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(
         f"batch {args.batch}, {args.slots} slots x 1 key, Zipf({args.zipf}) over {args.ids:,} ids, "
         f"{unique_all:,} distinct keys in {len(batches)} batches; median of {args.steps} steps "
         f"after {args.warmup} warm-up; keras.Embedding vocab {args.vocab:,}\n"
     )
+    limits = {
+        vec: gather_rate(unique_all, vec, keys_per_step, np.random.default_rng(1))
+        for vec in args.vec
+    }
+    for vec, rate in limits.items():
+        print(f"random row-gather rate, vec {vec}, {unique_all:,}-row table: {rate:,.0f} rows/s")
+    print()
     print("| vec | implementation | step (ms) | keys/s | hugectr_tf speed-up |")
     print("|---:|---|---:|---:|---:|")
+    shares = []
     for vec in args.vec:
         results = [
             (
@@ -213,11 +250,16 @@ def main():
             ),
         ]
         ours = results[0][1]
+        shares.append((vec, keys_per_step / ours / limits[vec]))
         for name, secs in results:
             print(
                 f"| {vec} | {name} | {secs * 1e3:.1f} | {keys_per_step / secs:,.0f} | "
                 f"{secs / ours:.2f}x |"
             )
+
+    print()
+    for vec, share in shares:
+        print(f"hugectr_tf keys/s at vec {vec}: {share:.0%} of the random row-gather rate")
 
 
 if __name__ == "__main__":

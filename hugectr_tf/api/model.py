@@ -11,7 +11,7 @@ import contextlib
 import tensorflow as tf
 
 from hugectr_tf import distributed
-from hugectr_tf.api import graph_json, model_files, persistence
+from hugectr_tf.api import graph_json, model_files, persistence, precision
 from hugectr_tf.api.graph import ModelGraph
 from hugectr_tf.api.keras_state import PrivateKerasState
 from hugectr_tf.api.log import log
@@ -67,8 +67,19 @@ class Model:
         with self._keras_state.active(), self._scope():
             self.graph.add(layer)
 
-    def compile(self):
-        """Builds the Keras model, the dense optimizer and the training/evaluation steps."""
+    def compile(self, jit_compile=False):
+        """Builds the Keras model, the dense optimizer and the training/evaluation steps.
+
+        Args:
+            jit_compile: Boolean (an addition to HugeCTR's API). Compile the dense network of
+                every step with XLA; the embedding lookups and sparse updates run outside it.
+                Off by default: on CPUs TensorFlow's own kernels were faster for the measured
+                models (docs/benchmarks.md).
+        """
+        if not isinstance(jit_compile, bool):
+            raise ValueError(
+                f"`jit_compile` must be a boolean. Received: jit_compile={jit_compile!r}"
+            )
         if self.network is not None:
             return
         with self._keras_state.active():
@@ -80,6 +91,7 @@ class Model:
                 self.network,
                 dense_frozen=self._dense_frozen,
                 strategy=self.placement.strategy,
+                jit_compile=jit_compile,
             )
 
     def compile_for_inference(self):
@@ -303,5 +315,7 @@ def _apply_solver_settings(solver):
     tf.config.experimental.enable_tensor_float_32_execution(solver.enable_tf32_compute)
     # use_cuda_graph and use_algorithm_search have no TensorFlow counterpart to switch: XLA
     # and cuBLAS heuristics decide; they are accepted so HugeCTR scripts run unchanged.
-    policy = "mixed_float16" if solver.use_mixed_precision else "float32"
+    # float16 on GPUs; on CPUs bfloat16 where it is native, else float32 (precision.py).
+    policy, note = precision.mixed_precision_policy(solver.use_mixed_precision)
+    precision.note_once(note)
     return PrivateKerasState(policy, solver.seed)

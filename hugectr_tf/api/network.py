@@ -48,7 +48,10 @@ class Network:
 
     def loss(self, features, labels, training):
         """(logits, float32 labels, float32 batch loss) of one batch."""
-        logits = self.keras_model(features, training=training)
+        return self.loss_of_logits(self.keras_model(features, training=training), labels)
+
+    def loss_of_logits(self, logits, labels):
+        """(logits, float32 labels, float32 batch loss) given the network's logits."""
         labels = tf.cast(labels, tf.float32)
         loss = tf.cast(self.loss_layer([tf.cast(logits, tf.float32), labels]), tf.float32)
         return logits, labels, loss

@@ -17,6 +17,7 @@ from hugectr_tf.api.log import log
 from hugectr_tf.api.metrics import exact_auc, hit_rate
 from hugectr_tf.config import MetricsType
 from hugectr_tf.data import DataReader
+from hugectr_tf.keras.split_step import SplitNetwork
 
 
 class Trainer:
@@ -29,11 +30,23 @@ class Trainer:
         dense_frozen: Boolean. Train the tables only (`Model.freeze_dense`).
         strategy: None (one device) or the tf.distribute strategy the network was built in:
             each step then runs on the replicas, each on its share of the global batch.
+        jit_compile: Boolean. Compile the dense network of each step with XLA, the embedding
+            lookups and sparse updates running outside it (hugectr_tf/keras/split_step.py).
+            One device only.
     """
 
-    def __init__(self, solver, reader_params, network, dense_frozen=False, strategy=None):
+    def __init__(
+        self, solver, reader_params, network, dense_frozen=False, strategy=None, jit_compile=False
+    ):
+        if jit_compile and strategy is not None:
+            raise ValueError(
+                "`jit_compile=True` runs on one device: the XLA split step does not run under a "
+                f"tf.distribute strategy. Received: jit_compile=True with vvgpu of "
+                f"{strategy.num_replicas_in_sync} devices"
+            )
         self.solver = solver
         self.strategy = strategy
+        self.jit_compile = bool(jit_compile)
         self.reader_params = reader_params
         self.network = network
         self.iteration = 0
@@ -57,6 +70,11 @@ class Trainer:
         embedding_vars = [v for layer in trained_tables for v in layer.trainable_weights]
         sources = train_dense + embedding_vars
         optimizer = network.dense_optimizer
+        if self.jit_compile:
+            self._train_step, self._eval_step = _split_steps(
+                network, train_dense, optimizer, scaler
+            )
+            return
 
         strategy = self.strategy
 
@@ -305,3 +323,45 @@ class Trainer:
             log(f"Hit target AUC {auc_goal} at iteration {it} with AUC {auc:.6f}; stop training")
             return True
         return False
+
+
+def _split_steps(network, train_dense, optimizer, scaler):
+    """Train and eval steps whose dense part XLA compiles, the lookups and sparse updates running
+    outside it (the split step of hugectr_tf/keras/split_step.py); same math as the unsplit
+    steps of `Trainer.build_steps`."""
+    split = SplitNetwork(network.keras_model)
+    count = len(train_dense)
+
+    @tf.function(jit_compile=True, reduce_retracing=True)
+    def dense_train(dense, embeddings, labels):
+        with tf.GradientTape() as tape:
+            tape.watch(embeddings)
+            logits = split.dense_model(dense + embeddings, training=True)
+            _, _, loss = network.loss_of_logits(logits, labels)
+            total = loss + network.regularization(tf.shape(logits)[0])
+            scaled = total * scaler
+        grads = tape.gradient(scaled, train_dense + embeddings)
+        if train_dense:
+            optimizer.apply([g / scaler for g in grads[:count]], train_dense)
+        return total, grads[count:]
+
+    @tf.function(reduce_retracing=True)
+    def train_step(features, labels):
+        with tf.GradientTape() as tape:
+            embeddings = split.lookups(features, training=True)
+        total, embedding_grads = dense_train(split.dense_inputs(features), embeddings, labels)
+        split.apply_sparse_updates(tape, embeddings, embedding_grads)
+        return total
+
+    @tf.function(jit_compile=True, reduce_retracing=True)
+    def dense_eval(dense, embeddings, labels):
+        logits = split.dense_model(dense + embeddings, training=False)
+        logits, labels, loss = network.loss_of_logits(logits, labels)
+        return loss, network.probabilities(logits), labels
+
+    @tf.function(reduce_retracing=True)
+    def eval_step(features, labels):
+        embeddings = split.lookups(features, training=False)
+        return dense_eval(split.dense_inputs(features), embeddings, labels)
+
+    return train_step, eval_step

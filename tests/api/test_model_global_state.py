@@ -10,6 +10,7 @@ import pytest
 import tensorflow as tf
 
 import hugectr_tf as hugectr
+from hugectr_tf.api.precision import mixed_precision_policy
 
 L = hugectr.Layer_t
 
@@ -76,7 +77,8 @@ def test_building_a_model_leaves_the_users_policy_and_random_streams(user_policy
     model = _build(mixed=mixed)
     assert _draws() == want
     assert keras.config.dtype_policy().name == "mixed_bfloat16"
-    expected = "mixed_float16" if mixed else "float32"
+    # use_mixed_precision: mixed_float16 on a GPU, bfloat16 or float32 on CPUs (precision.py).
+    expected = mixed_precision_policy(True)[0] if mixed else "float32"
     assert {layer.dtype_policy.name for layer in model.network.dense_layers} == {expected}
 
 

@@ -14,11 +14,13 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 import hugectr_tf as hugectr
+from hugectr_tf.api.training import Trainer
 from hugectr_tf.distributed import placement_for
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "distributed.md"
@@ -203,4 +205,16 @@ def test_more_devices_than_tensorflow_started_with():
                 check_type=hugectr.Check_t.Sum,
             ),
             hugectr.CreateOptimizer(),
+        )
+
+
+def test_jit_compile_with_several_devices_raises():
+    """The XLA split step runs on one device; with replicas it is refused, not ignored."""
+    with pytest.raises(ValueError, match=r"jit_compile=True.*vvgpu of 2 devices"):
+        Trainer(
+            _solver(),
+            None,
+            None,
+            strategy=SimpleNamespace(num_replicas_in_sync=2),
+            jit_compile=True,
         )

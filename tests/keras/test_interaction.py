@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+import tensorflow as tf
 from helpers.gradient_check import check_gradients
 from helpers.layer_test import check_layer
 
@@ -45,3 +46,24 @@ def test_bad_configuration_messages():
         Interaction(name="inter")([np.ones((2, 4), "float32"), np.ones((2, 5, 3), "float32")])
     with pytest.raises(ValueError, match=r"\(Interaction\).*expects 2 input.*received 1"):
         Interaction()([np.ones((2, 5, 3), "float32")])
+
+
+def test_fused_kernel_and_stock_graph_agree(rng):
+    """Eager runs the fused CPU op; XLA tracing takes the stock TensorFlow graph."""
+    mlp = tf.constant(rng.normal(size=(64, 16)).astype("float32"))
+    emb = tf.constant(rng.normal(size=(64, 26, 16)).astype("float32"))
+    layer = Interaction()
+
+    def value_and_grads(m, e):
+        with tf.GradientTape() as tape:
+            tape.watch([m, e])
+            out = layer([m, e])
+            loss = tf.reduce_sum(out * out)
+        return [out, *tape.gradient(loss, [m, e])]
+
+    fused = value_and_grads(mlp, emb)
+    graph = tf.function(value_and_grads, jit_compile=True)(mlp, emb)
+    ops = tf.function(value_and_grads).get_concrete_function(mlp, emb).graph.get_operations()
+    assert any(op.type == "HugeCTR>DotInteraction" for op in ops)
+    for a, b in zip(fused, graph):
+        np.testing.assert_allclose(a, b, rtol=2e-5, atol=1e-5 * float(np.abs(b).max()))

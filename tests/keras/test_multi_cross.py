@@ -1,6 +1,7 @@
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 from helpers.gradient_check import check_gradients
 from helpers.layer_test import check_layer
 
@@ -59,3 +60,24 @@ def test_bad_configuration_messages():
         MultiCross(num_layers=0)
     with pytest.raises(ValueError, match=r"'mc' \(MultiCross\).*2-D.*\(2, 3, 4\)"):
         MultiCross(num_layers=1, name="mc")(np.ones((2, 3, 4), "float32"))
+
+
+def test_fused_kernel_and_layer_by_layer_graph_agree(rng):
+    """Eager runs the fused CPU op; XLA tracing takes the layer-by-layer graph."""
+    x = tf.constant(rng.normal(size=(300, 40)).astype("float32"))
+    layer = MultiCross(num_layers=3, bias_init_type=keras.initializers.RandomUniform(-0.1, 0.1))
+    layer.build(x.shape)
+
+    def value_and_grads(inputs):
+        with tf.GradientTape() as tape:
+            tape.watch(inputs)
+            y = layer(inputs)
+            loss = tf.reduce_sum(y * y)
+        return [y, *tape.gradient(loss, [inputs, *layer.trainable_weights])]
+
+    fused = value_and_grads(x)
+    graph = tf.function(value_and_grads, jit_compile=True)(x)
+    ops = tf.function(value_and_grads).get_concrete_function(x).graph.get_operations()
+    assert any(op.type == "HugeCTR>MultiCross" for op in ops)
+    for a, b in zip(fused, graph):
+        np.testing.assert_allclose(a, b, rtol=2e-5, atol=1e-4 * float(np.abs(b).max()))

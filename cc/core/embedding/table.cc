@@ -6,6 +6,7 @@
 #include <numeric>
 
 #include "cc/core/check.h"
+#include "cc/core/embedding/prefetch.h"
 #include "cc/core/embedding/row_init.h"
 #include "cc/core/embedding/table_checks.h"
 #include "cc/core/embedding/unique.h"
@@ -71,8 +72,7 @@ int64_t EmbeddingTable::FindRow(int64_t key) const {
 
 void EmbeddingTable::TableKeys(const int64_t* values, int64_t n, const int64_t* row_splits,
                                int64_t num_rows, int64_t slot_num, std::vector<int64_t>* keys,
-                               std::vector<int64_t>* slots,
-                               const ParallelFor& parallel_for) const {
+                               std::vector<int64_t>* slots, const ParallelFor& parallel_for) const {
   CheckSlotRows(num_rows, slot_num);
   ValidateRowSplits(row_splits, num_rows, n);
   const bool one_hot = options_.type == TableType::kLocalizedSlotSparseEmbeddingOneHot;
@@ -108,22 +108,16 @@ void EmbeddingTable::EnsureStorage(int64_t rows) {
   last_step_.resize(rows);
 }
 
-void EmbeddingTable::InsertRows(const std::vector<int64_t>& keys,
-                                const std::vector<int64_t>& slots,
+void EmbeddingTable::InsertRows(const std::vector<int64_t>& keys, const std::vector<int64_t>& slots,
                                 const ParallelFor& parallel_for, const float* initial_rows) {
   const int64_t base = static_cast<int64_t>(keys_.size());
   const int64_t m = static_cast<int64_t>(keys.size());
-  CheckTableRoom(base, m, capacity_, options_.vec, options_.workspace_mb,
-                 options_.optimizer.type);
+  CheckTableRoom(base, m, capacity_, options_.vec, options_.workspace_mb, options_.optimizer.type);
   EnsureStorage(base + m);
-  const bool one_hot = options_.type == TableType::kLocalizedSlotSparseEmbeddingOneHot;
-  if (!one_hot) index_.Reserve(base + m);
-  for (int64_t i = 0; i < m; ++i) {
-    if (one_hot) {
-      dense_index_.data()[keys[i]] = base + i + 1;
-    } else {
-      index_.Insert(keys[i], base + i);
-    }
+  if (options_.type == TableType::kLocalizedSlotSparseEmbeddingOneHot) {
+    for (int64_t i = 0; i < m; ++i) dense_index_.data()[keys[i]] = base + i + 1;
+  } else {
+    index_.InsertMany(keys.data(), m, base, parallel_for);
   }
   const int64_t vec = options_.vec;
   const float slot_init = InitialSlotValue(options_.optimizer);
@@ -144,29 +138,29 @@ void EmbeddingTable::InsertRows(const std::vector<int64_t>& keys,
 }
 
 void EmbeddingTable::LookupTrain(const int64_t* values, int64_t n, const int64_t* row_splits,
-                                 int64_t num_rows, int64_t slot_num, Combiner combiner,
-                                 float* out, std::vector<int64_t>* unique_keys, int64_t* inverse,
+                                 int64_t num_rows, int64_t slot_num, Combiner combiner, float* out,
+                                 std::vector<int64_t>* unique_keys, int64_t* inverse,
                                  const ParallelFor& parallel_for) {
-  std::vector<int64_t> keys, slots;
-  TableKeys(values, n, row_splits, num_rows, slot_num, &keys, &slots, parallel_for);
+  std::vector<int64_t> offset_keys;
+  const int64_t* keys =
+      CheckedTableKeys(values, n, row_splits, num_rows, slot_num, &offset_keys, parallel_for);
   UniqueKeys unique;
-  SortedUnique(keys.data(), n, &unique, inverse, parallel_for);
+  SortedUnique(keys, n, &unique, inverse, parallel_for);
   const int64_t u = static_cast<int64_t>(unique.keys.size());
 
   std::unique_lock<std::shared_mutex> lock(mutex_);
   std::vector<int64_t> row_of_unique(u);
-  parallel_for(u, 60, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) row_of_unique[i] = FindRow(unique.keys[i]);
-  });
+  FindRows(unique.keys.data(), u, row_of_unique.data(), parallel_for);
   // New keys go in ascending key order, so row numbers never depend on the thread count.
   std::vector<int64_t> new_keys, new_slots, new_at;
   for (int64_t i = 0; i < u; ++i) {
     if (row_of_unique[i] >= 0) continue;
     new_keys.push_back(unique.keys[i]);
-    new_slots.push_back(slots[unique.first_pos[i]]);
+    new_slots.push_back(unique.first_pos[i]);  // turned into its slot below
     new_at.push_back(i);
   }
   if (!new_keys.empty()) {
+    SlotsOfPositions(row_splits, num_rows, slot_num, &new_slots, parallel_for);
     const int64_t base = static_cast<int64_t>(keys_.size());
     InsertRows(new_keys, new_slots, parallel_for);
     for (size_t j = 0; j < new_at.size(); ++j) row_of_unique[new_at[j]] = base + j;
@@ -177,6 +171,9 @@ void EmbeddingTable::LookupTrain(const int64_t* values, int64_t n, const int64_t
   });
   CombineForward(rows_.data(), row_ids.data(), row_splits, num_rows, options_.vec, combiner, out,
                  parallel_for);
+  // The gradient step that follows asks for the rows of these keys again.
+  last_lookup_keys_ = unique.keys;
+  last_lookup_rows_ = std::move(row_of_unique);
   *unique_keys = std::move(unique.keys);
 }
 
@@ -241,10 +238,9 @@ void EmbeddingTable::GatherRows(const int64_t* keys, int64_t n, float* out,
   });
 }
 
-int64_t EmbeddingTable::LookupInference(const int64_t* values, int64_t n,
-                                        const int64_t* row_splits, int64_t num_rows,
-                                        int64_t slot_num, Combiner combiner, float* out,
-                                        const ParallelFor& parallel_for) {
+int64_t EmbeddingTable::LookupInference(const int64_t* values, int64_t n, const int64_t* row_splits,
+                                        int64_t num_rows, int64_t slot_num, Combiner combiner,
+                                        float* out, const ParallelFor& parallel_for) {
   std::vector<int64_t> keys, slots;
   TableKeys(values, n, row_splits, num_rows, slot_num, &keys, &slots, parallel_for);
   std::shared_lock<std::shared_mutex> lock(mutex_);
@@ -260,8 +256,7 @@ int64_t EmbeddingTable::LookupInference(const int64_t* values, int64_t n,
 }
 
 void EmbeddingTable::ApplyGradients(const int64_t* unique_keys, int64_t num_unique,
-                                    const float* grads, float lr,
-                                    const ParallelFor& parallel_for) {
+                                    const float* grads, float lr, const ParallelFor& parallel_for) {
   CheckLearningRate(lr);
   for (int64_t i = 1; i < num_unique; ++i) {
     // Distinct keys make every row update below independent (no two threads on one row).
@@ -270,10 +265,8 @@ void EmbeddingTable::ApplyGradients(const int64_t* unique_keys, int64_t num_uniq
     }
   }
   std::unique_lock<std::shared_mutex> lock(mutex_);
-  std::vector<int64_t> rows(num_unique);
-  parallel_for(num_unique, 60, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) rows[i] = FindRow(unique_keys[i]);
-  });
+  std::vector<int64_t> found;
+  const int64_t* rows = RowsOfGradientKeys(unique_keys, num_unique, &found, parallel_for);
   for (int64_t i = 0; i < num_unique; ++i) {
     if (rows[i] < 0) ThrowGradientKeyNotInTable(unique_keys[i]);
   }
@@ -291,6 +284,9 @@ void EmbeddingTable::ApplyGradients(const int64_t* unique_keys, int64_t num_uniq
     case UpdateType::kLocal:
       parallel_for(num_unique, vec * 10, [&](int64_t begin, int64_t end) {
         for (int64_t i = begin; i < end; ++i) {
+          if (i + kPrefetchDistance < end) {
+            PrefetchRowState(rows[i + kPrefetchDistance], w, s, vec, slot_stride);
+          }
           const int64_t r = rows[i];
           UpdateRow(opt, now, vec, grads + i * vec, w + r * vec, s + r * slot_stride);
           last_step_[r] = t;
@@ -299,7 +295,8 @@ void EmbeddingTable::ApplyGradients(const int64_t* unique_keys, int64_t num_uniq
       break;
     case UpdateType::kGlobal: {
       const int64_t size = static_cast<int64_t>(keys_.size());
-      std::vector<int64_t> grad_of_row(size, -1);
+      std::vector<int64_t>& grad_of_row = grad_of_row_;  // kept: no table-sized buffer per step
+      grad_of_row.assign(size, -1);
       for (int64_t i = 0; i < num_unique; ++i) grad_of_row[rows[i]] = i;
       parallel_for(size, vec * 10, [&](int64_t begin, int64_t end) {
         for (int64_t r = begin; r < end; ++r) {
@@ -314,11 +311,13 @@ void EmbeddingTable::ApplyGradients(const int64_t* unique_keys, int64_t num_uniq
       const bool replay = !ZeroGradientIsNoOp(opt.type);
       parallel_for(num_unique, vec * 10, [&](int64_t begin, int64_t end) {
         for (int64_t i = begin; i < end; ++i) {
+          if (i + kPrefetchDistance < end) {
+            PrefetchRowState(rows[i + kPrefetchDistance], w, s, vec, slot_stride);
+          }
           const int64_t r = rows[i];
           if (replay) {
             for (int64_t missed = last_step_[r] + 1; missed < t; ++missed) {
-              UpdateRow(opt, ScalarsOfStep(missed), vec, nullptr, w + r * vec,
-                        s + r * slot_stride);
+              UpdateRow(opt, ScalarsOfStep(missed), vec, nullptr, w + r * vec, s + r * slot_stride);
             }
           }
           UpdateRow(opt, now, vec, grads + i * vec, w + r * vec, s + r * slot_stride);
@@ -383,6 +382,8 @@ void EmbeddingTable::ImportRows(const int64_t* keys, int64_t n, const float* row
     if (one_hot) dense_index_.data()[keys_[r]] = 0;
   }
   index_.Clear();
+  last_lookup_keys_.clear();  // the cached rows are stale once the rows are replaced
+  last_lookup_rows_.clear();
   EnsureStorage(0);
   InsertRows(std::vector<int64_t>(keys, keys + n), slots, parallel_for);
   const int64_t vec = options_.vec;

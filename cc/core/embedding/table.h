@@ -28,8 +28,8 @@ enum class TableType : int {
 TableType ParseTableType(const std::string& name);
 
 struct TableOptions {
-  int64_t vec = 16;                      // embedding_vec_size
-  double workspace_mb = 1.0;             // workspace_size_per_gpu_in_mb: hash types' limit
+  int64_t vec = 16;           // embedding_vec_size
+  double workspace_mb = 1.0;  // workspace_size_per_gpu_in_mb: hash types' limit
   TableType type = TableType::kDistributedSlotSparseEmbeddingHash;
   std::vector<int64_t> slot_size_array;  // OneHot: rows per slot (key + prefix offset addressing);
                                          // a 0 shares the range of the next positive slot
@@ -70,8 +70,8 @@ class EmbeddingTable {
   // Training forward: inserts unseen keys (initialised from key and seed), writes
   // out (num_rows, vec) and the ascending unique keys of the batch with inverse (n).
   // num_rows = batch * slot_num; row r belongs to slot r % slot_num.
-  void LookupTrain(const int64_t* values, int64_t n, const int64_t* row_splits,
-                   int64_t num_rows, int64_t slot_num, Combiner combiner,
+  void LookupTrain(const int64_t* values, int64_t n, const int64_t* row_splits, int64_t num_rows,
+                   int64_t slot_num, Combiner combiner,
                    float* out,                         // (num_rows, vec)
                    std::vector<int64_t>* unique_keys,  // ascending table keys
                    int64_t* inverse,                   // (n)
@@ -124,6 +124,22 @@ class EmbeddingTable {
                  int64_t slot_num, std::vector<int64_t>* keys, std::vector<int64_t>* slots,
                  const ParallelFor& parallel_for) const;
   int64_t FindRow(int64_t key) const;
+  // Hot-path helpers (table_rows.cc).
+  // The table keys of a lookup after the CSR checks: `values` itself for the hash types, the
+  // offset keys (written to *scratch) for OneHot.
+  const int64_t* CheckedTableKeys(const int64_t* values, int64_t n, const int64_t* row_splits,
+                                  int64_t num_rows, int64_t slot_num, std::vector<int64_t>* scratch,
+                                  const ParallelFor& parallel_for) const;
+  // rows[i] = FindRow(keys[i]), in parallel with the index lookups prefetched.
+  void FindRows(const int64_t* keys, int64_t n, int64_t* rows,
+                const ParallelFor& parallel_for) const;
+  // Replaces each position in *positions by the slot of the CSR row holding it.
+  static void SlotsOfPositions(const int64_t* row_splits, int64_t num_rows, int64_t slot_num,
+                               std::vector<int64_t>* positions, const ParallelFor& parallel_for);
+  // The rows of gradient keys: those the last training lookup found when the keys are its
+  // unique keys (the usual lookup -> backward -> apply step), else looked up into *found.
+  const int64_t* RowsOfGradientKeys(const int64_t* keys, int64_t n, std::vector<int64_t>* found,
+                                    const ParallelFor& parallel_for) const;
   // keys absent and distinct; initial_rows (keys.size(), vec) or nullptr for InitRow.
   void InsertRows(const std::vector<int64_t>& keys, const std::vector<int64_t>& slots,
                   const ParallelFor& parallel_for, const float* initial_rows = nullptr);
@@ -147,8 +163,11 @@ class EmbeddingTable {
   MappedArray<float> rows_;         // (capacity, vec), first size() rows in use
   MappedArray<float> opt_;          // (capacity, num_slots, vec)
   int64_t step_ = 0;
-  std::vector<float> lr_history_;         // (step)
+  std::vector<float> lr_history_;          // (step)
   std::vector<StepScalars> step_scalars_;  // (step), derived from lr_history_
+  std::vector<int64_t> last_lookup_keys_;  // unique keys of the last training lookup
+  std::vector<int64_t> last_lookup_rows_;  // and their rows (rows never move until an import)
+  std::vector<int64_t> grad_of_row_;       // (size) Global update scratch, kept across steps
   std::atomic<int64_t> misses_{0};
 };
 

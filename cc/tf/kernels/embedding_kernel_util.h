@@ -37,8 +37,7 @@ inline void ReadTableOptions(OpKernelConstruction* ctx, TableOptions& options) {
   OP_REQUIRES_OK(ctx, ctx->GetAttr("beta2", &options.optimizer.beta2));
   OP_REQUIRES_OK(ctx, ctx->GetAttr("epsilon", &options.optimizer.epsilon));
   OP_REQUIRES_OK(ctx, ctx->GetAttr("momentum_factor", &options.optimizer.momentum_factor));
-  OP_REQUIRES_OK(ctx,
-                 ctx->GetAttr("initial_accu_value", &options.optimizer.initial_accu_value));
+  OP_REQUIRES_OK(ctx, ctx->GetAttr("initial_accu_value", &options.optimizer.initial_accu_value));
   OP_REQUIRES(ctx, optimizer >= 0 && optimizer <= 4,
               absl::InvalidArgumentError("optimizer_type must be in [0, 4]. Received: " +
                                          std::to_string(optimizer)));
@@ -75,9 +74,9 @@ inline bool CheckCsr(OpKernelContext* ctx, const Tensor& values, const Tensor& s
 inline bool CheckLookupInputs(OpKernelContext* ctx, int64_t table_vec, int64_t vec,
                               int64_t slot_num, int64_t* num_rows) {
   if (table_vec != vec) {
-    ctx->SetStatus(absl::InvalidArgumentError("lookup asks for embedding_vec_size=" +
-                                              std::to_string(vec) + " but the table has " +
-                                              std::to_string(table_vec)));
+    ctx->SetStatus(
+        absl::InvalidArgumentError("lookup asks for embedding_vec_size=" + std::to_string(vec) +
+                                   " but the table has " + std::to_string(table_vec)));
     return false;
   }
   return CheckCsr(ctx, ctx->input(1), ctx->input(2), slot_num, num_rows);
@@ -133,18 +132,16 @@ inline bool CheckApplyInputs(OpKernelContext* ctx, int64_t vec) {
 inline bool CheckImportRows(OpKernelContext* ctx, const Tensor& keys, const Tensor& rows,
                             const Tensor& slot_ids, int64_t vec) {
   const int64_t n = keys.NumElements();
-  if (!(keys.dims() == 1 && rows.dims() == 2 && rows.dim_size(0) == n &&
-        rows.dim_size(1) == vec)) {
+  if (!(keys.dims() == 1 && rows.dims() == 2 && rows.dim_size(0) == n && rows.dim_size(1) == vec)) {
     ctx->SetStatus(absl::InvalidArgumentError(
         "rows must be (len(keys), embedding_vec_size=" + std::to_string(vec) +
-        "). Received shapes " + keys.shape().DebugString() + " and " +
-        rows.shape().DebugString()));
+        "). Received shapes " + keys.shape().DebugString() + " and " + rows.shape().DebugString()));
     return false;
   }
   if (!(slot_ids.NumElements() == 0 || slot_ids.NumElements() == n)) {
-    ctx->SetStatus(absl::InvalidArgumentError(
-        "slot_ids must be empty or hold one entry per key (" + std::to_string(n) +
-        "). Received shape " + slot_ids.shape().DebugString()));
+    ctx->SetStatus(absl::InvalidArgumentError("slot_ids must be empty or hold one entry per key (" +
+                                              std::to_string(n) + "). Received shape " +
+                                              slot_ids.shape().DebugString()));
     return false;
   }
   return true;
@@ -156,11 +153,11 @@ inline bool CheckOptimizerState(OpKernelContext* ctx, int64_t n, int64_t per_row
                                 const Tensor& slots, const Tensor& last_step, const Tensor& step,
                                 const Tensor& lr_history) {
   if (slots.NumElements() != n * per_row || last_step.NumElements() != n) {
-    ctx->SetStatus(absl::InvalidArgumentError(
-        "optimizer state must hold " + std::to_string(per_row) +
-        " slot values and one last_step per key (" + std::to_string(n) +
-        " keys). Received shapes " + slots.shape().DebugString() + " and " +
-        last_step.shape().DebugString()));
+    ctx->SetStatus(
+        absl::InvalidArgumentError("optimizer state must hold " + std::to_string(per_row) +
+                                   " slot values and one last_step per key (" + std::to_string(n) +
+                                   " keys). Received shapes " + slots.shape().DebugString() +
+                                   " and " + last_step.shape().DebugString()));
     return false;
   }
   if (step.NumElements() != 1) {
@@ -169,9 +166,9 @@ inline bool CheckOptimizerState(OpKernelContext* ctx, int64_t n, int64_t per_row
   }
   const int64_t s = step.flat<int64_t>()(0);
   if (lr_history.NumElements() != s) {
-    ctx->SetStatus(absl::InvalidArgumentError(
-        "lr_history must hold one learning rate per step (" + std::to_string(s) +
-        "). Received " + std::to_string(lr_history.NumElements())));
+    ctx->SetStatus(absl::InvalidArgumentError("lr_history must hold one learning rate per step (" +
+                                              std::to_string(s) + "). Received " +
+                                              std::to_string(lr_history.NumElements())));
     return false;
   }
   return true;

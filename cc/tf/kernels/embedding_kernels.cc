@@ -7,8 +7,8 @@
 
 #include "cc/core/embedding/combine.h"
 #include "cc/core/embedding/table.h"
-#include "cc/tf/kernels/embedding_resource.h"
 #include "cc/tf/kernels/embedding_kernel_util.h"
+#include "cc/tf/kernels/embedding_resource.h"
 #include "cc/tf/status_util.h"
 #include "tensorflow/core/framework/op_kernel.h"
 #include "tensorflow/core/framework/resource_mgr.h"
@@ -17,6 +17,12 @@
 namespace hugectr_tf {
 namespace {
 
+using embedding_kernels::CheckApplyInputs;
+using embedding_kernels::CheckBackwardInputs;
+using embedding_kernels::CheckImportRows;
+using embedding_kernels::CheckLookupInputs;
+using embedding_kernels::CheckOptimizerState;
+using embedding_kernels::CopyOut;
 using tensorflow::DEVICE_CPU;
 using tensorflow::OpKernel;
 using tensorflow::OpKernelConstruction;
@@ -25,12 +31,6 @@ using tensorflow::ResourceHandle;
 using tensorflow::Tensor;
 using tensorflow::TensorShape;
 using tensorflow::core::RefCountPtr;
-using embedding_kernels::CheckApplyInputs;
-using embedding_kernels::CheckBackwardInputs;
-using embedding_kernels::CheckLookupInputs;
-using embedding_kernels::CheckImportRows;
-using embedding_kernels::CheckOptimizerState;
-using embedding_kernels::CopyOut;
 
 absl::Status GetTable(OpKernelContext* ctx, RefCountPtr<EmbeddingTableResource>* out) {
   return tensorflow::LookupResource(ctx, tensorflow::HandleFromInput(ctx, 0), out);
@@ -62,12 +62,12 @@ class TableCreateOp : public OpKernel {
 // Shared by the training and inference lookups: attributes, the table and the CSR input.
 // OP_REQUIRES_OK for functions that return bool.
 #define OP_REQUIRES_OK_OR_RETURN(ctx, expr) \
-  do {                                       \
-    absl::Status _s = (expr);                \
-    if (!_s.ok()) {                          \
-      (ctx)->SetStatus(_s);                  \
-      return false;                          \
-    }                                        \
+  do {                                      \
+    absl::Status _s = (expr);               \
+    if (!_s.ok()) {                         \
+      (ctx)->SetStatus(_s);                 \
+      return false;                         \
+    }                                       \
   } while (0)
 
 class LookupOpBase : public OpKernel {
@@ -137,9 +137,8 @@ class LookupInferenceOp : public LookupOpBase {
     OP_REQUIRES_OK(ctx, ctx->allocate_output(1, {}, &misses));
     HCTR_OP_REQUIRES_CORE(
         ctx, misses->scalar<int64_t>()() = res->table()->LookupInference(
-                 values.flat<int64_t>().data(), values.NumElements(),
-                 splits.flat<int64_t>().data(), num_rows, slot_num_, combiner_,
-                 emb->flat<float>().data(), PoolParallelFor(ctx)));
+                 values.flat<int64_t>().data(), values.NumElements(), splits.flat<int64_t>().data(),
+                 num_rows, slot_num_, combiner_, emb->flat<float>().data(), PoolParallelFor(ctx)));
   }
 };
 
@@ -220,7 +219,6 @@ class TableStatsOp : public OpKernel {
     }
   }
 };
-
 
 class TableExportOp : public OpKernel {
  public:

@@ -10,6 +10,7 @@ from hugectr_tf.keras.layers._base import (
     layer_error,
     serializable,
 )
+from hugectr_tf.ops import dense_ops
 
 
 @serializable
@@ -50,6 +51,9 @@ class Interaction(keras.layers.Layer):
 
     def call(self, inputs):
         mlp, emb = inputs
+        if mlp.dtype == emb.dtype and dense_ops.fused_kernels_apply(mlp.dtype):
+            # One fused CPU op, forward and backward (docs/benchmarks.md).
+            return dense_ops.dot_interaction(mlp, emb)
         z = keras.ops.concatenate([keras.ops.expand_dims(mlp, 1), emb], axis=1)
         gram = keras.ops.matmul(z, keras.ops.transpose(z, (0, 2, 1)))
         n = keras.ops.shape(z)[1]

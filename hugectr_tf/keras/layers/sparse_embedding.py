@@ -1,5 +1,7 @@
 """`SparseEmbedding`: HugeCTR's hash-table embedding as a Keras layer."""
 
+import contextlib
+
 import keras
 import numpy as np
 
@@ -12,6 +14,7 @@ from hugectr_tf.embedding.training import train_lookup
 from hugectr_tf.keras import row_initializers
 from hugectr_tf.keras.table_weights import TableWeights
 from hugectr_tf.ops import embedding_ops
+from hugectr_tf.ops.xla import in_xla_context
 
 
 def _positive_int(value, name):
@@ -139,11 +142,15 @@ class SparseEmbedding(keras.layers.Layer):
                 "`embeddings_regularizer` must be None or a Keras regularizer. Received: "
                 f"embeddings_regularizer={embeddings_regularizer!r}"
             ) from err
-        # The custom ops have no XLA kernels.
-        self.supports_jit = False
+        # The table ops have no XLA kernels: under jit_compile=True, XLA compiles the rest of the
+        # model and the lookups and updates run outside it (hugectr_tf/keras/split_step.py).
+        self.supports_jit = True
         self._table = None
         self._table_weights = None
         self._row_initializer = None
+        # Set by `trained_by` (the split step calls tables directly): a function returning the
+        # model being trained (a function, since Keras would track a model as a sub-layer).
+        self._training_model = None
         # Loss scaling by the caller's own train step (hugectr_tf.Model sets the solver's
         # scaler): incoming gradients are divided by this. Under Keras' model.fit the loss scale
         # of the model's optimizer is read instead, at every update.
@@ -198,6 +205,13 @@ class SparseEmbedding(keras.layers.Layer):
 
     # ----------------------------------------------------------------------------- forward
     def call(self, inputs, training=None):
+        if in_xla_context():
+            raise RuntimeError(
+                f"SparseEmbedding `{self.name}` is being traced for XLA, but its table ops run "
+                "outside XLA only: compile a functional model with `jit_compile=True` (Keras "
+                "fit/evaluate/predict then compile the rest of the model), or call the layer "
+                "outside the jit_compile=True function"
+            )
         values, splits = keys_to_csr(inputs, self.slot_num, f"SparseEmbedding `{self.name}`")
         frozen = frozen_lookup(self)
         if frozen is not None:  # tracing a plugin-free serving graph (hugectr_tf.keras.serving)
@@ -277,13 +291,27 @@ class SparseEmbedding(keras.layers.Layer):
             )
         return optimizer.learning_rate
 
+    @contextlib.contextmanager
+    def trained_by(self, model):
+        """Within: the table follows `model`'s optimizer (learning rate, loss scale) although
+        it is called on its own, not inside `model`'s call (hugectr_tf/keras/split_step.py)."""
+        previous, self._training_model = self._training_model, lambda: model
+        try:
+            yield self
+        finally:
+            self._training_model = previous
+
     def _keras_optimizer(self):
         """The optimizer of the model being trained, or None.
 
         Keras' call context names the outermost layer of the running call: the model that
-        `model.fit`'s train step (or a custom step) calls, whose `optimizer` compile set.
+        `model.fit`'s train step (or a custom step) calls, whose `optimizer` compile set;
+        `trained_by` names it when the table is called on its own.
         """
-        entry = self._get_call_context().entry_layer
+        if self._training_model is not None:
+            entry = self._training_model()
+        else:
+            entry = self._get_call_context().entry_layer
         optimizer = getattr(entry, "optimizer", None)  # a layer's own `optimizer` is no Keras one
         return optimizer if isinstance(optimizer, keras.optimizers.Optimizer) else None
 
