@@ -24,6 +24,17 @@ def snapshot_names(prefix, iteration, count):
 
 
 def save_params_to_files(network, prefix, iteration):
+    names = save_dense_params_to_files(network, prefix, iteration)
+    for layer, folder, opt_file in zip(
+        network.embedding_layers, names["sparse"], names["opt_sparse"]
+    ):
+        layer.export_sparse_model(folder)
+        layer.save_optimizer_states(opt_file)
+    return names
+
+
+def save_dense_params_to_files(network, prefix, iteration):
+    """The dense weights and optimizer state of `save_params_to_files`; returns all the names."""
     names = snapshot_names(prefix, iteration, len(network.embedding_layers))
     model_files.write_floats(names["dense"], [w.numpy() for w in network.dense_weights])
     if network.dense_non_trainable:
@@ -40,11 +51,6 @@ def save_params_to_files(network, prefix, iteration):
             "iterations": int(optimizer.iterations.numpy()),
         },
     )
-    for layer, folder, opt_file in zip(
-        network.embedding_layers, names["sparse"], names["opt_sparse"]
-    ):
-        layer.export_sparse_model(folder)
-        layer.save_optimizer_states(opt_file)
     return names
 
 
