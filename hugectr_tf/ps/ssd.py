@@ -9,9 +9,9 @@ read and written through `np.memmap`, so a table may be far larger than RAM.
 A push is committed all or nothing, with a redo journal:
   1. rows of new keys are appended after the committed rows of every row file (invisible until
      the manifest counts them); fsync;
-  2. the new values of the rows already held (their row numbers, rows, optimizer slots, last
-     steps), the new row count, step and learning-rate history go to `journal.tmp`; fsync; it is
-     renamed to `journal` (the commit point); fsync of the folder;
+  2. the new values of the rows already held (their row numbers, rows, slot ids, optimizer
+     slots, last steps), the new row count, step and learning-rate history go to `journal.tmp`;
+     fsync; it is renamed to `journal` (the commit point); fsync of the folder;
   3. the journal is applied in place (memmap scatter, msync), then `lr_history` and `ps.json`
      are replaced (write then rename) and the journal is deleted.
 Opening the folder for writing first finishes a committed journal (step 3 is idempotent), then
@@ -36,8 +36,8 @@ from hugectr_tf.ps.rows import RowBlock
 JOURNAL = "journal"
 JOURNAL_MAGIC = b"HCTRPSJ1"
 _HEAD = struct.Struct("<8sQ")  # magic, length of the JSON header that follows
-# Row files the journal rewrites in place (keys and slot ids of held keys never change).
-_UPDATED = ("emb_vector", "opt_state", "last_step")
+# Row files the journal rewrites in place (the keys of held rows never change).
+_UPDATED = ("emb_vector", "slot_id", "opt_state", "last_step")
 _WRITE_CHUNK_ROWS = 1 << 16
 
 
@@ -70,7 +70,7 @@ class SSDParameterServer(ParameterServer):
             self._open_readonly()
         else:
             self._open_writable(create)
-        keys = self._read_file("key", np.arange(self._n, dtype=np.int64)) if self._n else ()
+        keys = np.fromfile(self.folder / "key", "<i8", count=self._n)
         self._index_ = KeyIndex(keys, what=f"parameter server folder `{self.folder}`")
 
     # ------------------------------------------------------------------ opening
@@ -311,6 +311,7 @@ class SSDParameterServer(ParameterServer):
         parts = [
             np.ascontiguousarray(positions, "<i8"),
             np.ascontiguousarray(held.rows, "<f4"),
+            np.ascontiguousarray(held.slot_ids, "<u8"),
             np.ascontiguousarray(held.optimizer_slots, "<f4"),
             np.ascontiguousarray(held.last_step, "<i8"),
             np.ascontiguousarray(lr_history, "<f4"),
@@ -335,7 +336,14 @@ class SSDParameterServer(ParameterServer):
         header = json.loads(data[_HEAD.size : _HEAD.size + length].tobytes())
         u, step = int(header["updates"]), int(header["step"])
         vec, k = self.spec.embedding_vec_size, self.spec.optimizer_slots
-        sizes = [("<i8", u), ("<f4", u * vec), ("<f4", u * k * vec), ("<i8", u), ("<f4", step)]
+        sizes = [
+            ("<i8", u),
+            ("<f4", u * vec),
+            ("<u8", u),
+            ("<f4", u * k * vec),
+            ("<i8", u),
+            ("<f4", step),
+        ]
         want = _HEAD.size + length + sum(np.dtype(d).itemsize * c for d, c in sizes)
         if len(data) != want:
             raise ValueError(
@@ -346,17 +354,17 @@ class SSDParameterServer(ParameterServer):
         for dtype, count in sizes:
             out.append(np.frombuffer(data, dtype, count, offset))
             offset += count * np.dtype(dtype).itemsize
-        positions, rows, slots, last, lr_history = out
-        return header, positions, rows, slots, last, lr_history
+        positions, lr_history = out[0], out[-1]
+        return header, positions, out[1:-1], lr_history
 
     def _apply_journal(self):
         """Step 3: the journal's rows in place, then the manifest; the journal goes last."""
-        header, positions, rows, slots, last, lr_history = self._read_journal()
+        header, positions, updated, lr_history = self._read_journal()
         rows_after = int(header["rows_after"])
         self._n = rows_after
         self._maps.clear()
         if len(positions):
-            for name, values in zip(_UPDATED, (rows, slots, last)):
+            for name, values in zip(_UPDATED, updated):
                 target = self._map(name)
                 target[positions] = values.reshape(len(positions), -1)
                 if self.durable:
