@@ -25,6 +25,14 @@ from hugectr_tf.data.parquet import read_metadata
 _BATCH = 65536
 
 
+def default_keyset_path(source):
+    """HugeCTR's naming: `file_list.0.txt` -> `file_list.0.keyset` (same folder); another name
+    gets `.keyset` appended."""
+    source = os.fspath(source)
+    root, ext = os.path.splitext(source)
+    return (root if ext == ".txt" else source) + ".keyset"
+
+
 def keyset_dtype(i64_input_key):
     return np.dtype("<i8") if i64_input_key else np.dtype("<u4")
 

@@ -1,7 +1,8 @@
-"""Command-line tools and their functions: the synthetic data generator and the Criteo converter.
-The console command is `hugectr-tf` (`hugectr_tf.tools.cli:main`)."""
+"""Command-line tools and their functions: the synthetic data generator, the Criteo converter and
+the keyset writer. The console command is `hugectr-tf` (`hugectr_tf.tools.cli:main`)."""
 
 from hugectr_tf.tools.criteo import convert_criteo
 from hugectr_tf.tools.generator import DataGenerator
+from hugectr_tf.tools.keyset import write_source_keyset
 
-__all__ = ["DataGenerator", "convert_criteo"]
+__all__ = ["DataGenerator", "convert_criteo", "write_source_keyset"]

@@ -20,6 +20,8 @@ def _generate(args):
         i64_input_key=args.i64_input_key,
         signal=args.signal,
         seed=args.seed,
+        num_file_lists=args.num_file_lists,
+        keyset=args.keyset,
     ).generate()
     return gen.info()
 
@@ -36,7 +38,27 @@ def _convert(args):
         eval_fraction=args.eval_fraction,
         check_type=args.check_type,
         i64_input_key=args.i64_input_key,
+        keyset=args.keyset,
     )
+
+
+def _keyset(args):
+    from hugectr_tf.tools.keyset import write_source_keyset
+
+    if args.output and len(args.source) > 1:
+        raise ValueError("--output names one keyset file: give one source with it")
+    results = [
+        write_source_keyset(
+            args.format,
+            source,
+            args.output,
+            check_type=args.check_type,
+            i64_input_key=args.i64_input_key,
+            slot_size_array=args.slot_size_array or (),
+        )
+        for source in args.source
+    ]
+    return results[0] if len(results) == 1 else results
 
 
 def _int_list(text):
@@ -59,6 +81,8 @@ def build_parser():
     gen.add_argument("--i64-input-key", action="store_true")
     gen.add_argument("--signal", type=float, default=1.0)
     gen.add_argument("--seed", type=int, default=0)
+    gen.add_argument("--num-file-lists", type=int, default=1, help="Norm: train file lists")
+    gen.add_argument("--keyset", action="store_true", help="write each list's keyset (MOS)")
     gen.set_defaults(run=_generate)
 
     conv = sub.add_parser("convert-criteo", help="Criteo TSV/CSV to Norm, Raw or Parquet")
@@ -70,7 +94,19 @@ def build_parser():
     conv.add_argument("--eval-fraction", type=float, default=0.0)
     conv.add_argument("--check-type", default="Sum", choices=["Sum", "None"])
     conv.add_argument("--i64-input-key", action="store_true")
+    conv.add_argument("--keyset", action="store_true", help="write <source>.keyset (for MOS)")
     conv.set_defaults(run=_convert)
+
+    keys = sub.add_parser("keyset", help="keyset file of a Norm/Parquet file list (for MOS)")
+    keys.add_argument("source", nargs="+", help="file list(s); each gets <list>.keyset")
+    keys.add_argument("--format", default="Norm", choices=["Norm", "Parquet"])
+    keys.add_argument("--output", default=None, help="keyset path (one source only)")
+    keys.add_argument("--check-type", default=None, choices=["Sum", "None"],
+                      help="Norm: default read from the first file's header")  # fmt: skip
+    keys.add_argument("--i64-input-key", action="store_true", help="int64 keys (else uint32)")
+    keys.add_argument("--slot-size-array", type=_int_list, default=None,
+                      help="Parquet: slot sizes whose offsets the reader adds")  # fmt: skip
+    keys.set_defaults(run=_keyset)
     return parser
 
 

@@ -28,7 +28,7 @@ from hugectr_tf.config import (
     slot_offsets,
 )
 from hugectr_tf.data.file_list import write_file_list
-from hugectr_tf.data.keyset import write_keyset
+from hugectr_tf.data.keyset import default_keyset_path, write_keyset
 from hugectr_tf.data.writers import write_norm, write_parquet_folder, write_raw
 
 # Criteo-shaped vocabulary sizes, scaled down so a model learns them in minutes on a CPU.
@@ -266,7 +266,7 @@ class DataGenerator:
                 slot_num=len(self.slot_size_array),
             )
         if name == "train" and self.keyset:
-            self.train_keyset = _keyset_path(source)
+            self.train_keyset = default_keyset_path(source)
             write_keyset(self.train_keyset, np.concatenate(file_keys), self.i64_input_key)
         return source, np.concatenate(labels), np.concatenate(probs)
 
@@ -280,7 +280,7 @@ class DataGenerator:
             write_file_list(source, [files[j] for j in group])
             self.train_sources.append(source)
             if self.keyset:
-                path = _keyset_path(source)
+                path = default_keyset_path(source)
                 keys = np.concatenate([file_keys[j] for j in group])
                 write_keyset(path, keys, self.i64_input_key)
                 self.train_keysets.append(path)
@@ -351,9 +351,3 @@ class DataGenerator:
         )
         args.update(kwargs)
         return DataReaderParams(**args)
-
-
-def _keyset_path(file_list):
-    """HugeCTR's naming: `file_list.0.txt` -> `file_list.0.keyset` (same folder)."""
-    root, ext = os.path.splitext(file_list)
-    return (root if ext == ".txt" else file_list) + ".keyset"
