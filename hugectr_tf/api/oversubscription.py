@@ -14,6 +14,7 @@ by a new one; it is found when the pass is written back (next `update`, `fit`'s 
 `save_params_to_files`, `get_incremental_model`), and nothing of that pass reaches the PS.
 """
 
+import math
 import os
 import time
 from pathlib import Path
@@ -175,12 +176,14 @@ class ModelOversubscriber:
             block = ps.pull(keys)
             capacity = int(layer.table.stats()["capacity"])
             if len(block) > capacity:
+                # bytes a row costs against the workspace (docs/embedding.md, "Capacity")
                 per_row = layer.workspace_size_per_gpu_in_mb * _BYTES_PER_MB / max(capacity, 1)
+                needed = math.ceil(len(block) * per_row / _BYTES_PER_MB)
                 raise ValueError(
                     f"embedding `{layer.name}`: keyset `{keyset_file}` holds {len(block)} keys of "
                     f"the parameter server but the working table holds {capacity} rows "
                     f"(workspace_size_per_gpu_in_mb={layer.workspace_size_per_gpu_in_mb}); it "
-                    f"needs at least {len(block) * per_row / _BYTES_PER_MB:.1f} MB: raise "
+                    f"needs at least {needed} MB: raise "
                     "workspace_size_per_gpu_in_mb or split the file list"
                 )
             layer.table.restore(
@@ -217,11 +220,14 @@ class ModelOversubscriber:
     def save(self):
         """Writes the tables to their sparse model folders (`dest_sparse_models`, or
         `trained_sparse_models` in place when continuing): the working tables go to the PS, an
-        HM-PS is written out whole; an SSD-PS folder is the model already."""
+        HM-PS is written out whole; an SSD-PS folder is the model already (with update type
+        Global its rows that sat out steps are caught up in place first)."""
         self.dump()
         for ps, path in zip(self.parameter_servers, self.paths):
             if isinstance(ps, HostMemoryParameterServer):
                 ps.save(path)
+            else:
+                ps.catch_up_stored()  # Global: rows that sat out steps get them now
         return [str(p) for p in self.paths]
 
     def incremental_model(self):

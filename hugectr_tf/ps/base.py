@@ -146,6 +146,25 @@ class ParameterServer(abc.ABC):
             self.bytes_read += len(block) * self.spec.row_bytes
             yield self.catch_up(block)
 
+    def catch_up_stored(self, chunk_rows=DEFAULT_CHUNK_ROWS):
+        """Stores every row caught up (update type Global), one commit per chunk that lagged;
+        returns the rows rewritten. Reads see no difference; a folder read as a plain sparse
+        model afterwards holds the rows a whole table would."""
+        if not self.spec.catches_up:
+            return 0
+        rewritten = 0
+        for start in range(0, self.size, chunk_rows):
+            positions = np.arange(start, min(start + chunk_rows, self.size), dtype=np.int64)
+            block = self._read(positions)
+            lagging = block.last_step < self.step
+            if lagging.any():
+                caught = self.catch_up(block.take(lagging))
+                self._commit(caught, positions[lagging], self.step, self.lr_history)
+                rewritten += len(caught)
+        self.bytes_read += self.size * self.spec.row_bytes
+        self.bytes_written += rewritten * self.spec.row_bytes
+        return rewritten
+
     def changed_since(self, step):
         """The rows (caught up) last updated after optimizer step `step`. Catching up counts as
         an update, as a whole table with update type Global updates every row every step."""
