@@ -209,11 +209,13 @@ class SSDParameterServer(ParameterServer):
             )
         return self._maps[name]
 
-    def _read_file(self, name, positions):
+    def _read_file(self, name, where):
+        """Rows `where` (ascending positions, or a slice) of row file `name`, in memory."""
         missing = name in ("opt_state", "last_step") or not (self.folder / name).exists()
         if self._plain and missing:
-            return self._plain_default(name, len(positions))
-        values = self._map(name)[positions]
+            count = where.stop - where.start if isinstance(where, slice) else len(where)
+            return self._plain_default(name, count)
+        values = np.array(self._map(name)[where])  # a copy: the map may change or go away
         self.disk_bytes_read += values.nbytes
         return values
 
@@ -230,22 +232,25 @@ class SSDParameterServer(ParameterServer):
         positions = np.asarray(positions, np.int64)
         if len(positions) == 0:
             return self.spec.empty_block()
-        order = np.argsort(positions, kind="stable")  # read the files front to back
-        sorted_positions = positions[order]
+        back = None
+        if np.any(positions[1:] < positions[:-1]):  # read the files front to back
+            order = np.argsort(positions, kind="stable")
+            positions = positions[order]
+            back = np.empty_like(order)
+            back[order] = np.arange(len(order))
+        where = _as_slice(positions)
         arrays = {
-            field: self._read_file(name, sorted_positions)
-            for name, field in ps_folder.BLOCK_FIELD.items()
+            field: self._read_file(name, where) for name, field in ps_folder.BLOCK_FIELD.items()
         }
-        back = np.empty_like(order)
-        back[order] = np.arange(len(order))
         vec, k = self.spec.embedding_vec_size, self.spec.optimizer_slots
-        return RowBlock(
-            arrays["keys"].reshape(-1).astype(np.int64)[back],
-            arrays["rows"].reshape(-1, vec).astype(np.float32)[back],
-            arrays["slot_ids"].reshape(-1).astype(np.int64)[back],
-            arrays["optimizer_slots"].reshape(-1, k, vec).astype(np.float32)[back],
-            arrays["last_step"].reshape(-1).astype(np.int64)[back],
+        block = RowBlock(
+            arrays["keys"].reshape(-1).astype(np.int64, copy=False),
+            arrays["rows"].reshape(-1, vec).astype(np.float32, copy=False),
+            arrays["slot_ids"].reshape(-1).astype(np.int64, copy=False),
+            arrays["optimizer_slots"].reshape(-1, k, vec).astype(np.float32, copy=False),
+            arrays["last_step"].reshape(-1).astype(np.int64, copy=False),
         )
+        return block if back is None else block.take(back)
 
     # ------------------------------------------------------------------ committing
     def _sync(self, f):
@@ -364,9 +369,10 @@ class SSDParameterServer(ParameterServer):
         self._n = rows_after
         self._maps.clear()
         if len(positions):
+            where = _as_slice(positions)
             for name, values in zip(_UPDATED, updated):
                 target = self._map(name)
-                target[positions] = values.reshape(len(positions), -1)
+                target[where] = values.reshape(len(positions), -1)
                 if self.durable:
                     target.flush()
                 self.disk_bytes_written += values.nbytes
@@ -394,3 +400,10 @@ class SSDParameterServer(ParameterServer):
                 os.truncate(self.folder / name, size)
             except OSError:
                 pass  # opening the folder cuts the files again
+
+
+def _as_slice(positions):
+    """A slice for ascending adjacent positions (one sequential copy), else the positions."""
+    if positions[-1] - positions[0] + 1 == len(positions) and np.all(np.diff(positions) == 1):
+        return slice(int(positions[0]), int(positions[-1]) + 1)
+    return positions
