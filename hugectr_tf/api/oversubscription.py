@@ -142,7 +142,7 @@ class ModelOversubscriber:
         for layer, keys, keyset_file in zip(self.layers, self._pass_keys, self._pass_files):
             state = layer.table.export()
             block = RowBlock.from_state(state)
-            stray = block.keys[~np.isin(block.keys, keys, assume_unique=True)]
+            stray = block.keys[~_holds(keys, block.keys)]
             if len(stray):
                 raise KeysetError(
                     f"embedding `{layer.name}`: the pass trained {len(stray)} keys that keyset "
@@ -252,6 +252,14 @@ class ModelOversubscriber:
         for ps in self.parameter_servers:
             if isinstance(ps, SSDParameterServer):
                 ps.close()
+
+
+def _holds(sorted_keys, keys):
+    """Boolean mask: which of `keys` the ascending array `sorted_keys` holds."""
+    if len(sorted_keys) == 0:
+        return np.zeros(len(keys), bool)
+    at = np.minimum(np.searchsorted(sorted_keys, keys), len(sorted_keys) - 1)
+    return sorted_keys[at] == keys
 
 
 def fit_in_passes(trainer, oversubscriber, scheduler, reader_params, *, num_epochs, display,

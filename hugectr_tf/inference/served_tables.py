@@ -11,9 +11,8 @@ into their layer.
 
 import math
 
-import numpy as np
-
 from hugectr_tf.config import Embedding_t
+from hugectr_tf.data.keyset import distinct_keys
 from hugectr_tf.inference.cache import EmbeddingCache
 from hugectr_tf.ops import embedding_ops
 from hugectr_tf.ps import SSDParameterServer, TableSpec, open_parameter_server
@@ -58,7 +57,7 @@ class ServedTables:
         for layer, bottom, ps, cache in self._entries:
             values = features[bottom]
             values = getattr(values, "flat_values", values)
-            keys = np.unique(np.asarray(values, np.int64).reshape(-1))
+            keys = distinct_keys(values)
             rows, found = cache.lookup(keys) if cache is not None else ps.rows_for(keys)
             embedding_ops.import_rows(layer.table.handle, keys[found], rows[found])
 

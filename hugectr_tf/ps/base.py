@@ -16,6 +16,7 @@ import abc
 
 import numpy as np
 
+from hugectr_tf.data.keyset import distinct_keys
 from hugectr_tf.ops import ps_ops
 from hugectr_tf.ps.rows import RowBlock
 
@@ -81,7 +82,7 @@ class ParameterServer(abc.ABC):
         Keys may repeat and come in any order; keys the PS does not hold are skipped (a pass
         creates them in the working table the first time it sees them).
         """
-        keys = np.unique(np.asarray(keys, np.int64))
+        keys = distinct_keys(keys)
         positions = self._index().find(keys)
         block = self._read(positions[positions >= 0])
         self.bytes_read += len(block) * self.spec.row_bytes

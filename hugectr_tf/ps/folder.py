@@ -52,6 +52,11 @@ def row_file_bytes(name, spec):
     return np.dtype(dtype).itemsize * per_row(spec.embedding_vec_size, spec.optimizer_slots)
 
 
+def raw_bytes(array):
+    """The bytes of `array` in memory order, without a copy (for file writes)."""
+    return memoryview(np.ascontiguousarray(array).reshape(-1)).cast("B")
+
+
 def fsync_dir(folder):
     fd = os.open(folder, os.O_RDONLY)
     try:
@@ -208,7 +213,7 @@ def write_folder(folder, spec, block, step, lr_history, durable=True):
 
 def _write_array(path, array, durable):
     with open(path, "wb") as f:
-        f.write(array.tobytes())
+        f.write(raw_bytes(array))
         if durable:
             f.flush()
             os.fsync(f.fileno())

@@ -121,6 +121,9 @@ class RowBlock:
 
     def take(self, index):
         """The rows at `index` (an integer array or a boolean mask)."""
+        index = np.asarray(index)
+        if index.dtype == bool and index.all():
+            return self
         return RowBlock(
             self.keys[index],
             self.rows[index],

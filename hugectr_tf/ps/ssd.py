@@ -4,7 +4,8 @@ The folder layout is `hugectr_tf.ps.folder`'s (a HugeCTR sparse model folder plu
 state), so the PS is its own snapshot: after every commit the folder is a sparse model HugeCTR and
 `EmbeddingTable.read_sparse_model` read, and reopening it resumes training where it stopped. Only
 the key index (sorted keys and their row numbers, 16 bytes per key) is held in memory; rows are
-read and written through `np.memmap`, so a table may be far larger than RAM.
+read and written in place (runs of adjacent rows with one sequential read or write, scattered
+rows through `np.memmap`), so a table may be far larger than RAM.
 
 A push is committed all or nothing, with a redo journal:
   1. rows of new keys are appended after the committed rows of every row file (invisible until
@@ -12,8 +13,9 @@ A push is committed all or nothing, with a redo journal:
   2. the new values of the rows already held (their row numbers, rows, slot ids, optimizer
      slots, last steps), the new row count, step and learning-rate history go to `journal.tmp`;
      fsync; it is renamed to `journal` (the commit point); fsync of the folder;
-  3. the journal is applied in place (memmap scatter, msync), then `lr_history` and `ps.json`
-     are replaced (write then rename) and the journal is deleted.
+  3. the held rows are written in place (one sequential write for adjacent rows, a memmap
+     scatter otherwise; fsync / msync), then `lr_history` and `ps.json` are replaced (write then
+     rename) and the journal is deleted.
 Opening the folder for writing first finishes a committed journal (step 3 is idempotent), then
 cuts the row files to the manifest's row count (the tail of an uncommitted step 1). A crash or a
 full disk before the rename leaves the previous commit intact; after it, the new one.
@@ -215,8 +217,21 @@ class SSDParameterServer(ParameterServer):
         if self._plain and missing:
             count = where.stop - where.start if isinstance(where, slice) else len(where)
             return self._plain_default(name, count)
-        values = np.array(self._map(name)[where])  # a copy: the map may change or go away
+        if isinstance(where, slice):  # adjacent rows: one sequential read, no page faults
+            values = self._read_run(name, where)
+        else:
+            values = np.array(self._map(name)[where])  # a copy: the map changes at commits
         self.disk_bytes_read += values.nbytes
+        return values
+
+    def _read_run(self, name, run):
+        dtype, per_row = ps_folder.ROW_FILES[name]
+        width = per_row(self.spec.embedding_vec_size, self.spec.optimizer_slots)
+        values = np.empty((run.stop - run.start, width), dtype)
+        with open(self.folder / name, "rb") as f:
+            f.seek(run.start * ps_folder.row_file_bytes(name, self.spec))
+            if f.readinto(memoryview(values.reshape(-1)).cast("B")) != values.nbytes:
+                raise ValueError(f"`{self.folder / name}` ends before row {run.stop}")
         return values
 
     def _plain_default(self, name, count):
@@ -262,19 +277,18 @@ class SSDParameterServer(ParameterServer):
         self._check_usable()
         if self.readonly:
             raise RuntimeError(f"parameter server `{self.folder}` is open read-only")
-        held = positions >= 0
-        fresh = block.take(~held)
+        held_mask = positions >= 0
+        fresh, held = block.take(~held_mask), block.take(held_mask)
         rows_before, rows_after = self._n, self._n + len(fresh)
         try:
             self._append(fresh, rows_before)
-            self._write_journal(positions[held], block.take(held), rows_after, step, lr_history)
+            self._write_journal(positions[held_mask], held, rows_after, step, lr_history)
         except OSError as err:
             self._roll_back(rows_before)
             raise self._disk_error(err, "writing the pass", committed=False) from err
+        updated = [held.rows, held.slot_ids, held.optimizer_slots, held.last_step]
         try:
-            self._maps.clear()
-            self._n = rows_after
-            self._apply_journal()
+            self._apply(positions[held_mask], updated, rows_after, step, lr_history)
         except OSError as err:
             self._failed = f"a committed pass is not applied yet ({err})"
             raise self._disk_error(err, "applying the committed pass", committed=True) from err
@@ -303,7 +317,7 @@ class SSDParameterServer(ParameterServer):
             data = np.ascontiguousarray(getattr(fresh, field), dtype)
             with open(self.folder / name, "r+b") as f:
                 f.seek(rows_before * ps_folder.row_file_bytes(name, self.spec))
-                f.write(data.tobytes())
+                f.write(ps_folder.raw_bytes(data))
                 self._sync(f)
             self.disk_bytes_written += data.nbytes
 
@@ -324,7 +338,7 @@ class SSDParameterServer(ParameterServer):
         with open(tmp, "wb") as f:
             f.write(_HEAD.pack(JOURNAL_MAGIC, len(header)) + header)
             for part in parts:
-                f.write(part.tobytes())
+                f.write(ps_folder.raw_bytes(part))
                 self.disk_bytes_written += part.nbytes
             self._sync(f)
         os.replace(tmp, self.folder / JOURNAL)
@@ -335,7 +349,7 @@ class SSDParameterServer(ParameterServer):
         data = np.fromfile(self.folder / JOURNAL, np.uint8)
         if len(data) < _HEAD.size:
             raise ValueError(f"`{self.folder / JOURNAL}` is damaged: {len(data)} bytes")
-        magic, length = _HEAD.unpack_from(data.tobytes()[: _HEAD.size])
+        magic, length = _HEAD.unpack_from(data[: _HEAD.size].tobytes())
         if magic != JOURNAL_MAGIC:
             raise ValueError(f"`{self.folder / JOURNAL}` is not a parameter-server journal")
         header = json.loads(data[_HEAD.size : _HEAD.size + length].tobytes())
@@ -362,34 +376,44 @@ class SSDParameterServer(ParameterServer):
         positions, lr_history = out[0], out[-1]
         return header, positions, out[1:-1], lr_history
 
-    def _apply_journal(self):
-        """Step 3: the journal's rows in place, then the manifest; the journal goes last."""
-        header, positions, updated, lr_history = self._read_journal()
-        rows_after = int(header["rows_after"])
+    def _apply(self, positions, updated, rows_after, step, lr_history):
+        """Step 3: the held rows in place, then the manifest; the journal goes last."""
         self._n = rows_after
         self._maps.clear()
         if len(positions):
             where = _as_slice(positions)
             for name, values in zip(_UPDATED, updated):
-                target = self._map(name)
-                target[where] = values.reshape(len(positions), -1)
-                if self.durable:
-                    target.flush()
+                self._write_rows(name, where, values.reshape(len(positions), -1))
                 self.disk_bytes_written += values.nbytes
         ps_folder.write_file_atomic(
             self.folder / "lr_history", np.asarray(lr_history, "<f4").tobytes(), self.durable
         )
-        self._write_manifest(rows_after, int(header["step"]))
+        self._write_manifest(rows_after, int(step))
         (self.folder / JOURNAL).unlink()
         if self.durable:
             ps_folder.fsync_dir(self.folder)
 
+    def _write_rows(self, name, where, values):
+        dtype = ps_folder.ROW_FILES[name][0]
+        values = np.ascontiguousarray(values, dtype)
+        if isinstance(where, slice):  # adjacent rows: one sequential write (no page reads)
+            with open(self.folder / name, "r+b") as f:
+                f.seek(where.start * ps_folder.row_file_bytes(name, self.spec))
+                f.write(ps_folder.raw_bytes(values))
+                self._sync(f)
+            return
+        target = self._map(name)
+        target[where] = values
+        if self.durable:
+            target.flush()
+        self._maps.pop(name)
+
     def _recover(self, manifest):
         """Finishes a committed journal left by a crash."""
-        self._n = manifest["rows"]
-        header = self._read_journal()[0]
-        ps_folder.check_row_files(self.folder, self.spec, int(header["rows_after"]))
-        self._apply_journal()
+        header, positions, updated, lr_history = self._read_journal()
+        rows_after = int(header["rows_after"])
+        ps_folder.check_row_files(self.folder, self.spec, rows_after)
+        self._apply(positions, updated, rows_after, int(header["step"]), lr_history)
 
     def _roll_back(self, rows_before):
         """Undoes an uncommitted step 1 / 2 (best effort: opening the folder does it too)."""

@@ -21,7 +21,7 @@ import numpy as np
 
 from hugectr_tf.config import Check_t, DataReaderType_t, slot_offsets
 from hugectr_tf.data.file_list import write_file_list
-from hugectr_tf.data.keyset import default_keyset_path, write_keyset
+from hugectr_tf.data.keyset import default_keyset_path, distinct_keys, write_keyset
 from hugectr_tf.data.writers import (
     write_norm,
     write_parquet_metadata,
@@ -170,8 +170,8 @@ def convert_criteo(
         if keyset:
             table_keys = keys + offsets
             cut = max(0, min(len(block), num_train - row_at))
-            seen_keys["source"].append(np.unique(table_keys[:cut]))
-            seen_keys["eval_source"].append(np.unique(table_keys[cut:]))
+            seen_keys["source"].append(distinct_keys(table_keys[:cut]))
+            seen_keys["eval_source"].append(distinct_keys(table_keys[cut:]))
         row_at += len(block)
         if kind == DataReaderType_t.Norm:
             keys = keys + offsets

@@ -28,7 +28,7 @@ from hugectr_tf.config import (
     slot_offsets,
 )
 from hugectr_tf.data.file_list import write_file_list
-from hugectr_tf.data.keyset import default_keyset_path, write_keyset
+from hugectr_tf.data.keyset import default_keyset_path, distinct_keys, write_keyset
 from hugectr_tf.data.writers import write_norm, write_parquet_folder, write_raw
 
 # Criteo-shaped vocabulary sizes, scaled down so a model learns them in minutes on a CPU.
@@ -227,7 +227,7 @@ class DataGenerator:
             labels.append(rec["label"][:, 0])
             probs.append(rec["prob"])
             # Table keys as every reader yields them: local ids plus the slot's offset.
-            file_keys.append(np.unique(rec["keys"] + self.offsets[rec["slot_of_key"]]))
+            file_keys.append(distinct_keys(rec["keys"] + self.offsets[rec["slot_of_key"]]))
             n = len(rec["label"])
             if kind == DataReaderType_t.Norm:
                 path = os.path.abspath(os.path.join(folder, f"part_{i}.bin"))
