@@ -235,7 +235,8 @@ def run(args):
     _, seconds, read, written = measured(oversubscriber.dump)
     passes[-1].update(dump_seconds=seconds, dump_storage_read=read, dump_storage_written=written)
     for entry, summary in zip(passes, oversubscriber.passes):
-        entry.update(rows_written=summary["rows_written"], bytes_written=summary["bytes_written"])
+        entry.update(rows_written=summary["rows_written"], bytes_written=summary["bytes_written"],
+                     push_seconds=summary["push_seconds"])  # fmt: skip
     ps = oversubscriber.parameter_servers[0]
     report["ps_rows_after"] = ps.size
     report["workspace_mb"] = workspace_mb
@@ -255,18 +256,20 @@ def markdown(report):
         f"{table['gib']:.2f} GiB in the SSD-PS (seeded at {table['seed_mb_s']:.0f} MB/s); "
         f"working table {report['workspace_mb']} MB.",
         "",
-        "| pass | keyset | rows | load s | load keys/s | load MB (rows) | load MB from disk "
-        "| disk read MB/s | train steps | write-back s | write-back keys/s | write-back MB "
-        "(rows) | MB to disk | disk write MB/s |",
+        "| pass | keyset | rows | load s (PS read s) | load keys/s | MB (rows) | MB from disk "
+        "| disk MB/s over load | train steps | write-back s (PS write s) | write-back keys/s "
+        "| MB (rows) | MB to disk | disk MB/s over write-back |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for p in report["passes"]:
         lines.append(
-            f"| {p['pass']} | {p['kind']} | {p['rows_loaded']:,} | {p['load_seconds']:.2f} "
+            f"| {p['pass']} | {p['kind']} | {p['rows_loaded']:,} | {p['load_seconds']:.1f} "
+            f"({p['pull_seconds']:.1f}) "
             f"| {p['rows_loaded'] / p['load_seconds']:,.0f} | {p['bytes_read'] / MB:.0f} "
             f"| {p['load_storage_read'] / MB:.0f} "
             f"| {p['load_storage_read'] / MB / p['load_seconds']:.0f} | {p['train_steps']} "
-            f"| {p['dump_seconds']:.2f} | {p['rows_written'] / p['dump_seconds']:,.0f} "
+            f"| {p['dump_seconds']:.1f} ({p['push_seconds']:.1f}) "
+            f"| {p['rows_written'] / p['dump_seconds']:,.0f} "
             f"| {p['bytes_written'] / MB:.0f} | {p['dump_storage_written'] / MB:.0f} "
             f"| {p['dump_storage_written'] / MB / p['dump_seconds']:.0f} |"
         )

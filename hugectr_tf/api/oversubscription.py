@@ -73,7 +73,10 @@ class ModelOversubscriber:
         self._pass_files = None
         self._clean_at = None  # iteration at which the working tables matched the PS
         self._incremental_mark = -1
-        self.passes = []  # one dict of figures per pass written back (see `dump`)
+        # One dict per pass: keyset, keyset_keys, rows_loaded, bytes_read, load_seconds,
+        # pull_seconds (of which reading the PS) and, once written back, rows_written,
+        # bytes_written, dump_seconds, push_seconds (of which writing the PS).
+        self.passes = []
 
     @staticmethod
     def _check_layer(layer):
@@ -152,15 +155,16 @@ class ModelOversubscriber:
                     "pass again"
                 )
             states.append((block, int(state["step"]), state["lr_history"].numpy()))
-        written = 0
+        written, pushing = 0, time.perf_counter()
         for ps, (block, step, lr_history) in zip(self.parameter_servers, states):
             before = ps.bytes_written
             ps.push(block, step, lr_history)
             written += ps.bytes_written - before
+        push_seconds = time.perf_counter() - pushing
         blocks = [s[0] for s in states]
         seconds = time.perf_counter() - started
         self.passes[-1].update(rows_written=sum(map(len, blocks)), bytes_written=written,
-                               dump_seconds=seconds)  # fmt: skip
+                               dump_seconds=seconds, push_seconds=push_seconds)  # fmt: skip
         self._clean_at = self._iteration()
         log(
             f"Model oversubscription: wrote {sum(map(len, blocks))} rows ({written / 1e6:.1f} MB)"
@@ -169,11 +173,12 @@ class ModelOversubscriber:
 
     def _load(self, keysets, files):
         started = time.perf_counter()
-        loaded, read = 0, 0
+        loaded, read, pull_seconds = 0, 0, 0.0
         tables = zip(self.layers, self.parameter_servers, keysets, files)
         for layer, ps, keys, keyset_file in tables:
-            before = ps.bytes_read
+            before, pulling = ps.bytes_read, time.perf_counter()
             block = ps.pull(keys)
+            pull_seconds += time.perf_counter() - pulling
             capacity = int(layer.table.stats()["capacity"])
             if len(block) > capacity:
                 # bytes a row costs against the workspace (docs/embedding.md, "Capacity")
@@ -209,6 +214,7 @@ class ModelOversubscriber:
                 "rows_loaded": loaded,
                 "bytes_read": read,
                 "load_seconds": seconds,
+                "pull_seconds": pull_seconds,
             }
         )
         log(
