@@ -5,7 +5,7 @@ state), so the PS is its own snapshot: after every commit the folder is a sparse
 `EmbeddingTable.read_sparse_model` read, and reopening it resumes training where it stopped. Only
 the key index (sorted keys and their row numbers, 16 bytes per key) is held in memory; rows are
 read and written in place (runs of adjacent rows with one sequential read or write, scattered
-rows through `np.memmap`), so a table may be far larger than RAM.
+rows through a memory map), so a table may be far larger than RAM.
 
 A push is committed all or nothing, with a redo journal:
   1. rows of new keys are appended after the committed rows of every row file (invisible until
@@ -24,6 +24,7 @@ full disk before the rename leaves the previous commit intact; after it, the new
 import errno
 import fcntl
 import json
+import mmap
 import os
 import struct
 from pathlib import Path
@@ -200,16 +201,16 @@ class SSDParameterServer(ParameterServer):
 
     # ------------------------------------------------------------------ reading
     def _map(self, name):
+        """Row file `name` as an array [n, values per row] over a memory map (scattered writes)."""
         if name not in self._maps:
             dtype, per_row = ps_folder.ROW_FILES[name]
             width = per_row(self.spec.embedding_vec_size, self.spec.optimizer_slots)
-            self._maps[name] = np.memmap(
-                self.folder / name,
-                dtype=dtype,
-                mode="r" if self.readonly else "r+",
-                shape=(self._n, width),
-            )
-        return self._maps[name]
+            length = self._n * ps_folder.row_file_bytes(name, self.spec)
+            with open(self.folder / name, "rb" if self.readonly else "r+b") as f:
+                access = mmap.ACCESS_READ if self.readonly else mmap.ACCESS_WRITE
+                mapped = mmap.mmap(f.fileno(), length, access=access)
+            self._maps[name] = (mapped, np.frombuffer(mapped, dtype).reshape(self._n, width))
+        return self._maps[name][1]
 
     def _read_file(self, name, where):
         """Rows `where` (ascending positions, or a slice) of row file `name`, in memory."""
@@ -217,21 +218,24 @@ class SSDParameterServer(ParameterServer):
         if self._plain and missing:
             count = where.stop - where.start if isinstance(where, slice) else len(where)
             return self._plain_default(name, count)
-        if isinstance(where, slice):  # adjacent rows: one sequential read, no page faults
-            values = self._read_run(name, where)
-        else:
-            values = np.array(self._map(name)[where])  # a copy: the map changes at commits
-        self.disk_bytes_read += values.nbytes
-        return values
-
-    def _read_run(self, name, run):
         dtype, per_row = ps_folder.ROW_FILES[name]
         width = per_row(self.spec.embedding_vec_size, self.spec.optimizer_slots)
-        values = np.empty((run.stop - run.start, width), dtype)
+        row_bytes = ps_folder.row_file_bytes(name, self.spec)
         with open(self.folder / name, "rb") as f:
-            f.seek(run.start * ps_folder.row_file_bytes(name, self.spec))
-            if f.readinto(memoryview(values.reshape(-1)).cast("B")) != values.nbytes:
-                raise ValueError(f"`{self.folder / name}` ends before row {run.stop}")
+            if isinstance(where, slice):  # adjacent rows: one sequential read
+                values = np.empty((where.stop - where.start, width), dtype)
+                _read_rows(f, where.start, values, row_bytes)
+            else:
+                values = np.empty((len(where), width), dtype)
+                segments = _segments(where, row_bytes)
+                longest = max(int(where[hi - 1] - where[lo]) + 1 for lo, hi in segments)
+                buffer = np.empty((longest, width), dtype)  # reused: no fresh pages per read
+                for lo, hi in segments:
+                    first = int(where[lo])
+                    run = buffer[: int(where[hi - 1]) + 1 - first]
+                    _read_rows(f, first, run, row_bytes)
+                    np.take(run, where[lo:hi] - first, axis=0, out=values[lo:hi])
+        self.disk_bytes_read += values.nbytes
         return values
 
     def _plain_default(self, name, count):
@@ -402,11 +406,10 @@ class SSDParameterServer(ParameterServer):
                 f.write(ps_folder.raw_bytes(values))
                 self._sync(f)
             return
-        target = self._map(name)
-        target[where] = values
+        self._map(name)[where] = values
+        mapped, _ = self._maps.pop(name)
         if self.durable:
-            target.flush()
-        self._maps.pop(name)
+            mapped.flush()
 
     def _recover(self, manifest):
         """Finishes a committed journal left by a crash."""
@@ -424,6 +427,35 @@ class SSDParameterServer(ParameterServer):
                 os.truncate(self.folder / name, size)
             except OSError:
                 pass  # opening the folder cuts the files again
+
+
+# Scattered rows are read in segments: rows closer than _MAX_GAP bytes share one sequential read
+# (reading the gap costs less than another seek), and no read spans more than _MAX_SPAN bytes.
+_MAX_GAP = 1 << 20
+_MAX_SPAN = 64 << 20
+
+
+def _segments(positions, row_bytes):
+    """[(lo, hi)] index ranges of ascending `positions`, each read with one sequential read."""
+    gaps = np.diff(positions) * row_bytes
+    cuts = [0] + (np.flatnonzero(gaps > _MAX_GAP) + 1).tolist() + [len(positions)]
+    out = []
+    for lo, hi in zip(cuts[:-1], cuts[1:]):
+        span_start = lo
+        while span_start < hi:  # split long segments at _MAX_SPAN
+            limit = positions[span_start] + _MAX_SPAN // row_bytes
+            end = span_start + int(np.searchsorted(positions[span_start:hi], limit))
+            end = max(end, span_start + 1)
+            out.append((span_start, end))
+            span_start = end
+    return out
+
+
+def _read_rows(f, start, out, row_bytes):
+    """Reads rows start.. of open row file `f` into the array `out` (one sequential read)."""
+    f.seek(start * row_bytes)
+    if f.readinto(memoryview(out.reshape(-1)).cast("B")) != out.nbytes:
+        raise ValueError(f"`{f.name}` ends before row {start + len(out)}: the folder is damaged")
 
 
 def _as_slice(positions):
