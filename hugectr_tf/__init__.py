@@ -10,6 +10,7 @@ _check_environment()
 
 __version__ = "0.1.0"
 
+import hugectr_tf.keras  # noqa: E402,F401  (registers every Keras class for keras.models.load_model)
 from hugectr_tf import inference  # noqa: E402  (hugectr.inference.CreateInferenceSession)
 from hugectr_tf.api import *  # noqa: E402,F401,F403 (the HugeCTR API lives at top level)
 from hugectr_tf.api import __all__ as _api_names  # noqa: E402

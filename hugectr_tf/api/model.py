@@ -11,10 +11,11 @@ import tensorflow as tf
 
 from hugectr_tf.api import graph_json, model_files, persistence
 from hugectr_tf.api.graph import ModelGraph
+from hugectr_tf.api.history import log
 from hugectr_tf.api.lr_scheduler import LearningRateScheduler
 from hugectr_tf.api.network import Network
 from hugectr_tf.api.oversubscription import ModelOversubscriber, fit_in_passes
-from hugectr_tf.api.training import Trainer, log
+from hugectr_tf.api.training import Trainer
 from hugectr_tf.config import DataReaderParams, ModelOversubscriberParams, OptParamsPy, Solver
 
 
@@ -149,9 +150,14 @@ class Model:
         snapshot_prefix="",
     ):
         """Trains in epoch mode (repeat_dataset=False) or iteration mode (max_iter); with model
-        oversubscription, pass by pass over the sources and their keysets."""
+        oversubscription, pass by pass over the sources and their keysets.
+
+        Logs as HugeCTR does and returns a `FitHistory` (loss per display interval, metrics
+        per evaluation), which writes itself as CSV (`to_csv`) or TensorBoard event files
+        (`write_tensorboard`).
+        """
         if self._oversubscriber is not None:
-            fit_in_passes(
+            return fit_in_passes(
                 self._compiled("fit"),
                 self._oversubscriber,
                 self._lr_scheduler,
@@ -161,8 +167,7 @@ class Model:
                 eval_interval=eval_interval,
                 snapshot=snapshot,
             )
-            return
-        self._compiled("fit").fit(
+        return self._compiled("fit").fit(
             self._lr_scheduler,
             self.save_params_to_files,
             num_epochs=num_epochs,

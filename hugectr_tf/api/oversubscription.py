@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hugectr_tf.api.training import log
+from hugectr_tf.api.history import FitHistory, eval_line, eval_time_line, iter_line, log
 from hugectr_tf.config import Embedding_t
 from hugectr_tf.data.keyset import read_keyset
 from hugectr_tf.ps import (
@@ -272,9 +272,9 @@ def fit_in_passes(trainer, oversubscriber, scheduler, reader_params, *, num_epoc
                   eval_interval, snapshot):  # fmt: skip
     """`Model.fit` with model oversubscription, as HugeCTR runs it: for each epoch (at least one),
     for each training source with its keyset, `update(keyset)` then train the source to its end;
-    evaluation every `eval_interval` iterations; the tables are written back at the end.
-    Snapshots are not written in this mode (HugeCTR's rule): `save_params_to_files` writes the
-    tables to their sparse model folders."""
+    evaluation every `eval_interval` iterations; the tables are written back at the end. Logs in
+    HugeCTR's layout and returns the `FitHistory`. Snapshots are not written in this mode
+    (HugeCTR's rule): `save_params_to_files` writes the tables to their sparse model folders."""
     for name, value in (("display", display), ("eval_interval", eval_interval)):
         if not (isinstance(value, int) and value > 0):
             raise ValueError(f"`{name}` must be a positive integer. Received: {name}={value!r}")
@@ -288,10 +288,10 @@ def fit_in_passes(trainer, oversubscriber, scheduler, reader_params, *, num_epoc
         log("Model oversubscription: no snapshots in fit; save_params_to_files writes the tables")
     reader = trainer.train_reader()
     started = window = time.time()
-    losses, applied_lr = [], None
+    losses, applied_lr, history = [], None, FitHistory()
     for epoch in range(epochs):
         for source, keyset in zip(sources, keysets):
-            log(f"{'-' * 20} Epoch {epoch}, source file: {source} {'-' * 20}")
+            log(f"{'-' * 20}Epoch {epoch}, source file: {source}{'-' * 20}")  # HugeCTR's line
             reader.set_source(source)
             oversubscriber.update(keyset)
             while True:
@@ -304,13 +304,18 @@ def fit_in_passes(trainer, oversubscriber, scheduler, reader_params, *, num_epoc
                 losses.append(trainer.current_loss)
                 it = trainer.iteration
                 if it % display == 0:
-                    log(
-                        f"Iter: {it} Time({display} iters): {time.time() - window:.3f}s "
-                        f"Loss: {np.mean(losses):.6f} lr: {scheduler.get_lr():.6g}"
-                    )
+                    seconds, lr = time.time() - window, scheduler.get_lr()
+                    log(iter_line(it, display, seconds, trainer.current_loss, lr))
+                    history.record_train(it, trainer.current_loss, lr, seconds, np.mean(losses))
                     window, losses = time.time(), []
                 if it % eval_interval == 0:
+                    evaluating = time.time()
                     metrics = trainer.evaluate()
-                    log(f"Evaluation, Iter: {it} " + ", ".join(f"{k}: {v:.6f}" for k, v in metrics))
+                    seconds = time.time() - evaluating
+                    for name, value in metrics:
+                        log(eval_line(name, value))
+                    log(eval_time_line(trainer.solver.max_eval_batches, seconds))
+                    history.record_evaluation(it, metrics, seconds)
     oversubscriber.dump()
     log(f"Finished {trainer.iteration} iterations in {time.time() - started:.2f}s")
+    return history

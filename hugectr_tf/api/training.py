@@ -11,13 +11,10 @@ import time
 import numpy as np
 import tensorflow as tf
 
+from hugectr_tf.api.history import FitHistory, eval_line, eval_time_line, iter_line, log
 from hugectr_tf.api.metrics import exact_auc, hit_rate
 from hugectr_tf.config import MetricsType
 from hugectr_tf.data import DataReader
-
-
-def log(message):
-    print(f"[HCTR_TF][{time.strftime('%H:%M:%S')}][INFO]: {message}", flush=True)
 
 
 class Trainer:
@@ -197,6 +194,8 @@ class Trainer:
     ):
         """Trains in epoch mode (repeat_dataset=False) or iteration mode (max_iter).
 
+        Logs in HugeCTR's layout (hugectr_tf.api.history) and returns the `FitHistory`.
+
         Args:
             scheduler: `LearningRateScheduler` giving each iteration's rate.
             snapshot_fn: Callable(prefix, iteration) saving the parameters.
@@ -218,11 +217,12 @@ class Trainer:
         reader = self.train_reader()
         started = window = time.time()
         losses = []
+        history = FitHistory()
         applied_lr = None  # the schedule is mostly flat: assign the rate only when it changes
         for epoch in range(num_epochs if epoch_mode else 1):
             if epoch_mode:
                 reader.set_source()
-                log(f"{'-' * 30} Epoch {epoch} {'-' * 30}")
+                log(f"{'-' * 35}Epoch {epoch}{'-' * 35}")  # HugeCTR's separator
             while epoch_mode or self.iteration < max_iter:
                 lr = scheduler.get_next()
                 if lr != applied_lr:
@@ -233,21 +233,28 @@ class Trainer:
                 losses.append(self.current_loss)
                 it = self.iteration
                 if it % display == 0:
-                    log(
-                        f"Iter: {it} Time({display} iters): {time.time() - window:.3f}s "
-                        f"Loss: {np.mean(losses):.6f} lr: {scheduler.get_lr():.6g}"
-                    )
+                    # HugeCTR logs the loss of the current iteration; the history also keeps
+                    # the interval's mean.
+                    seconds, lr = time.time() - window, scheduler.get_lr()
+                    log(iter_line(it, display, seconds, self.current_loss, lr))
+                    history.record_train(it, self.current_loss, lr, seconds, np.mean(losses))
                     window, losses = time.time(), []
                 if snapshot and it % snapshot == 0:
                     snapshot_fn(snapshot_prefix, it)
                     log(f"Dumped model parameters, iter {it}, prefix {snapshot_prefix!r}")
-                if it % eval_interval == 0 and self._eval_reached(auc_goal, it):
-                    return
+                if it % eval_interval == 0 and self._eval_reached(auc_goal, it, history):
+                    return history
         log(f"Finished {self.iteration} iterations in {time.time() - started:.2f}s")
+        return history
 
-    def _eval_reached(self, auc_goal, it):
+    def _eval_reached(self, auc_goal, it, history):
+        started = time.time()
         metrics = self.evaluate()
-        log(f"Evaluation, Iter: {it} " + ", ".join(f"{k}: {v:.6f}" for k, v in metrics))
+        seconds = time.time() - started
+        for name, value in metrics:
+            log(eval_line(name, value))
+        log(eval_time_line(self.solver.max_eval_batches, seconds))
+        history.record_evaluation(it, metrics, seconds)
         auc = dict(metrics).get("AUC")
         if auc_goal is not None and auc is not None and auc_goal < 1.0 and auc >= auc_goal:
             log(f"Hit target AUC {auc_goal} at iteration {it} with AUC {auc:.6f}; stop training")

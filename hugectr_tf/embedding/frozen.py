@@ -40,10 +40,11 @@ class FrozenTable(tf.Module):
         self.rows = tf.Variable(
             np.concatenate([rows, np.zeros((1, self.vec), np.float32)]), trainable=False
         )
-        initializer = tf.lookup.KeyValueTensorInitializer(
-            tf.constant(keys), tf.range(len(keys), dtype=tf.int64)
-        )
-        self.index = tf.lookup.StaticHashTable(initializer, default_value=len(keys))
+        index = np.arange(len(keys), dtype=np.int64)
+        if len(keys) == 0:  # a static table cannot be empty: one key that maps to the zero row
+            keys, index = np.zeros(1, np.int64), np.zeros(1, np.int64)
+        initializer = tf.lookup.KeyValueTensorInitializer(tf.constant(keys), tf.constant(index))
+        self.index = tf.lookup.StaticHashTable(initializer, default_value=len(rows))
         self.offsets = None if slot_offsets is None else tf.constant(slot_offsets, tf.int64)
 
     def lookup(self, values, splits):

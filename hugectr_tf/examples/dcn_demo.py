@@ -107,7 +107,10 @@ def main(argv=None):
     model_dir = os.path.join(args.output, "model")
     os.makedirs(model_dir, exist_ok=True)
     model.graph_to_json(os.path.join(model_dir, "dcn.json"))
-    model.fit(max_iter=args.max_iter, display=200, eval_interval=1000, snapshot=0)
+    history = model.fit(max_iter=args.max_iter, display=200, eval_interval=1000, snapshot=0)
+    history.to_csv(os.path.join(args.output, "history.csv"))
+    history.write_tensorboard(os.path.join(args.output, "tensorboard"))
+    plot = plot_history(history, os.path.join(args.output, "curves.png"))
     auc = dict(_final_eval(model, eval_batches))["AUC"]
     names = model.save_params_to_files(os.path.join(model_dir, "dcn"), args.max_iter)
     print()
@@ -116,8 +119,35 @@ def main(argv=None):
         f"best possible: {gen.bayes_auc:.4f}   gap: {gen.bayes_auc - auc:.4f}"
     )
     print(f"Model files: {names['dense']}, {names['sparse'][0]}/ (and optimizer states)")
+    curves = [os.path.join(args.output, n) for n in ("history.csv", "tensorboard")]
+    print("Curves: " + ", ".join(curves + ([plot] if plot else [])))
     print(f"Total time: {time.time() - started:.1f}s")
     return auc, gen.bayes_auc
+
+
+def plot_history(history, path):
+    """Saves loss and AUC against iterations as a PNG; returns the path, or None (with a note)
+    when matplotlib is not installed (it is optional)."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")  # files only, no display
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print(f"matplotlib is not installed: no plot written ({path}); pip install matplotlib")
+        return None
+    fig, (top, bottom) = plt.subplots(2, 1, sharex=True, figsize=(7, 6))
+    top.plot(*history.series("loss"), label="loss (logged iteration)")
+    top.plot(*history.series("mean_loss"), label="mean loss over the interval")
+    top.set_ylabel("training loss")
+    top.legend()
+    bottom.plot(*history.series("AUC"), marker="o")
+    bottom.set_ylabel("eval AUC")
+    bottom.set_xlabel("iteration")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
 
 
 def _final_eval(model, batches):

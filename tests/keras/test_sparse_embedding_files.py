@@ -26,6 +26,8 @@ def keys_batch(rng, batch=40, local=False):
 
 
 def trained_layer(embedding_type, steps=3, **kw):
+    # Trained in a bare tape, without a Keras optimizer to follow: a fixed sparse rate.
+    kw.setdefault("learning_rate", 0.001)
     layer = SparseEmbedding(
         4, SLOTS, workspace_size_per_gpu_in_mb=2, embedding_type=embedding_type, **kw
     )

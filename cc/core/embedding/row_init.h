@@ -24,12 +24,25 @@ HCTR_HOST_DEVICE inline uint64_t SplitMix64(uint64_t z) {
   return z ^ (z >> 31);
 }
 
+// 24 random bits for element j of the row of `key`: the one random source of row
+// initialisation, so every initialiser is a function of (key, seed, j) alone.
+HCTR_HOST_DEVICE inline uint32_t RowRandomBits(int64_t key, uint64_t seed, int64_t j) {
+  const uint64_t base = SplitMix64(static_cast<uint64_t>(key) ^ (seed * kGoldenGamma));
+  return static_cast<uint32_t>(SplitMix64(base + static_cast<uint64_t>(j)) >> 40);
+}
+
 // Element j of the initial row of `key`; bound = 1 / sqrt(vec) (float32).
 HCTR_HOST_DEVICE inline float InitialRowValue(int64_t key, uint64_t seed, int64_t j, float bound) {
-  const uint64_t base = SplitMix64(static_cast<uint64_t>(key) ^ (seed * kGoldenGamma));
-  const uint64_t h = SplitMix64(base + static_cast<uint64_t>(j));
-  const float u = static_cast<float>(h >> 40) * (1.0f / 16777216.0f);  // 2^-24
+  const float u = static_cast<float>(RowRandomBits(key, seed, j)) * (1.0f / 16777216.0f);  // 2^-24
   return (2.0f * u - 1.0f) * bound;
+}
+
+// Element j of the uniform draw of `key` in the open interval (0, 1), never 0 or 1, so that an
+// inverse CDF of it is finite: what Keras initialisers of the row are computed from.
+// The odd multiples of 2^-24 in (0, 1) are exact in float32 (the top 23 bits pick one).
+HCTR_HOST_DEVICE inline float KeyUniform(int64_t key, uint64_t seed, int64_t j) {
+  const uint32_t odd = ((RowRandomBits(key, seed, j) >> 1) << 1) | 1u;
+  return static_cast<float>(odd) * (1.0f / 16777216.0f);
 }
 
 HCTR_HOST_DEVICE inline float InitBound(int64_t vec) {

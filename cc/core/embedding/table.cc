@@ -146,7 +146,7 @@ void EmbeddingTable::EnsureStorage(int64_t rows) {
 
 void EmbeddingTable::InsertRows(const std::vector<int64_t>& keys,
                                 const std::vector<int64_t>& slots,
-                                const ParallelFor& parallel_for) {
+                                const ParallelFor& parallel_for, const float* initial_rows) {
   const int64_t base = static_cast<int64_t>(keys_.size());
   const int64_t m = static_cast<int64_t>(keys.size());
   HCTR_CHECK_CODE(
@@ -176,7 +176,11 @@ void EmbeddingTable::InsertRows(const std::vector<int64_t>& keys,
       keys_[row] = keys[i];
       slot_ids_[row] = slots[i];
       last_step_[row] = step_;  // created at the coming step: no missed steps to replay
-      InitRow(keys[i], options_.seed, vec, rows_.data() + row * vec);
+      if (initial_rows != nullptr) {
+        std::copy_n(initial_rows + i * vec, vec, rows_.data() + row * vec);
+      } else {
+        InitRow(keys[i], options_.seed, vec, rows_.data() + row * vec);
+      }
       std::fill_n(opt_.data() + row * num_slots_ * vec, num_slots_ * vec, slot_init);
     }
   });
@@ -217,6 +221,67 @@ void EmbeddingTable::LookupTrain(const int64_t* values, int64_t n, const int64_t
   CombineForward(rows_.data(), row_ids.data(), row_splits, num_rows, options_.vec, combiner, out,
                  parallel_for);
   *unique_keys = std::move(unique.keys);
+}
+
+void EmbeddingTable::NewKeys(const int64_t* values, int64_t n, const int64_t* row_splits,
+                             int64_t num_rows, int64_t slot_num, std::vector<int64_t>* keys,
+                             std::vector<int64_t>* slots, const ParallelFor& parallel_for) const {
+  std::vector<int64_t> table_keys, key_slots;
+  TableKeys(values, n, row_splits, num_rows, slot_num, &table_keys, &key_slots, parallel_for);
+  UniqueKeys unique;
+  std::vector<int64_t> inverse(n);
+  SortedUnique(table_keys.data(), n, &unique, inverse.data(), parallel_for);
+  std::shared_lock<std::shared_mutex> lock(mutex_);
+  keys->clear();
+  slots->clear();
+  for (size_t i = 0; i < unique.keys.size(); ++i) {
+    if (FindRow(unique.keys[i]) >= 0) continue;
+    keys->push_back(unique.keys[i]);
+    slots->push_back(key_slots[unique.first_pos[i]]);  // as LookupTrain records it
+  }
+}
+
+int64_t EmbeddingTable::InsertWithRows(const int64_t* keys, int64_t n, const float* rows,
+                                       const int64_t* slots, const ParallelFor& parallel_for) {
+  const bool one_hot = options_.type == TableType::kLocalizedSlotSparseEmbeddingOneHot;
+  for (int64_t i = 0; i < n; ++i) {
+    HCTR_CHECK(i == 0 || keys[i] > keys[i - 1],
+               "keys to insert must be strictly ascending (as NewKeys returns them). Received: "
+               "keys["
+                   << i - 1 << "]=" << keys[i - 1] << ", keys[" << i << "]=" << keys[i]);
+    HCTR_CHECK_CODE(!one_hot || (keys[i] >= 0 && keys[i] < slot_offsets_.back()),
+                    ErrorCode::kOutOfRange,
+                    "LocalizedSlotSparseEmbeddingOneHot table keys lie in [0, "
+                        << slot_offsets_.back() << "). Received: key " << keys[i]);
+  }
+  std::unique_lock<std::shared_mutex> lock(mutex_);
+  std::vector<int64_t> new_keys, new_slots;
+  std::vector<float> new_rows;
+  const int64_t vec = options_.vec;
+  for (int64_t i = 0; i < n; ++i) {
+    if (FindRow(keys[i]) >= 0) continue;
+    new_keys.push_back(keys[i]);
+    new_slots.push_back(slots[i]);
+    new_rows.insert(new_rows.end(), rows + i * vec, rows + (i + 1) * vec);
+  }
+  if (!new_keys.empty()) InsertRows(new_keys, new_slots, parallel_for, new_rows.data());
+  return static_cast<int64_t>(new_keys.size());
+}
+
+void EmbeddingTable::GatherRows(const int64_t* keys, int64_t n, float* out,
+                                const ParallelFor& parallel_for) const {
+  std::shared_lock<std::shared_mutex> lock(mutex_);
+  std::vector<int64_t> rows(n);
+  for (int64_t i = 0; i < n; ++i) {
+    rows[i] = FindRow(keys[i]);
+    HCTR_CHECK(rows[i] >= 0, "GatherRows: key " << keys[i] << " is not in the table");
+  }
+  const int64_t vec = options_.vec;
+  parallel_for(n, vec, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      std::copy_n(rows_.data() + rows[i] * vec, vec, out + i * vec);
+    }
+  });
 }
 
 int64_t EmbeddingTable::LookupInference(const int64_t* values, int64_t n,

@@ -86,6 +86,22 @@ class EmbeddingTable {
                       const float* grads,  // (num_unique, vec)
                       float lr, const ParallelFor& parallel_for);
 
+  // Rows with initial values chosen by the caller (a Keras initialiser, docs/embedding.md):
+  // NewKeys gives the table keys a training lookup of this batch would insert (ascending,
+  // distinct) with the slot of each one's first position; InsertWithRows inserts those of `keys`
+  // not yet in the table with the given rows (keys already present are left alone) and returns
+  // how many it inserted; GatherRows copies the rows of keys in the table (throws naming a key
+  // that is not).
+  void NewKeys(const int64_t* values, int64_t n, const int64_t* row_splits, int64_t num_rows,
+               int64_t slot_num, std::vector<int64_t>* keys, std::vector<int64_t>* slots,
+               const ParallelFor& parallel_for) const;
+  int64_t InsertWithRows(const int64_t* keys, int64_t n,
+                         const float* rows,  // (n, vec)
+                         const int64_t* slots, const ParallelFor& parallel_for);
+  void GatherRows(const int64_t* keys, int64_t n,
+                  float* out,  // (n, vec)
+                  const ParallelFor& parallel_for) const;
+
   // Whole state, rows by ascending key.
   TableState Export(const ParallelFor& parallel_for) const;
   // Replaces all rows: keys (distinct), rows and slot ids; optimizer slots start fresh and
@@ -104,8 +120,9 @@ class EmbeddingTable {
                  int64_t slot_num, std::vector<int64_t>* keys, std::vector<int64_t>* slots,
                  const ParallelFor& parallel_for) const;
   int64_t FindRow(int64_t key) const;
+  // keys absent and distinct; initial_rows (keys.size(), vec) or nullptr for InitRow.
   void InsertRows(const std::vector<int64_t>& keys, const std::vector<int64_t>& slots,
-                  const ParallelFor& parallel_for);  // keys absent and distinct
+                  const ParallelFor& parallel_for, const float* initial_rows = nullptr);
   void EnsureStorage(int64_t rows);
   const StepScalars& ScalarsOfStep(int64_t t) const { return step_scalars_[t - 1]; }
 

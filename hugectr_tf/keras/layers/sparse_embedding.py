@@ -8,6 +8,8 @@ from hugectr_tf.embedding.frozen import frozen_lookup
 from hugectr_tf.embedding.keys import keys_to_csr
 from hugectr_tf.embedding.table import STATE_NAMES, EmbeddingTable
 from hugectr_tf.embedding.training import train_lookup
+from hugectr_tf.keras import row_initializers
+from hugectr_tf.keras.table_weights import TableWeights
 from hugectr_tf.ops import embedding_ops
 
 
@@ -26,9 +28,12 @@ class SparseEmbedding(keras.layers.Layer):
     combines the rows of a slot by sum or mean. The table is trained by its own sparse optimizer
     (`optimizer`, default Adam) inside the backward pass, so a model holding this layer trains
     with plain `model.compile(...)` + `model.fit(...)`: the Keras optimizer updates the dense
-    weights, this layer updates its table. Inference (`training=False`, `model.predict`) never
-    inserts keys: an unseen key contributes a zero vector. Setting `trainable=False` freezes the
-    table (no inserts, no updates).
+    weights, this layer updates its table at the Keras optimizer's current learning rate (its
+    schedule and `LearningRateScheduler` included) and undoes its loss scaling (mixed precision).
+    Inference (`training=False`, `model.predict`) never inserts keys: an unseen key contributes a
+    zero vector. Setting `trainable=False` freezes the table (no inserts, no updates). The table
+    is one of `layer.weights` (`get_weights`/`set_weights`, `EarlyStopping(restore_best_weights=
+    True)`, `summary()`); docs/embedding.md says how the table follows Keras.
 
     Args:
         embedding_vec_size: Integer. Floats per embedding row.
@@ -44,9 +49,17 @@ class SparseEmbedding(keras.layers.Layer):
             LocalizedSlotSparseEmbeddingHash or LocalizedSlotSparseEmbeddingOneHot.
         slot_size_array: List of integers. Keys per slot for LocalizedSlotSparseEmbeddingOneHot
             (key k of slot s addresses row k + sum(slot_size_array[:s])).
-        learning_rate: Float. Learning rate of the sparse optimizer; change it with
-            `set_learning_rate` (it lives in a variable, so no retracing).
+        learning_rate: None (default) or float. None: the table follows the learning rate of
+            the Keras optimizer of the model being trained, read at every update. A float:
+            the table's own rate, changed with `set_learning_rate` (hugectr.Model uses this for
+            HugeCTR's solver rate and scheduler).
         seed: Integer. Seed of the row initialisation.
+        embeddings_initializer: None (HugeCTR's uniform +-1/sqrt(embedding_vec_size)) or any
+            Keras initializer, applied to a row when its key is first seen in training; the row
+            depends only on the key, `seed` and the initializer (see
+            `hugectr_tf.keras.row_initializers`).
+        embeddings_regularizer: None or a Keras regularizer, applied to the rows of each
+            training batch (each key of the batch once) and added to the loss.
 
     Input shape:
         `tf.RaggedTensor` of integer keys `[batch, slot_num, (nnz)]` (e.g. from
@@ -73,8 +86,10 @@ class SparseEmbedding(keras.layers.Layer):
         optimizer=None,
         embedding_type=Embedding_t.DistributedSlotSparseEmbeddingHash,
         slot_size_array=None,
-        learning_rate=0.001,
+        learning_rate=None,
         seed=0,
+        embeddings_initializer=None,
+        embeddings_regularizer=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -105,18 +120,33 @@ class SparseEmbedding(keras.layers.Layer):
                     f"{self.slot_num}) for LocalizedSlotSparseEmbeddingOneHot. Received: "
                     f"slot_size_array={slot_size_array!r}"
                 )
-        if not isinstance(learning_rate, (int, float)) or not learning_rate >= 0:
+        if learning_rate is not None and (
+            isinstance(learning_rate, bool)
+            or not isinstance(learning_rate, (int, float))
+            or not learning_rate >= 0
+        ):
             raise ValueError(
-                "`learning_rate` must be a non-negative number. Received: "
-                f"learning_rate={learning_rate!r}"
+                "`learning_rate` must be None (follow the Keras optimizer) or a non-negative "
+                f"number. Received: learning_rate={learning_rate!r}"
             )
-        self.initial_learning_rate = float(learning_rate)
+        self.initial_learning_rate = None if learning_rate is None else float(learning_rate)
         self.seed = int(seed)
+        self.embeddings_initializer = row_initializers.parse(embeddings_initializer)
+        try:
+            self.embeddings_regularizer = keras.regularizers.get(embeddings_regularizer)
+        except (ValueError, TypeError) as err:
+            raise ValueError(
+                "`embeddings_regularizer` must be None or a Keras regularizer. Received: "
+                f"embeddings_regularizer={embeddings_regularizer!r}"
+            ) from err
         # The custom ops have no XLA kernels.
         self.supports_jit = False
         self._table = None
-        # Loss scaling (mixed precision): incoming gradients are divided by this before the
-        # sparse optimizer sees them. Set by whoever scales the loss (hugectr_tf.Model does).
+        self._table_weights = None
+        self._row_initializer = None
+        # Loss scaling by the caller's own train step (hugectr_tf.Model sets the solver's
+        # scaler): incoming gradients are divided by this. Under Keras' model.fit the loss scale
+        # of the model's optimizer is read instead, at every update.
         self.gradient_scale = 1.0
 
     # ----------------------------------------------------------------------------- building
@@ -134,12 +164,18 @@ class SparseEmbedding(keras.layers.Layer):
         self._update_trigger = self.add_weight(
             name="sparse_update_trigger", shape=(), initializer="zeros", trainable=True
         )
-        self._learning_rate = self.add_weight(
-            name="sparse_learning_rate",
-            shape=(),
-            initializer=keras.initializers.Constant(self.initial_learning_rate),
-            trainable=False,
-        )
+        if self.initial_learning_rate is not None:
+            self._learning_rate = self.add_weight(
+                name="sparse_learning_rate",
+                shape=(),
+                initializer=keras.initializers.Constant(self.initial_learning_rate),
+                trainable=False,
+            )
+        if self.embeddings_initializer is not None:
+            self._row_initializer = row_initializers.RowInitializer(
+                self.embeddings_initializer, self.seed, self.embedding_vec_size
+            )
+        self._table_weights = TableWeights(self)
         self.built = True
 
     @property
@@ -148,6 +184,12 @@ class SparseEmbedding(keras.layers.Layer):
         if self._table is None:
             raise RuntimeError(f"layer `{self.name}` is not built yet: call it on input first")
         return self._table
+
+    @property
+    def weights(self):
+        """Keras' weights plus the table (`hugectr_tf.keras.table_weights.TableWeights`)."""
+        weights = super().weights
+        return weights + [self._table_weights] if self._table_weights is not None else weights
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], self.slot_num, self.embedding_vec_size)
@@ -160,25 +202,81 @@ class SparseEmbedding(keras.layers.Layer):
             return frozen.lookup(values, splits)
         handle = self.table.resource_handle
         if training and self.trainable:
-            return train_lookup(
-                handle,
-                values,
-                splits,
-                slot_num=self.slot_num,
-                embedding_vec_size=self.embedding_vec_size,
-                combiner=self.combiner,
-                learning_rate=self._learning_rate,
-                trigger=self._update_trigger,
-                gradient_scale=self.gradient_scale,
-            )
+            return self._train_lookup(handle, values, splits)
         emb, _ = embedding_ops.lookup_inference(
             handle, values, splits, self.slot_num, self.embedding_vec_size, self.combiner
         )
         return emb
 
+    # ------------------------------------------------------ how the table follows Keras
+    def _train_lookup(self, handle, values, splits):
+        optimizer = self._keras_optimizer()
+        if self.initial_learning_rate is not None:
+            learning_rate = self._learning_rate
+        else:  # read at update time; only an update needs it (a forward pass just inserts)
+            learning_rate = lambda: self._followed_learning_rate(optimizer)  # noqa: E731
+        # The loss scale of the caller's own step if it set one, else the optimizer's, read at
+        # every update: Keras scales the loss by optimizer.scale_loss (a LossScaleOptimizer
+        # under mixed_float16) and unscales only the gradients it applies itself.
+        # A dynamic scale that overflowed makes Keras skip its step: the table skips its update.
+        scale, skip_nonfinite = self.gradient_scale, False
+        if scale == 1.0 and optimizer is not None:
+            scale = lambda: optimizer.scale_loss(1.0)  # noqa: E731
+            skip_nonfinite = isinstance(optimizer, keras.optimizers.LossScaleOptimizer)
+        regularize = self.embeddings_regularizer is not None
+        out = train_lookup(
+            handle,
+            values,
+            splits,
+            slot_num=self.slot_num,
+            embedding_vec_size=self.embedding_vec_size,
+            combiner=self.combiner,
+            learning_rate=learning_rate,
+            trigger=self._update_trigger,
+            gradient_scale=scale,
+            skip_nonfinite=skip_nonfinite,
+            initial_rows=self._row_initializer,
+            regularized_rows=regularize,
+        )
+        if not regularize:
+            return out
+        emb, rows = out
+        self.add_loss(self.embeddings_regularizer(rows))
+        return emb
+
+    def _followed_learning_rate(self, optimizer):
+        if optimizer is None:
+            raise ValueError(
+                f"SparseEmbedding `{self.name}` follows the learning rate of the Keras optimizer "
+                "(learning_rate=None), but the model being trained has no optimizer: compile it "
+                "(model.compile(optimizer=...)) or give the layer a float learning_rate"
+            )
+        return optimizer.learning_rate
+
+    def _keras_optimizer(self):
+        """The optimizer of the model being trained, or None.
+
+        Keras' call context names the outermost layer of the running call: the model that
+        `model.fit`'s train step (or a custom step) calls, whose `optimizer` compile set.
+        """
+        entry = self._get_call_context().entry_layer
+        optimizer = getattr(entry, "optimizer", None)  # a layer's own `optimizer` is no Keras one
+        return optimizer if isinstance(optimizer, keras.optimizers.Optimizer) else None
+
     # ----------------------------------------------------------------------------- API
     def set_learning_rate(self, lr):
-        """Sets the sparse optimizer's learning rate (used from the next update on)."""
+        """Sets the sparse optimizer's learning rate (used from the next update on).
+
+        Only for a layer built with a float `learning_rate`; one that follows the Keras
+        optimizer (learning_rate=None) changes rate with the optimizer's.
+        """
+        if self.initial_learning_rate is None:
+            raise ValueError(
+                f"SparseEmbedding `{self.name}` follows the Keras optimizer's learning rate "
+                "(learning_rate=None): set the optimizer's rate (or use a schedule or "
+                "LearningRateScheduler), or build the layer with a float learning_rate. "
+                f"Received: lr={lr!r}"
+            )
         self._learning_rate.assign(float(lr))
 
     def size(self):
@@ -224,5 +322,7 @@ class SparseEmbedding(keras.layers.Layer):
             "slot_size_array": list(self.slot_size_array),
             "learning_rate": self.initial_learning_rate,
             "seed": self.seed,
+            "embeddings_initializer": row_initializers.serialize(self.embeddings_initializer),
+            "embeddings_regularizer": keras.regularizers.serialize(self.embeddings_regularizer),
         }
         return {**super().get_config(), **config}
