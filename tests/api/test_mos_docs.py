@@ -34,8 +34,8 @@ def test_docs_model_oversubscription_examples_run(tmp_path, monkeypatch, capsys)
     namespace = {}
     (training,) = _blocks(_section("api.md", "Model oversubscription"), "python")
     exec(training, namespace)  # noqa: S102 (our own docs)
-    assert namespace["model"].iteration == 8  # 2 file lists of 4096 records, batch 1024
+    assert namespace["model"].iteration == 24  # 3 epochs of 2 file lists of 4096, batch 1024
     assert (tmp_path / "dcn_sparse0.model" / "ps.json").is_file()  # the SSD-PS folder
     (inference,) = _blocks(_section("api.md", "Inference"), "python")
     exec(inference, namespace)  # noqa: S102
-    assert 0.5 < namespace["auc"] <= 1.0 and 0.0 <= namespace["session"].hit_rate() <= 1.0
+    assert 0.55 < namespace["auc"] <= 1.0 and 0.0 < namespace["session"].hit_rate() < 1.0
