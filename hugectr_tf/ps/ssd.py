@@ -221,6 +221,9 @@ class SSDParameterServer(ParameterServer):
         dtype, per_row = ps_folder.ROW_FILES[name]
         width = per_row(self.spec.embedding_vec_size, self.spec.optimizer_slots)
         row_bytes = ps_folder.row_file_bytes(name, self.spec)
+        count = where.stop - where.start if isinstance(where, slice) else len(where)
+        if row_bytes == 0 or count == 0:  # e.g. SGD's optimizer state: rows of zero width
+            return np.empty((count, width), dtype)
         with open(self.folder / name, "rb") as f:
             if isinstance(where, slice):  # adjacent rows: one sequential read
                 values = np.empty((where.stop - where.start, width), dtype)
@@ -266,7 +269,9 @@ class SSDParameterServer(ParameterServer):
             arrays["keys"].reshape(-1).astype(np.int64, copy=False),
             arrays["rows"].reshape(-1, vec).astype(np.float32, copy=False),
             arrays["slot_ids"].reshape(-1).astype(np.int64, copy=False),
-            arrays["optimizer_slots"].reshape(-1, k, vec).astype(np.float32, copy=False),
+            arrays["optimizer_slots"]
+            .reshape(len(arrays["keys"]), k, vec)
+            .astype(np.float32, copy=False),
             arrays["last_step"].reshape(-1).astype(np.int64, copy=False),
         )
         return block if back is None else block.take(back)
@@ -400,6 +405,8 @@ class SSDParameterServer(ParameterServer):
     def _write_rows(self, name, where, values):
         dtype = ps_folder.ROW_FILES[name][0]
         values = np.ascontiguousarray(values, dtype)
+        if ps_folder.row_file_bytes(name, self.spec) == 0:  # SGD's optimizer state: nothing
+            return
         if isinstance(where, slice):  # adjacent rows: one sequential write (no page reads)
             with open(self.folder / name, "r+b") as f:
                 f.seek(where.start * ps_folder.row_file_bytes(name, self.spec))

@@ -24,9 +24,10 @@ def _open(kind, spec, folder):
     return SSDParameterServer(spec, folder, durable=False)
 
 
+@pytest.mark.parametrize("optimizer", ["Adam", "SGD"])  # SGD: no optimizer state (0 bytes)
 @pytest.mark.parametrize("kind", ["hm", "ssd"])
-def test_push_and_pull_match_a_dict(kind, tmp_path):
-    spec = make_spec("Adam", vec=3)
+def test_push_and_pull_match_a_dict(kind, optimizer, tmp_path):
+    spec = make_spec(optimizer, vec=3)
     ps, ref, rng = _open(kind, spec, tmp_path / "ps"), Reference(), np.random.default_rng(1)
     for step in (2, 5, 9):  # overlapping key ranges: updates and new keys in each push
         block = random_block(spec, rng.choice(400, 150, replace=False), rng, step)
