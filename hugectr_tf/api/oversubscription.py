@@ -112,7 +112,7 @@ class ModelOversubscriber:
         """
         files = self._keyset_files(keyset_file)
         keysets = {f: read_keyset(f, self.i64_input_key) for f in set(files)}
-        self.dump()
+        self.end_pass()
         self._load([keysets[f] for f in files], files)
 
     def _keyset_files(self, keyset_file):
@@ -132,11 +132,18 @@ class ModelOversubscriber:
         """True once a keyset's rows are in the working tables."""
         return self._pass_keys is not None
 
-    def dump(self):
+    def end_pass(self):
+        """The end of a pass (its file list trained to the end): `dump` checking both ways that
+        the keysets were those of the data."""
+        self.dump(check_unused_keys=True)
+
+    def dump(self, check_unused_keys=False):
         """Writes the working tables (rows and optimizer state) back to the parameter servers.
 
         Raises KeysetError (nothing is written) when a table holds keys its pass's keyset does
-        not. A no-op when no step was trained since the tables were loaded or last written.
+        not, and with `check_unused_keys` (at the end of a pass) when the keyset holds keys that
+        neither its file list nor the parameter server held. A no-op when no step was trained
+        since the tables were loaded or last written.
         """
         if self._pass_keys is None or self._clean_at == self._iteration():
             return
@@ -153,6 +160,16 @@ class ModelOversubscriber:
                     "hold every key of its file list. Nothing of this pass was written to the "
                     "parameter server; regenerate the keyset (`hugectr-tf keyset`) and train the "
                     "pass again"
+                )
+            # Keyset keys the PS did not hold and the data never created: not this pass's keys.
+            unused = keys[~_holds(np.sort(block.keys), keys)] if check_unused_keys else keys[:0]
+            if len(unused):
+                raise KeysetError(
+                    f"embedding `{layer.name}`: keyset `{keyset_file}` holds {len(unused)} keys "
+                    f"that neither its file list nor the parameter server held (first: "
+                    f"{unused[:5].tolist()}); a keyset lists the keys of its file list (keys "
+                    "already in the table may be added): is it the keyset of another file list? "
+                    "Nothing of this pass was written to the parameter server"
                 )
             states.append((block, int(state["step"]), state["lr_history"].numpy()))
         written, pushing = 0, time.perf_counter()
@@ -316,6 +333,6 @@ def fit_in_passes(trainer, oversubscriber, scheduler, reader_params, *, num_epoc
                         log(eval_line(name, value))
                     log(eval_time_line(trainer.solver.max_eval_batches, seconds))
                     history.record_evaluation(it, metrics, seconds)
-    oversubscriber.dump()
+    oversubscriber.end_pass()
     log(f"Finished {trainer.iteration} iterations in {time.time() - started:.2f}s")
     return history

@@ -115,6 +115,30 @@ def test_keysets_missing_keys_are_an_error_and_the_ps_keeps_its_pass(mos_data, t
         model.save_params_to_files(str(tmp_path / "snap"))
 
 
+def test_a_keyset_with_keys_neither_its_data_nor_the_table_holds_is_an_error(mos_data, tmp_path):
+    gen = mos_data
+    model = build(gen, mos=_mos(tmp_path), workspace_mb=2)
+    oversubscriber = model.get_model_oversubscriber()
+    train_lists(model, gen.train_sources[:1], gen.train_keysets[:1])
+    oversubscriber.update(gen.train_keysets[1])  # an exact keyset: no error
+    ps = oversubscriber.parameter_servers[0]
+    size, step = ps.size, ps.step
+    # Pass 3's keyset plus pass 1's keys (in the table: allowed) plus 40 keys no one holds.
+    foreign = np.arange(10**12, 10**12 + 40, dtype=np.int64)
+    wide = np.concatenate([read_keyset(gen.train_keysets[2]), read_keyset(gen.train_keysets[0])])
+    write_keyset(tmp_path / "foreign.keyset", np.concatenate([wide, foreign]))
+    train_lists(model, gen.train_sources[1:2])
+    oversubscriber.update(str(tmp_path / "foreign.keyset"))
+    size, step = ps.size, ps.step
+    train_lists(model, gen.train_sources[2:3])
+    error = r"foreign.keyset` holds 40 keys that neither its file list nor the parameter server"
+    with pytest.raises(KeysetError, match=error + r" held \(first: \[1000000000000, "):
+        oversubscriber.update(gen.train_keysets[3])
+    assert (ps.size, ps.step) == (size, step)  # nothing of the bad pass reached the PS
+    with pytest.raises(KeysetError):  # the pass stays refused (keys in the table: test_mos)
+        model.get_model_oversubscriber().end_pass()
+
+
 def test_the_working_table_must_hold_a_keysets_rows(mos_data, tmp_path):
     gen = mos_data
     model = build(gen, mos=_mos(tmp_path))
