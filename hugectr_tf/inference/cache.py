@@ -3,7 +3,8 @@
 HugeCTR serves a table from a parameter server holding all of it, with a GPU embedding cache of
 `cache_size_percentage` of the rows in front; when the share of a query's keys found in the cache
 (its hit rate) falls below `hit_rate_threshold` the cache is refreshed with the missed rows. On the
-CPU the cache is a smaller table in host memory: sorted keys, their rows and a use count per row.
+CPU the cache is a smaller table in host memory: `capacity` row slots with a use count each, and
+the cached keys (ascending) with their slots, so a refresh moves index entries, not rows.
 A refresh adds the rows just missed and, when the cache is over capacity, keeps the most used
 rows (a new row counts one use; on equal counts the new row stays). Rows come from the same PS
 either way, so predictions do not depend on the cache.
@@ -35,9 +36,11 @@ class EmbeddingCache:
         self.capacity = capacity
         self.hit_rate_threshold = float(hit_rate_threshold)
         vec = parameter_server.spec.embedding_vec_size
-        self._keys = np.zeros(0, np.int64)
-        self._rows = np.zeros((0, vec), np.float32)
-        self._uses = np.zeros(0, np.int64)
+        # Rows stay in their slot; a refresh moves only the 16-byte index entries.
+        self._slot_rows = np.zeros((capacity, vec), np.float32)
+        self._slot_uses = np.zeros(capacity, np.int64)
+        self._keys = np.zeros(0, np.int64)  # cached keys, ascending
+        self._slots = np.zeros(0, np.int64)  # the slot of each
         self.queries = 0  # keys looked up
         self.hits = 0  # of them, found in the cache
         self.refreshes = 0
@@ -68,13 +71,14 @@ class EmbeddingCache:
         """(rows float32 [n, vec], found mask [n]) of distinct `keys`: cached rows, the others
         from the parameter server; keys the table does not hold get zero rows (found False)."""
         keys = np.asarray(keys, np.int64)
-        rows = np.empty((len(keys), self._rows.shape[1]), np.float32)
+        rows = np.empty((len(keys), self._slot_rows.shape[1]), np.float32)
         hit = np.zeros(len(keys), bool)
         if len(self._keys) and len(keys):
             at = np.minimum(np.searchsorted(self._keys, keys), len(self._keys) - 1)
             hit = self._keys[at] == keys
-            rows[hit] = self._rows[at[hit]]
-            np.add.at(self._uses, at[hit], 1)
+            slots = self._slots[at[hit]]
+            rows[hit] = self._slot_rows[slots]
+            self._slot_uses[slots] += 1  # distinct keys: distinct slots
         missed = keys[~hit]
         missed_rows, missed_found = self.parameter_server.rows_for(missed)
         rows[~hit] = missed_rows
@@ -88,18 +92,48 @@ class EmbeddingCache:
         return rows, found
 
     def _refresh(self, keys, rows):
-        """Adds the missed rows; over capacity, keeps the most used (new rows first on ties)."""
+        """Adds the missed rows (ascending keys); over capacity, keeps the most used rows: a new
+        row counts one use and stays on equal counts; among new rows the first keys stay."""
         if self.capacity == 0 or len(keys) == 0:
             return
         self.refreshes += 1
-        all_keys = np.concatenate([keys, self._keys])
-        all_rows = np.concatenate([rows, self._rows])
-        uses = np.concatenate([np.ones(len(keys), np.int64), self._uses])
-        if len(all_keys) > self.capacity:
-            keep = np.argsort(-uses, kind="stable")[: self.capacity]
-            all_keys, all_rows, uses = all_keys[keep], all_rows[keep], uses[keep]
-        order = np.argsort(all_keys)
-        self._keys, self._rows, self._uses = all_keys[order], all_rows[order], uses[order]
+        size, m = len(self._keys), len(keys)
+        keep_new = np.ones(m, bool)
+        free = np.arange(size, min(self.capacity, size + m))  # never used slots
+        if size + m > self.capacity:
+            # Eviction order: old rows by uses (an old row of one use before a new row), new
+            # rows last, the later keys first.
+            old_priority = 2.0 * self._slot_uses[self._slots] - 1.0
+            new_priority = 2.0 + (m - np.arange(m)) / (m + 1.0)
+            priority = np.concatenate([old_priority, new_priority])
+            evict = np.argpartition(priority, size + m - self.capacity - 1)
+            evict = evict[: size + m - self.capacity]
+            old_out = evict[evict < size]
+            keep_new[evict[evict >= size] - size] = False
+            kept_old = np.ones(size, bool)
+            kept_old[old_out] = False
+            free = np.concatenate([self._slots[old_out], free])
+            self._keys, self._slots = self._keys[kept_old], self._slots[kept_old]
+        keys, rows = keys[keep_new], rows[keep_new]
+        slots = free[: len(keys)]
+        self._slot_rows[slots] = rows
+        self._slot_uses[slots] = 1
+        at = np.searchsorted(self._keys, keys)  # merge: both ascending
+        self._keys = np.insert(self._keys, at, keys)
+        self._slots = np.insert(self._slots, at, slots)
+
+    def cached_uses(self):
+        """(cached keys ascending, their use counts): what the cache holds now."""
+        return self._keys.copy(), self._slot_uses[self._slots]
+
+    def lookup_cached(self, keys):
+        """The cached rows of `keys` (all of them must be cached); counts no use."""
+        at = np.searchsorted(self._keys, keys)
+        if np.any(at >= len(self._keys)) or np.any(
+            self._keys[np.minimum(at, len(self._keys) - 1)] != keys
+        ):
+            raise KeyError("lookup_cached: some keys are not cached")
+        return self._slot_rows[self._slots[at]]
 
     def stats(self):
         """Dict: capacity, size, queries, hits, hit_rate, last_hit_rate, refreshes."""

@@ -67,6 +67,28 @@ def test_threshold_zero_never_refreshes_and_capacity_zero_holds_nothing():
         EmbeddingCache(ps, -1, 0.5)
 
 
+def test_random_lookups_keep_the_cache_consistent():
+    """Many refreshes with evictions: rows always the PS's, at most `capacity` rows, each key
+    once, and a row used more than once is never evicted for a new one."""
+    ps, rng = _ps(n=400, vec=2), np.random.default_rng(0)
+    cache = EmbeddingCache(ps, capacity=37, hit_rate_threshold=0.8)
+    for _ in range(60):
+        keys = np.unique(rng.zipf(1.3, 40) * 10 % 4100)
+        before = {k: u for k, u in zip(*cache.cached_uses())}
+        rows, found = cache.lookup(keys)
+        want, want_found = ps.rows_for(keys)
+        np.testing.assert_array_equal(found, want_found)
+        np.testing.assert_array_equal(rows, want)
+        cached, uses = cache.cached_uses()
+        assert cache.size == len(cached) <= 37 and np.all(np.diff(cached) > 0)
+        hits = set(keys[np.isin(keys, list(before))].tolist())
+        for k, u in before.items():  # used twice or more (with this lookup's hit): stays
+            if u + (k in hits) >= 2:
+                assert k in cached
+        np.testing.assert_array_equal(ps.rows_for(cached)[0], cache.lookup_cached(cached))
+    assert cache.refreshes > 10 and 0 < cache.hit_rate < 1
+
+
 @pytest.fixture(scope="module")
 def served_model(tmp_path_factory):
     """A trained model (power-law keys) saved as graph JSON + dense file + sparse model."""
