@@ -7,8 +7,9 @@ JSON + dense model. Requests are `predict(dense_feature, embeddingcolumns, row_p
 `--batch` samples with one key per slot, keys drawn from a Zipf law over the table (rank r with
 probability proportional to r^-zipf, ranks shuffled over the keys), the same requests for every
 configuration: no cache (each batch's rows from the PS), caches of several sizes (HM-PS), and the
-SSD-PS with and without a cache. The first `--warmup` requests are not timed; the hit rate is
-over the timed ones.
+SSD-PS with and without a cache. Every configuration has its own session; they answer each
+request in turn (interleaved, so all see the same background load). The first `--warmup`
+requests are not timed; the hit rate is over the timed ones.
 
 Run: `PYTHONPATH=. python benchmarks/inference_cache_bench.py`; `--help` for the knobs.
 """
@@ -84,35 +85,56 @@ def requests(args):
     return out
 
 
-def run_config(graph, names, reqs, args, **params):
-    p = hugectr.inference.InferenceParams(
-        model_name="bench", max_batchsize=args.batch, hit_rate_threshold=args.threshold,
-        dense_model_file=names["dense"], sparse_model_files=names["sparse"], device_id=0,
-        i64_input_key=True, **params,
-    )  # fmt: skip
-    session = hugectr.inference.CreateInferenceSession(graph, p)
-    times, outputs, hits, queries = [], [], 0, 0
-    for i, (dense, keys, row_ptrs) in enumerate(reqs):
-        if i == args.warmup:  # the hit rate counts the timed requests only
-            hits = sum(s.get("hits", 0) for s in session.embedding_cache_stats())
-            queries = sum(s.get("queries", 0) for s in session.embedding_cache_stats())
-        started = time.perf_counter()
-        out = session.predict(dense, keys, row_ptrs)
-        if i >= args.warmup:
-            times.append(time.perf_counter() - started)
-            outputs.append(out)
+def cache_counts(session):
     stats = session.embedding_cache_stats()
-    timed_queries = sum(s.get("queries", 0) for s in stats) - queries
-    rate = (sum(s.get("hits", 0) for s in stats) - hits) / timed_queries if timed_queries else None
-    times = np.array(times)
-    return {
-        "hit_rate": rate,
-        "samples_per_s": args.batch * len(times) / times.sum(),
-        "p50_ms": 1e3 * np.percentile(times, 50),
-        "p99_ms": 1e3 * np.percentile(times, 99),
-        "refreshes": sum(s.get("refreshes", 0) for s in stats),
-        "predictions": np.concatenate(outputs),
-    }
+    return sum(s.get("hits", 0) for s in stats), sum(s.get("queries", 0) for s in stats)
+
+
+def run_configs(graph, names, reqs, args, configs):
+    """Every configuration's session answers each request in turn (interleaved, so that all see
+    the same background load); returns one result dict per configuration."""
+    sessions = []
+    for params in configs:
+        p = hugectr.inference.InferenceParams(
+            model_name="bench", max_batchsize=args.batch, dense_model_file=names["dense"],
+            sparse_model_files=names["sparse"], device_id=0, i64_input_key=True,
+            **{"hit_rate_threshold": args.threshold, **params},
+        )  # fmt: skip
+        sessions.append(hugectr.inference.CreateInferenceSession(graph, p))
+    times = [[] for _ in sessions]
+    outputs = [[] for _ in sessions]
+    counts = [(0, 0)] * len(sessions)
+    for i, (dense, keys, row_ptrs) in enumerate(reqs):
+        for j, session in enumerate(sessions):
+            if i == args.warmup:  # the hit rate counts the timed requests only
+                counts[j] = cache_counts(session)
+            started = time.perf_counter()
+            out = session.predict(dense, keys, row_ptrs)
+            if i >= args.warmup:
+                times[j].append(time.perf_counter() - started)
+                outputs[j].append(out)
+    results = []
+    for session, t, out, (hits, queries) in zip(sessions, times, outputs, counts):
+        all_hits, all_queries = cache_counts(session)
+        timed = all_queries - queries
+        t = np.array(t)
+        results.append({
+            "hit_rate": (all_hits - hits) / timed if timed else None,
+            "samples_per_s": args.batch * len(t) / t.sum(),
+            "p50_ms": 1e3 * np.percentile(t, 50),
+            "p99_ms": 1e3 * np.percentile(t, 99),
+            "refreshes": sum(s.get("refreshes", 0) for s in session.embedding_cache_stats()),
+            "predictions": np.concatenate(out),
+        })  # fmt: skip
+    return results
+
+
+def label(percentage, threshold, default_threshold):
+    """The table's cache column: the percentage, and the threshold where it is not the default."""
+    if percentage == 0:
+        return "no cache"
+    other = f" (threshold {threshold:g})" if threshold != default_threshold else ""
+    return f"{percentage:g}{other}"
 
 
 def main(argv=None):
@@ -122,7 +144,11 @@ def main(argv=None):
     parser.add_argument("--slots", type=int, default=26)
     parser.add_argument("--batch", type=int, default=1024)
     parser.add_argument("--zipf", type=float, default=1.05)
-    parser.add_argument("--threshold", type=float, default=0.9)
+    parser.add_argument("--threshold", type=float, default=0.9, help="hit_rate_threshold")
+    parser.add_argument(
+        "--low-threshold", type=float, default=0.5,
+        help="one more HM-PS cache (of --ssd-percentage) with this hit_rate_threshold",
+    )  # fmt: skip
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--warmup", type=int, default=20)
     parser.add_argument("--percentages", default="0.001,0.01,0.1,0.5", help="HM-PS caches")
@@ -134,12 +160,14 @@ def main(argv=None):
         hm, ssd = dict(use_host_memory_ps=True), dict(use_host_memory_ps=False)
         configs = [("host memory", 0.0, hm)]
         configs += [("host memory", float(v), hm) for v in args.percentages.split(",")]
+        low = dict(hm, hit_rate_threshold=args.low_threshold)  # refreshes only below it
+        configs += [("host memory", args.ssd_percentage, low)]
         configs += [("SSD", 0.0, ssd), ("SSD", args.ssd_percentage, ssd)]
-        rows = []
-        for ps, pct, params in configs:
-            r = run_config(graph, names, reqs, args, use_gpu_embedding_cache=pct > 0,
-                           cache_size_percentage=pct, **params)  # fmt: skip
-            rows.append((ps, f"{pct:g}" if pct > 0 else "no cache", r))
+        params = [dict(use_gpu_embedding_cache=pct > 0, cache_size_percentage=pct, **kind)
+                  for _, pct, kind in configs]  # fmt: skip
+        results = run_configs(graph, names, reqs, args, params)
+        rows = [(ps, label(pct, kind.get("hit_rate_threshold", args.threshold), args.threshold), r)
+                for (ps, pct, kind), r in zip(configs, results)]  # fmt: skip
     print(f"Machine: {machine()}. Table {args.keys:,} keys x vec {args.vec}, batch {args.batch}"
           f" x {args.slots} slots (one key each, Zipf {args.zipf}), hit_rate_threshold "
           f"{args.threshold}, {args.requests} timed requests.\n")  # fmt: skip
