@@ -20,8 +20,16 @@ test: install
 demo: install
 	$(BIN)/python -m hugectr_tf.examples.dcn_demo
 
+# C++/CUDA sources checked by clang-format (Google style, .clang-format).
+CXX_SOURCES = $(shell find cc tests \( -name '*.cc' -o -name '*.h' -o -name '*.cu' -o -name '*.cuh' \) | sort)
+
+# Runs all three checks, then fails if any did (pinned versions: pyproject.toml, test extras).
 lint:
-	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+	@status=0; \
+	$(BIN)/ruff check . || status=1; \
+	$(BIN)/ruff format --check . || status=1; \
+	$(BIN)/clang-format --dry-run -Werror $(CXX_SOURCES) || status=1; \
+	exit $$status
 
 # Quick incremental rebuild of the op library after editing cc/ (editable install).
 lib:

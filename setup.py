@@ -1,10 +1,13 @@
-"""Builds `hugectr_tf/_hugectr_tf_ops.so` from `cc/` against the installed TensorFlow.
+"""Builds `hugectr_tf/_hugectr_tf_ops.so` from `cc/` against the TensorFlow the build sees.
 
 Everything else about the package lives in pyproject.toml. The compile uses the flags of the
-TensorFlow found at build time (`tf.sysconfig`), so install TensorFlow first and build with
-`--no-build-isolation` (the README's commands do). Objects are cached under `build/obj` and only
-recompiled when their source or any header changed, so `python setup.py build_ext --inplace`
-is a quick rebuild while developing.
+TensorFlow found at build time (`tf.sysconfig`): in an isolated `pip install .` that is the
+release the build backend asked for (build_backend/hugectr_tf_build.py: the one already
+installed in the target environment when supported); with `--no-build-isolation` (the README's
+commands) the environment's own. The wheel then requires that TensorFlow distribution and minor
+version (build_backend/tensorflow_requirements.py). Objects are cached under `build/obj`, one
+folder per TensorFlow and flag set, and only recompiled when their source or any header changed,
+so `python setup.py build_ext --inplace` is a quick rebuild while developing.
 
 CUDA sources (`*.cu`, `*.cu.cc`) are compiled in only when nvcc is found and TensorFlow is a
 CUDA build; set HUGECTR_TF_CUDA=0 to force a CPU-only library, =1 to require CUDA.
@@ -15,6 +18,7 @@ HUGECTR_TF_CUDA_ARCHS (default "80,90") lists the GPU architectures compiled (SA
 plus PTX of the last for newer cards).
 """
 
+import hashlib
 import json
 import os
 import shutil
@@ -27,6 +31,9 @@ from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
 ROOT = Path(__file__).resolve().parent
+sys.path.insert(0, str(ROOT / "build_backend"))
+from tensorflow_requirements import runtime_requirements  # noqa: E402 (needs the path above)
+
 LIBRARY_NAME = "_hugectr_tf_ops.so"
 CXX_FLAGS = [
     "-O3",
@@ -51,8 +58,8 @@ def _tensorflow_info():
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env)
     if out.returncode != 0:
         raise RuntimeError(
-            "hugectr_tf needs TensorFlow installed before it is built (install tensorflow-cpu "
-            "or tensorflow, then `pip install --no-build-isolation .`):\n" + out.stderr[-2000:]
+            "hugectr_tf compiles against TensorFlow, which the build could not import (install "
+            "tensorflow-cpu or tensorflow first with --no-build-isolation):\n" + out.stderr[-2000:]
         )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -133,29 +140,30 @@ def build_library(output_dir):
     tf = _tensorflow_info()
     nvcc = _want_cuda(tf["cuda"])
     cc, cu, headers = _sources()
-    obj_dir = ROOT / "build" / "obj" / ("cuda" if nvcc else "cpu")
-    obj_dir.mkdir(parents=True, exist_ok=True)
     newest_header = max((h.stat().st_mtime for h in headers), default=0.0)
     includes = [f"-I{ROOT}", f"-I{ROOT / 'cc'}"]
+    # TensorFlow's headers as system headers: g++ (and nvcc) would warn at length inside them.
+    tf_cflags = []
+    for flag in tf["cflags"]:
+        tf_cflags += ["-isystem", flag[2:]] if flag.startswith("-I") else [flag]
     defines = [f'-DHUGECTR_TF_BUILT_FOR_TF="{tf["version"]}"']
     if nvcc:
         defines += ["-DGOOGLE_CUDA=1", "-DHUGECTR_TF_WITH_CUDA=1"]
     cxx = os.environ.get("CXX", "g++")
+    # One object folder per configuration: objects compiled against another TensorFlow (an
+    # isolated `pip install .` builds in this tree too) or with other flags are never reused.
+    config = [tf["version"], tf_cflags, cxx, CXX_FLAGS, defines, nvcc, nvcc and _gencode_flags()]
+    digest = hashlib.sha1(json.dumps(config).encode()).hexdigest()[:10]
+    obj_dir = ROOT / "build" / "obj" / f"tf{tf['version']}-{'cuda' if nvcc else 'cpu'}-{digest}"
+    obj_dir.mkdir(parents=True, exist_ok=True)
 
     jobs = []
     for src in cc:
         obj = obj_dir / (str(src.relative_to(ROOT)).replace("/", "__") + ".o")
-        cmd = [cxx, "-c", str(src), "-o", str(obj), *CXX_FLAGS, *includes, *defines, *tf["cflags"]]
+        cmd = [cxx, "-c", str(src), "-o", str(obj), *CXX_FLAGS, *includes, *defines, *tf_cflags]
         jobs.append((src, obj, cmd))
     if nvcc:
-        # TensorFlow's headers as system headers: nvcc's front end and g++ warn at length
-        # inside them (abseil, protobuf) when a .cu.cc kernel includes them.
-        tf_cflags = []
-        for flag in tf["cflags"]:
-            if flag.startswith("-I"):
-                tf_cflags += ["-isystem", flag[2:]]
-            elif flag != "--std=c++17":  # given once below
-                tf_cflags.append(flag)
+        nvcc_tf_cflags = [f for f in tf_cflags if f != "--std=c++17"]  # given once below
         for src in cu:
             obj = obj_dir / (str(src.relative_to(ROOT)).replace("/", "__") + ".o")
             cmd = [
@@ -174,7 +182,7 @@ def build_library(output_dir):
                 *_gencode_flags(),
                 *includes,
                 *defines,
-                *tf_cflags,
+                *nvcc_tf_cflags,
             ]
             jobs.append((src, obj, cmd))
     _compile_all(jobs, obj_dir, newest_header)
@@ -208,6 +216,7 @@ class BuildOpLibrary(build_ext):
 
 # A placeholder extension makes setuptools produce a platform wheel and call build_ext.
 setup(
+    install_requires=runtime_requirements() + ["numpy>=1.26", "pyarrow>=14"],
     ext_modules=[Extension("hugectr_tf._hugectr_tf_ops", sources=[])],
     cmdclass={"build_ext": BuildOpLibrary},
 )

@@ -11,6 +11,11 @@ vec 128, batch 65536), all on one GPU, in one process:
 Times are medians of CUDA-event-timed iterations after warm-up, rotating over 4 batches.
 Effective GB/s counts the fewest bytes each phase must move (listed in BYTES below); the hash
 table's probes are not counted. Prints a markdown table last; --json writes everything.
+
+--gpus N (N >= 2) measures the sharded table instead (benchmarks/gpu_sharded_bench.py):
+1 GPU and N GPUs on the same global batch (strong scaling) and on N times the batch (weak
+scaling), the exchange against NCCL's measured all-to-all bandwidth, and torch's embedding_bag
+on one GPU.
 """
 
 import argparse
@@ -28,6 +33,7 @@ import torch.nn.functional as F  # noqa: N812
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests" / "gpu"))
 import _hctr_cuda_harness as h  # noqa: E402
+from gpu_sharded_bench import run_sharded  # noqa: E402
 
 BYTES = {
     "forward": "keys 8n + row_splits 8(bags+1) + rows read 4*vec*n + output 4*vec*bags",
@@ -143,7 +149,11 @@ def main():
     p.add_argument("--iters", type=int, default=20)
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--json", type=Path)
+    p.add_argument("--gpus", type=int, default=1, help=">= 2: the sharded table's scaling run")
     args = p.parse_args()
+    if args.gpus >= 2:
+        run_sharded(args)
+        return
     rng = np.random.default_rng(0)
     dev = h.device_info()
     smi = subprocess.run(

@@ -8,6 +8,9 @@
 
 namespace hugectr_tf {
 
+// kOutOfRange is a value outside its valid range; the TensorFlow glue reports it as
+// InvalidArgument (TensorFlow's own OutOfRange means end of input, which Keras takes as the end of
+// the data and stops silently).
 enum class ErrorCode { kInvalidArgument, kOutOfRange, kResourceExhausted, kDataLoss, kInternal };
 
 class Error : public std::runtime_error {
@@ -32,13 +35,13 @@ namespace detail {
 // HCTR_CHECK(cond, stream-expression): throws InvalidArgument with the message and file:line.
 #define HCTR_CHECK(cond, msg) HCTR_CHECK_CODE(cond, ::hugectr_tf::ErrorCode::kInvalidArgument, msg)
 
-#define HCTR_CHECK_CODE(cond, code, msg)                                    \
-  do {                                                                      \
-    if (!(cond)) {                                                          \
-      std::ostringstream hctr_check_os_;                                    \
-      hctr_check_os_ << msg;                                                \
+#define HCTR_CHECK_CODE(cond, code, msg)                                           \
+  do {                                                                             \
+    if (!(cond)) {                                                                 \
+      std::ostringstream hctr_check_os_;                                           \
+      hctr_check_os_ << msg;                                                       \
       ::hugectr_tf::detail::Throw(code, __FILE__, __LINE__, hctr_check_os_.str()); \
-    }                                                                       \
+    }                                                                              \
   } while (0)
 
 #define HCTR_FAIL(code, msg) HCTR_CHECK_CODE(false, code, msg)

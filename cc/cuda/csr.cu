@@ -1,6 +1,9 @@
 // Device-side validation of CSR row_splits.
 
+#include <vector>
+
 #include "cc/core/check.h"
+#include "cc/core/embedding/combine.h"
 #include "cc/cuda/csr.cuh"
 #include "cc/cuda/cuda_check.cuh"
 #include "cc/cuda/device_util.cuh"
@@ -14,8 +17,8 @@ __global__ void ValidateKernel(const int64_t* __restrict__ splits, int64_t num_b
   for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i <= num_bags;
        i += (int64_t)gridDim.x * blockDim.x) {
     const int64_t v = splits[i];
-    const bool bad = (i == 0 && v != 0) || (i > 0 && v < splits[i - 1]) ||
-                     (i == num_bags && v != n);
+    const bool bad =
+        (i == 0 && v != 0) || (i > 0 && v < splits[i - 1]) || (i == num_bags && v != n);
     if (bad) atomicMin(first_bad, static_cast<unsigned long long>(i));
   }
 }
@@ -24,8 +27,7 @@ __global__ void ValidateKernel(const int64_t* __restrict__ splits, int64_t num_b
 
 void ValidateRowSplitsAsync(const int64_t* row_splits, int64_t num_bags, int64_t n,
                             unsigned long long* first_bad, cudaStream_t stream) {
-  ValidateKernel<<<GridFor(num_bags + 1), kBlock, 0, stream>>>(row_splits, num_bags, n,
-                                                               first_bad);
+  ValidateKernel<<<GridFor(num_bags + 1), kBlock, 0, stream>>>(row_splits, num_bags, n, first_bad);
   HCTR_CUDA_CHECK_LAUNCH();
 }
 
@@ -40,17 +42,13 @@ void ThrowIfBadRowSplits(const int64_t* row_splits, int64_t num_bags, int64_t n,
 void ReportBadRowSplits(const int64_t* row_splits, int64_t num_bags, int64_t n,
                         unsigned long long bad) {
   if (bad > static_cast<unsigned long long>(num_bags)) return;
-  int64_t v[2] = {0, 0};
-  const int64_t i = static_cast<int64_t>(bad);
-  const int64_t from = i > 0 ? i - 1 : 0;
-  HCTR_CUDA_CHECK(cudaMemcpy(v, row_splits + from, (i - from + 1) * sizeof(int64_t),
+  // An error path: the CPU core's check on a host copy gives the CPU core's message.
+  std::vector<int64_t> splits(static_cast<size_t>(num_bags) + 1);
+  HCTR_CUDA_CHECK(cudaMemcpy(splits.data(), row_splits, splits.size() * sizeof(int64_t),
                              cudaMemcpyDeviceToHost));
-  HCTR_FAIL(ErrorCode::kInvalidArgument,
-            "row_splits must start at 0, never decrease and end at the number of keys "
-                << n << ". Received: row_splits[" << i << "]=" << v[i - from]
-                << (i > 0 ? " after row_splits[" + std::to_string(i - 1) + "]=" +
-                                std::to_string(v[0])
-                          : std::string()));
+  ::hugectr_tf::ValidateRowSplits(splits.data(), num_bags, n);
+  HCTR_FAIL(ErrorCode::kInternal,
+            "row_splits failed the device check at entry " << bad << " but passed the host check");
 }
 
 }  // namespace cuda

@@ -71,8 +71,8 @@ __global__ void ShortKernel(const VecT* __restrict__ dout, int64_t units,
   const int lane = threadIdx.x % group;
   const int64_t num_unique = *u.num_unique;
   const int64_t groups_per_grid = (int64_t)gridDim.x * (blockDim.x / group);
-  for (int64_t k = blockIdx.x * (int64_t)(blockDim.x / group) + threadIdx.x / group;
-       k < num_unique; k += groups_per_grid) {
+  for (int64_t k = blockIdx.x * (int64_t)(blockDim.x / group) + threadIdx.x / group; k < num_unique;
+       k += groups_per_grid) {
     const int64_t begin = u.segment_starts[k];
     const int64_t end = u.segment_starts[k + 1];
     if (end - begin > kBackwardPiece) {
@@ -80,8 +80,8 @@ __global__ void ShortKernel(const VecT* __restrict__ dout, int64_t units,
       continue;
     }
     for (int64_t uu = lane; uu < units; uu += group) {
-      grads[k * units + uu] = SumRange(dout, units, uu, row_splits, mean, bag_of_value,
-                                       u.sorted_positions, begin, end);
+      grads[k * units + uu] =
+          SumRange(dout, units, uu, row_splits, mean, bag_of_value, u.sorted_positions, begin, end);
     }
   }
 }
@@ -130,8 +130,8 @@ __global__ void PieceKernel(const VecT* __restrict__ dout, int64_t units,
     const int64_t begin = seg_begin + (p - piece_offsets[lo]) * kBackwardPiece;
     const int64_t end = begin + kBackwardPiece < seg_end ? begin + kBackwardPiece : seg_end;
     for (int64_t uu = lane; uu < units; uu += group) {
-      partial[p * units + uu] = SumRange(dout, units, uu, row_splits, mean, bag_of_value,
-                                         u.sorted_positions, begin, end);
+      partial[p * units + uu] =
+          SumRange(dout, units, uu, row_splits, mean, bag_of_value, u.sorted_positions, begin, end);
     }
   }
 }
@@ -157,6 +157,27 @@ __global__ void CombinePiecesKernel(int64_t units, const int32_t* __restrict__ l
       }
       grads[k * units + uu] = acc;
     }
+  }
+}
+
+// dense_starts[id] = start of id's occurrences for every id in [0, num_ids]: the segment start
+// of the first unique id >= id (n past the last).
+__global__ void DenseStartsKernel(UniqueOutputs u, int64_t num_ids, int64_t n,
+                                  int32_t* __restrict__ dense_starts, int64_t* dense_count) {
+  const int64_t present = *u.num_unique;
+  if (blockIdx.x == 0 && threadIdx.x == 0) *dense_count = num_ids;
+  for (int64_t id = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; id <= num_ids;
+       id += (int64_t)gridDim.x * blockDim.x) {
+    int64_t lo = 0, hi = present;  // first j with unique_keys[j] >= id
+    while (lo < hi) {
+      const int64_t mid = (lo + hi) >> 1;
+      if (u.unique_keys[mid] < id) {
+        lo = mid + 1;
+      } else {
+        hi = mid;
+      }
+    }
+    dense_starts[id] = lo < present ? u.segment_starts[lo] : static_cast<int32_t>(n);
   }
 }
 
@@ -187,14 +208,14 @@ void Launch(const float* dout_f, int vec, const int64_t* row_splits, bool mean, 
   ShortKernel<VecT><<<GridFor(n, per_block, int64_t{1} << 24), kBlock, 0, stream>>>(
       dout, units, row_splits, mean, bag_of_value, u, group, grads, long_list, long_count);
   HCTR_CUDA_CHECK_LAUNCH();
-  PieceCountKernel<<<GridFor(max_long + 1), kBlock, 0, stream>>>(long_list, long_count, u,
-                                                                 max_long, pieces);
+  PieceCountKernel<<<GridFor(max_long + 1), kBlock, 0, stream>>>(long_list, long_count, u, max_long,
+                                                                 pieces);
   HCTR_CUDA_CHECK_LAUNCH();
   HCTR_CUDA_CHECK(cub::DeviceScan::ExclusiveSum(scan_temp, scan_bytes, pieces, piece_offsets,
                                                 static_cast<int>(max_long + 1), stream));
   PieceKernel<VecT><<<GridFor(MaxPieces(n), per_block), kBlock, 0, stream>>>(
-      dout, units, row_splits, mean, bag_of_value, u, group, long_list, long_count,
-      piece_offsets, partial);
+      dout, units, row_splits, mean, bag_of_value, u, group, long_list, long_count, piece_offsets,
+      partial);
   HCTR_CUDA_CHECK_LAUNCH();
   CombinePiecesKernel<VecT><<<GridFor(max_long, per_block), kBlock, 0, stream>>>(
       units, long_list, long_count, piece_offsets, partial, group, grads);
@@ -267,6 +288,46 @@ void BackwardByIds(const int64_t* ids, int64_t n, const int64_t* row_splits, int
   SortedUnique(ids, n, unique_ws, unique_bytes, u, stream);
   EmbeddingBackward(dout, vec, row_splits, num_bags, combiner, n, u, backward_ws, backward_bytes,
                     grads, stream);
+}
+
+size_t BackwardDenseIdsWorkspaceBytes(int64_t n, int64_t num_ids, int vec) {
+  HCTR_CHECK(num_ids >= 0 && num_ids < (int64_t{1} << 31),
+             "the GPU backward handles up to 2^31-1 keys; received " << num_ids);
+  const size_t m = static_cast<size_t>(n > 0 ? n : 1);
+  return Carver::Align(m * 8) + Carver::Align(m * 4) + Carver::Align((m + 1) * 4) +
+         Carver::Align(8) + Carver::Align((static_cast<size_t>(num_ids) + 1) * 4) +
+         Carver::Align(8) + SortedUniqueWorkspaceBytes(n) + EmbeddingBackwardWorkspaceBytes(n, vec);
+}
+
+void BackwardDenseIds(const int64_t* ids, int64_t n, int64_t num_ids, const int64_t* row_splits,
+                      int64_t num_bags, Combiner combiner, const float* dout, int vec,
+                      void* workspace, size_t workspace_bytes, float* grads, cudaStream_t stream) {
+  const size_t need = BackwardDenseIdsWorkspaceBytes(n, num_ids, vec);
+  HCTR_CHECK(workspace_bytes >= need,
+             "BackwardDenseIds needs " << need << " workspace bytes, got " << workspace_bytes);
+  if (num_ids == 0 || vec == 0) return;
+  if (n == 0) {
+    HCTR_CUDA_CHECK(cudaMemsetAsync(grads, 0, num_ids * vec * sizeof(float), stream));
+    return;
+  }
+  const size_t m = static_cast<size_t>(n);
+  Carver carve(workspace);
+  UniqueOutputs u{carve.take<int64_t>(m), carve.take<int32_t>(m), carve.take<int32_t>(m + 1),
+                  carve.take<int64_t>(1)};
+  int32_t* dense_starts = carve.take<int32_t>(static_cast<size_t>(num_ids) + 1);
+  int64_t* dense_count = carve.take<int64_t>(1);
+  const size_t unique_bytes = SortedUniqueWorkspaceBytes(n);
+  void* unique_ws = carve.take<char>(unique_bytes);
+  const size_t backward_bytes = EmbeddingBackwardWorkspaceBytes(n, vec);
+  void* backward_ws = carve.take<char>(backward_bytes);
+  SortedUnique(ids, n, unique_ws, unique_bytes, u, stream);
+  DenseStartsKernel<<<GridFor(num_ids + 1), kBlock, 0, stream>>>(u, num_ids, n, dense_starts,
+                                                                 dense_count);
+  HCTR_CUDA_CHECK_LAUNCH();
+  // Every id gets a segment (empty ones sum to zero), so every gradient row is written.
+  const UniqueOutputs dense{nullptr, u.sorted_positions, dense_starts, dense_count};
+  EmbeddingBackward(dout, vec, row_splits, num_bags, combiner, n, dense, backward_ws,
+                    backward_bytes, grads, stream);
 }
 
 }  // namespace cuda

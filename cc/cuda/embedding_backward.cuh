@@ -25,12 +25,12 @@ size_t EmbeddingBackwardWorkspaceBytes(int64_t n, int vec);
 
 // `u` is SortedUnique's output for the n values of this batch (the keys or, for the one-hot
 // table, the rows). grads gets (*u.num_unique, vec) rows.
-void EmbeddingBackward(const float* dout,          // (num_bags, vec)
+void EmbeddingBackward(const float* dout,  // (num_bags, vec)
                        int vec,
                        const int64_t* row_splits,  // (num_bags + 1)
                        int64_t num_bags, Combiner combiner, int64_t n, const UniqueOutputs& u,
                        void* workspace, size_t workspace_bytes,
-                       float* grads,               // (n, vec) capacity
+                       float* grads,  // (n, vec) capacity
                        cudaStream_t stream);
 
 // The whole backward over a batch's ids (keys, one-hot rows, or a lookup's `inverse`): sorted
@@ -41,6 +41,15 @@ void BackwardByIds(const int64_t* ids, int64_t n, const int64_t* row_splits, int
                    Combiner combiner, const float* dout, int vec, void* workspace,
                    size_t workspace_bytes, int64_t* unique_ids, float* grads, int64_t* num_unique,
                    cudaStream_t stream);
+
+// The backward over ids known to lie in [0, num_ids) (a lookup's `inverse`): grads row i is
+// the gradient of id i, zeros for ids no position holds. Same sums as BackwardByIds.
+size_t BackwardDenseIdsWorkspaceBytes(int64_t n, int64_t num_ids, int vec);
+void BackwardDenseIds(const int64_t* ids, int64_t n, int64_t num_ids, const int64_t* row_splits,
+                      int64_t num_bags, Combiner combiner, const float* dout, int vec,
+                      void* workspace, size_t workspace_bytes,
+                      float* grads,  // (num_ids, vec)
+                      cudaStream_t stream);
 
 }  // namespace cuda
 }  // namespace hugectr_tf

@@ -5,6 +5,7 @@
 
 #include "cc/core/check.h"
 #include "cc/core/embedding/row_init.h"
+#include "cc/core/embedding/table_checks.h"
 #include "cc/cuda/csr.cuh"
 #include "cc/cuda/cuda_check.cuh"
 #include "cc/cuda/embedding_backward.cuh"
@@ -33,14 +34,17 @@ void CheckBatch(int64_t n, int64_t num_bags) {
              "a batch may hold at most 2^31-1 (sample, slot) bags; received " << num_bags);
 }
 
+// The per-step learning rate goes to the device as a kernel argument: nothing on the host
+// has to outlive the call, so ApplyRows does not wait for the stream.
+__global__ void SetFloatKernel(float* dst, float value) { *dst = value; }
+
 }  // namespace
 
 GpuEmbeddingTable::GpuEmbeddingTable(int64_t max_rows, int vec, uint64_t seed,
                                      const OptimizerParams& opt)
     : vec_(vec), max_rows_(max_rows), seed_(seed), opt_(opt) {
   HCTR_CHECK(vec > 0, "embedding_vec_size must be positive; received " << vec);
-  HCTR_CHECK(max_rows > 0, "the table must hold at least one row; received max_rows="
-                               << max_rows);
+  HCTR_CHECK(max_rows > 0, "the table must hold at least one row; received max_rows=" << max_rows);
   const size_t elems = static_cast<size_t>(max_rows) * vec;
   weights_.Reserve(elems * sizeof(float));
   const int slots = OptimizerSlotCount(opt.type);
@@ -93,20 +97,18 @@ void GpuEmbeddingTable::ApplyRows(const int64_t* rows, const float* grads, int64
     DeviceBuffer grown(static_cast<size_t>(capacity) * sizeof(float));
     if (step_lr_capacity_ > 0) {
       HCTR_CUDA_CHECK(cudaMemcpyAsync(grown.as<float>(), step_lr_.as<float>(),
-                                      step_lr_capacity_ * sizeof(float),
-                                      cudaMemcpyDeviceToDevice, stream));
+                                      step_lr_capacity_ * sizeof(float), cudaMemcpyDeviceToDevice,
+                                      stream));
       HCTR_CUDA_CHECK(cudaStreamSynchronize(stream));
     }
     step_lr_ = std::move(grown);
     step_lr_capacity_ = capacity;
   }
   const float effective = static_cast<float>(EffectiveLearningRate(opt_, lr, step_));
-  HCTR_CUDA_CHECK(cudaMemcpyAsync(step_lr_.as<float>() + step_, &effective, sizeof(float),
-                                  cudaMemcpyHostToDevice, stream));
+  SetFloatKernel<<<1, 1, 0, stream>>>(step_lr_.as<float>() + step_, effective);
+  HCTR_CUDA_CHECK_LAUNCH();
   SparseApply(opt_, view_, step_lr_.as<float>(), step_, rows, grads, num, rows_in_use(),
               row_to_grad_.as<int32_t>(), stream);
-  // `effective` lives on this stack frame: the copy must have read it before we return.
-  HCTR_CUDA_CHECK(cudaStreamSynchronize(stream));
 }
 
 void GpuEmbeddingTable::RestoreSteps(int64_t step, const float* lr_history, cudaStream_t stream) {
@@ -146,8 +148,8 @@ int64_t GpuHashEmbedding::LookupRows(const int64_t* keys, int64_t n, bool traini
 }
 
 int64_t GpuHashEmbedding::LookupRowsImpl(const int64_t* keys, int64_t n, bool training,
-                                         int64_t* rows, const int64_t* row_splits,
-                                         int64_t num_bags, cudaStream_t stream) {
+                                         int64_t* rows, const int64_t* row_splits, int64_t num_bags,
+                                         cudaStream_t stream) {
   CheckBatch(n, num_bags);
   if (n == 0) {
     if (row_splits != nullptr) CheckRowSplits(row_splits, num_bags, n, stream);
@@ -158,8 +160,7 @@ int64_t GpuHashEmbedding::LookupRowsImpl(const int64_t* keys, int64_t n, bool tr
   int* bad_key = reinterpret_cast<int*>(miss_count + 1);
   unsigned long long* first_bad = miss_count + 2;
   unsigned long long init[3] = {0, 0, static_cast<unsigned long long>(num_bags) + 1};
-  HCTR_CUDA_CHECK(
-      cudaMemcpyAsync(miss_count, init, sizeof(init), cudaMemcpyHostToDevice, stream));
+  HCTR_CUDA_CHECK(cudaMemcpyAsync(miss_count, init, sizeof(init), cudaMemcpyHostToDevice, stream));
   if (row_splits != nullptr) ValidateRowSplitsAsync(row_splits, num_bags, n, first_bad, stream);
   HashTableFind(hash_, keys, n, rows, miss_count, bad_key, stream);
   unsigned long long host[3];
@@ -174,33 +175,46 @@ int64_t GpuHashEmbedding::LookupRowsImpl(const int64_t* keys, int64_t n, bool tr
 
   if (size_ + misses > max_rows_) {
     // The occurrence count overstates new rows when a new key repeats: count distinct ones.
-    const size_t m = static_cast<size_t>(misses);
-    const size_t unique_bytes = SortedUniqueWorkspaceBytes(misses);
-    Carver carve(Scratch(Carver::Align(m * 8) * 2 + Carver::Align(m * 4) +
-                         Carver::Align((m + 1) * 4) + Carver::Align(8) * 2 + unique_bytes));
-    int64_t* missing = carve.take<int64_t>(m);
-    auto* count = carve.take<unsigned long long>(1);
-    UniqueOutputs u{carve.take<int64_t>(m), carve.take<int32_t>(m), carve.take<int32_t>(m + 1),
-                    carve.take<int64_t>(1)};
-    HCTR_CUDA_CHECK(cudaMemsetAsync(count, 0, sizeof(*count), stream));
-    CompactMissingKeys(keys, rows, n, missing, count, stream);
-    SortedUnique(missing, misses, carve.take<char>(unique_bytes), unique_bytes, u, stream);
-    const int64_t distinct = ReadScalar<int64_t>(u.num_unique, stream);
+    const int64_t distinct = DistinctMissing(keys, rows, n, misses, stream);
     if (size_ + distinct > max_rows_) {
       HCTR_FAIL(ErrorCode::kResourceExhausted,
-                "the embedding table is full: it holds " << size_ << " of at most " << max_rows_
-                    << " rows and this batch brings " << distinct << " new keys, so it needs "
-                    << size_ + distinct
+                "the embedding table is full: it holds "
+                    << size_ << " of at most " << max_rows_ << " rows and this batch brings "
+                    << distinct << " new keys, so it needs " << size_ + distinct
                     << " rows; raise workspace_size_per_gpu_in_mb (nothing was inserted)");
     }
   }
   HashTableInsertMissing(hash_, keys, n, rows, stream);
   HashTableResolveSlots(hash_, n, rows, stream);
-  const int64_t new_size = ReadScalar<long long>(hash_.row_count, stream);
-  InitRows(opt_, view_, row_keys_.as<int64_t>(), size_, new_size, seed_, InitBound(), step_,
-           stream);
-  size_ = new_size;
+  InitNewRows(ReadScalar<long long>(hash_.row_count, stream), stream);
   return 0;
+}
+
+void GpuHashEmbedding::FindRowsAsync(const int64_t* keys, int64_t n, int64_t* rows,
+                                     unsigned long long* host_out, cudaStream_t stream) {
+  CheckBatch(n, 0);
+  auto* miss_count = counters_.as<unsigned long long>() + 4;
+  HCTR_CUDA_CHECK(cudaMemsetAsync(miss_count, 0, 2 * sizeof(unsigned long long), stream));
+  HashTableFind(hash_, keys, n, rows, miss_count, reinterpret_cast<int*>(miss_count + 1), stream);
+  HCTR_CUDA_CHECK(cudaMemcpyAsync(host_out, miss_count, 2 * sizeof(unsigned long long),
+                                  cudaMemcpyDeviceToHost, stream));
+}
+
+void GpuHashEmbedding::InsertMissingAsync(const int64_t* keys, int64_t n, int64_t* rows,
+                                          long long* host_rows_in_use, cudaStream_t stream) {
+  HashTableInsertMissing(hash_, keys, n, rows, stream);
+  HashTableResolveSlots(hash_, n, rows, stream);
+  HCTR_CUDA_CHECK(cudaMemcpyAsync(host_rows_in_use, hash_.row_count, sizeof(long long),
+                                  cudaMemcpyDeviceToHost, stream));
+}
+
+void GpuHashEmbedding::InitNewRows(int64_t new_rows_in_use, cudaStream_t stream) {
+  HCTR_CHECK(new_rows_in_use >= size_ && new_rows_in_use <= max_rows_,
+             "the hash table's row count went from " << size_ << " to " << new_rows_in_use
+                                                     << " (at most " << max_rows_ << ")");
+  InitRows(opt_, view_, row_keys_.as<int64_t>(), size_, new_rows_in_use, seed_, InitBound(), step_,
+           stream);
+  size_ = new_rows_in_use;
 }
 
 int64_t GpuHashEmbedding::Forward(const int64_t* keys, int64_t n, const int64_t* row_splits,
@@ -208,10 +222,10 @@ int64_t GpuHashEmbedding::Forward(const int64_t* keys, int64_t n, const int64_t*
                                   cudaStream_t stream) {
   CheckBatch(n, num_bags);
   lookup_rows_.Reserve(static_cast<size_t>(std::max<int64_t>(n, 1)) * sizeof(int64_t));
-  const int64_t misses = LookupRowsImpl(keys, n, training, lookup_rows_.as<int64_t>(), row_splits,
-                                        num_bags, stream);
-  EmbeddingForward(view_.weights, vec_, lookup_rows_.as<int64_t>(), row_splits, num_bags,
-                   combiner, out, stream);
+  const int64_t misses =
+      LookupRowsImpl(keys, n, training, lookup_rows_.as<int64_t>(), row_splits, num_bags, stream);
+  EmbeddingForward(view_.weights, vec_, lookup_rows_.as<int64_t>(), row_splits, num_bags, combiner,
+                   out, stream);
   return misses;
 }
 
@@ -225,6 +239,29 @@ void GpuHashEmbedding::Apply(const int64_t* keys, const float* grads, int64_t nu
   ApplyRows(lookup_rows_.as<int64_t>(), grads, num, lr, stream);
 }
 
+int64_t GpuHashEmbedding::DistinctMissing(const int64_t* keys, const int64_t* rows, int64_t n,
+                                          int64_t misses, cudaStream_t stream) {
+  const size_t m = static_cast<size_t>(misses);
+  const size_t unique_bytes = SortedUniqueWorkspaceBytes(misses);
+  Carver carve(Scratch(Carver::Align(m * 8) * 2 + Carver::Align(m * 4) +
+                       Carver::Align((m + 1) * 4) + Carver::Align(8) * 2 + unique_bytes));
+  int64_t* missing = carve.take<int64_t>(m);
+  auto* count = carve.take<unsigned long long>(1);
+  UniqueOutputs u{carve.take<int64_t>(m), carve.take<int32_t>(m), carve.take<int32_t>(m + 1),
+                  carve.take<int64_t>(1)};
+  HCTR_CUDA_CHECK(cudaMemsetAsync(count, 0, sizeof(*count), stream));
+  CompactMissingKeys(keys, rows, n, missing, count, stream);
+  SortedUnique(missing, misses, carve.take<char>(unique_bytes), unique_bytes, u, stream);
+  return ReadScalar<int64_t>(u.num_unique, stream);
+}
+
+int64_t GpuHashEmbedding::CountNewKeys(const int64_t* keys, int64_t n, cudaStream_t stream) {
+  lookup_rows_.Reserve(static_cast<size_t>(std::max<int64_t>(n, 1)) * sizeof(int64_t));
+  int64_t* rows = lookup_rows_.as<int64_t>();
+  const int64_t misses = LookupRows(keys, n, /*training=*/false, rows, stream);
+  return misses == 0 ? 0 : DistinctMissing(keys, rows, n, misses, stream);
+}
+
 void GpuHashEmbedding::Clear(cudaStream_t stream) {
   HashTableClear(hash_, stream);
   HCTR_CUDA_CHECK(cudaStreamSynchronize(stream));
@@ -233,28 +270,21 @@ void GpuHashEmbedding::Clear(cudaStream_t stream) {
 
 // ---------------------------------------------------------------------------------------------
 
-namespace {
-int64_t SumSlots(const std::vector<int64_t>& sizes) {
-  HCTR_CHECK(!sizes.empty(), "slot_size_array must name at least one slot");
-  int64_t total = 0;
-  for (size_t s = 0; s < sizes.size(); ++s) {
-    HCTR_CHECK(sizes[s] > 0, "slot_size_array[" << s << "] must be positive; received "
-                                                << sizes[s]);
-    total += sizes[s];
-  }
-  return total;
-}
-}  // namespace
-
 GpuOneHotEmbedding::GpuOneHotEmbedding(const std::vector<int64_t>& slot_sizes, int vec,
                                        uint64_t seed, const OptimizerParams& opt,
                                        cudaStream_t stream)
-    : GpuEmbeddingTable(SumSlots(slot_sizes), vec, seed, opt), slot_sizes_(slot_sizes) {
+    : GpuEmbeddingTable(CheckedOneHotRows(slot_sizes), vec, seed, opt),
+      slot_sizes_(slot_sizes),
+      slot_key_limits_(OneHotSlotKeyLimits(slot_sizes)) {
   std::vector<int64_t> offsets(slot_sizes.size() + 1, 0);
   for (size_t s = 0; s < slot_sizes.size(); ++s) offsets[s + 1] = offsets[s] + slot_sizes[s];
   slot_offsets_.Reserve(offsets.size() * sizeof(int64_t));
   HCTR_CUDA_CHECK(cudaMemcpyAsync(slot_offsets_.as<int64_t>(), offsets.data(),
                                   offsets.size() * sizeof(int64_t), cudaMemcpyHostToDevice,
+                                  stream));
+  slot_limits_.Reserve(slot_key_limits_.size() * sizeof(int64_t));
+  HCTR_CUDA_CHECK(cudaMemcpyAsync(slot_limits_.as<int64_t>(), slot_key_limits_.data(),
+                                  slot_key_limits_.size() * sizeof(int64_t), cudaMemcpyHostToDevice,
                                   stream));
   // Row r is initialised as the hash table would initialise key r.
   std::vector<int64_t> ids(static_cast<size_t>(max_rows_));
@@ -287,35 +317,31 @@ void GpuOneHotEmbedding::MarkSeen(const int64_t* rows, int64_t n, cudaStream_t s
 void GpuOneHotEmbedding::Rows(const int64_t* keys, int64_t n, const int64_t* row_splits,
                               int64_t num_bags, int64_t* rows, cudaStream_t stream) {
   CheckBatch(n, num_bags);
-  HCTR_CHECK(num_bags % slot_num() == 0, "the batch has " << num_bags << " bags, not a multiple of "
-                                                          << slot_num() << " slots");
+  HCTR_CHECK(num_bags % slot_num() == 0,
+             "the batch has " << num_bags << " bags, not a multiple of " << slot_num() << " slots");
   CheckRowSplits(row_splits, num_bags, n, stream);
   if (n == 0) return;
   auto* first_bad = counters_.as<unsigned long long>();
   const unsigned long long none = static_cast<unsigned long long>(n);
-  HCTR_CUDA_CHECK(
-      cudaMemcpyAsync(first_bad, &none, sizeof(none), cudaMemcpyHostToDevice, stream));
-  OneHotRows(keys, n, row_splits, num_bags, slot_num(), slot_offsets_.as<int64_t>(), rows,
-             first_bad, stream);
+  HCTR_CUDA_CHECK(cudaMemcpyAsync(first_bad, &none, sizeof(none), cudaMemcpyHostToDevice, stream));
+  OneHotRows(keys, n, row_splits, num_bags, slot_num(), slot_offsets_.as<int64_t>(),
+             slot_limits_.as<int64_t>(), rows, first_bad, stream);
   const auto bad = ReadScalar<unsigned long long>(first_bad, stream);
   if (bad < none) {
     const int64_t key = ReadScalar<int64_t>(keys + bad, stream);
     std::vector<int64_t> splits(static_cast<size_t>(num_bags) + 1);
     HCTR_CUDA_CHECK(cudaMemcpy(splits.data(), row_splits, splits.size() * sizeof(int64_t),
                                cudaMemcpyDeviceToHost));
-    const int64_t bag = std::upper_bound(splits.begin(), splits.end(),
-                                         static_cast<int64_t>(bad)) - splits.begin() - 1;
+    const int64_t bag = std::upper_bound(splits.begin(), splits.end(), static_cast<int64_t>(bad)) -
+                        splits.begin() - 1;
     const int64_t slot = bag % slot_num();
-    HCTR_FAIL(ErrorCode::kOutOfRange,
-              "key " << key << " (value " << bad << ", slot " << slot
-                     << ") is outside [0, " << slot_sizes_[slot]
-                     << ") given by slot_size_array for LocalizedSlotSparseEmbeddingOneHot");
+    ThrowOneHotKeyOutOfRange(key, slot, bag / slot_num(), slot_key_limits_[slot]);
   }
 }
 
 int64_t GpuOneHotEmbedding::Forward(const int64_t* keys, int64_t n, const int64_t* row_splits,
-                                    int64_t num_bags, Combiner combiner, bool training,
-                                    float* out, cudaStream_t stream) {
+                                    int64_t num_bags, Combiner combiner, bool training, float* out,
+                                    cudaStream_t stream) {
   lookup_rows_.Reserve(static_cast<size_t>(std::max<int64_t>(n, 1)) * sizeof(int64_t));
   int64_t* rows = lookup_rows_.as<int64_t>();
   Rows(keys, n, row_splits, num_bags, rows, stream);

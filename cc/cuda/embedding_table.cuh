@@ -62,8 +62,7 @@ class GpuEmbeddingTable {
   int64_t step_lr_capacity_ = 0;
 
   // Throws when row_splits is not a CSR split of n keys (synchronises the stream).
-  void CheckRowSplits(const int64_t* row_splits, int64_t num_bags, int64_t n,
-                      cudaStream_t stream);
+  void CheckRowSplits(const int64_t* row_splits, int64_t num_bags, int64_t n, cudaStream_t stream);
 };
 
 class GpuHashEmbedding : public GpuEmbeddingTable {
@@ -90,7 +89,26 @@ class GpuHashEmbedding : public GpuEmbeddingTable {
   // Removes every key (checkpoint import refills the table through LookupRows).
   void Clear(cudaStream_t stream);
 
+  // Number of distinct keys of keys (n) not in the table (checks the reserved key too).
+  int64_t CountNewKeys(const int64_t* keys, int64_t n, cudaStream_t stream);
+
+  // The steps of a training LookupRows without its read-backs, for a caller that drives several
+  // tables (one per GPU) and synchronises them together (cc/cuda/sharded_embedding.cu):
+  // FindRowsAsync: rows[i] = row of keys[i] or -1; host_out[0] = misses, host_out[1] = nonzero
+  // when a key is the reserved kEmptyKey, once the stream gets there (host_out: pinned memory).
+  void FindRowsAsync(const int64_t* keys, int64_t n, int64_t* rows, unsigned long long* host_out,
+                     cudaStream_t stream);
+  // Inserts the keys whose rows[i] == -1 (the caller checked the room) and resolves rows;
+  // *host_rows_in_use (pinned) gets the new row count once the stream gets there.
+  void InsertMissingAsync(const int64_t* keys, int64_t n, int64_t* rows,
+                          long long* host_rows_in_use, cudaStream_t stream);
+  // Then, with that count read: initialises the new rows [rows_in_use(), new_rows_in_use).
+  void InitNewRows(int64_t new_rows_in_use, cudaStream_t stream);
+
  private:
+  // Distinct keys among the `misses` positions with rows[i] == -1.
+  int64_t DistinctMissing(const int64_t* keys, const int64_t* rows, int64_t n, int64_t misses,
+                          cudaStream_t stream);
   // LookupRows that also validates row_splits (when given) within the same read-back.
   int64_t LookupRowsImpl(const int64_t* keys, int64_t n, bool training, int64_t* rows,
                          const int64_t* row_splits, int64_t num_bags, cudaStream_t stream);
@@ -109,7 +127,7 @@ class GpuOneHotEmbedding : public GpuEmbeddingTable {
   int64_t rows_in_use() const override { return max_rows_; }
   int slot_num() const { return static_cast<int>(slot_sizes_.size()); }
 
-  // rows[i] = keys[i] + offset of its slot; throws kOutOfRange naming the first bad key.
+  // rows[i] = keys[i] + offset of its slot; throws kInvalidArgument naming the first bad key.
   void Rows(const int64_t* keys, int64_t n, const int64_t* row_splits, int64_t num_bags,
             int64_t* rows, cudaStream_t stream);
 
@@ -119,6 +137,9 @@ class GpuOneHotEmbedding : public GpuEmbeddingTable {
 
   // (max_rows) 1 for rows seen in training: the rows the CPU core would hold.
   const uint8_t* seen() const { return seen_.as<uint8_t>(); }
+  // Device arrays for OneHotRows: (slot_num + 1) prefix sums and (slot_num) key limits.
+  const int64_t* slot_offsets() const { return slot_offsets_.as<int64_t>(); }
+  const int64_t* slot_limits() const { return slot_limits_.as<int64_t>(); }
 
   // Checkpoint import: every row back to its initial value (last_step = step()), none seen;
   // then MarkSeen(rows) creates the imported rows as a training lookup would.
@@ -126,8 +147,8 @@ class GpuOneHotEmbedding : public GpuEmbeddingTable {
   void MarkSeen(const int64_t* rows, int64_t n, cudaStream_t stream);
 
  private:
-  std::vector<int64_t> slot_sizes_;
-  DeviceBuffer slot_offsets_, row_ids_, lookup_rows_, seen_;
+  std::vector<int64_t> slot_sizes_, slot_key_limits_;
+  DeviceBuffer slot_offsets_, slot_limits_, row_ids_, lookup_rows_, seen_;
 };
 
 }  // namespace cuda

@@ -9,17 +9,6 @@ namespace hugectr_tf {
 namespace cuda {
 namespace {
 
-// murmur3's 64-bit finaliser: spreads consecutive keys over the table.
-__device__ inline uint64_t HashKey(int64_t key) {
-  uint64_t h = static_cast<uint64_t>(key);
-  h ^= h >> 33;
-  h *= 0xFF51AFD7ED558CCDULL;
-  h ^= h >> 33;
-  h *= 0xC4CEB9FE1A85EC53ULL;
-  h ^= h >> 33;
-  return h;
-}
-
 __global__ void ClearKernel(HashSlot* slots, int64_t capacity) {
   for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < capacity;
        i += (int64_t)gridDim.x * blockDim.x) {
@@ -42,7 +31,7 @@ __global__ void FindKernel(HashTableView t, const int64_t* __restrict__ keys, in
       ++misses;
       continue;
     }
-    uint64_t s = HashKey(key) & mask;
+    uint64_t s = MixKey64(key) & mask;
     int64_t row = -1;
     while (true) {
       // One 16-byte load per probe: key and row share a sector.
@@ -67,7 +56,7 @@ __global__ void InsertKernel(HashTableView t, const int64_t* __restrict__ keys, 
        i += (int64_t)gridDim.x * blockDim.x) {
     if (rows[i] != -1) continue;
     const long long key = keys[i];
-    uint64_t s = HashKey(key) & mask;
+    uint64_t s = MixKey64(key) & mask;
     while (true) {
       long long cur = *reinterpret_cast<volatile long long*>(&t.slots[s].key);
       if (cur == kEmptyKey) {

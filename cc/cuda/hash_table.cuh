@@ -37,13 +37,13 @@ void HashTableClear(const HashTableView& t, cudaStream_t stream);
 // Find-only: rows[i] = row of keys[i] or -1. Adds the number of misses to *miss_count and sets
 // *bad_key to 1 when a key equals the reserved kEmptyKey.
 void HashTableFind(const HashTableView& t, const int64_t* keys,  // (n)
-                   int64_t n, int64_t* rows,                      // (n)
+                   int64_t n, int64_t* rows,                     // (n)
                    unsigned long long* miss_count, int* bad_key, cudaStream_t stream);
 
 // For every i with rows[i] == -1 (a miss of HashTableFind): insert-or-find keys[i]. The thread
 // that inserts writes the new row; others write -(slot + 2). Call ResolveSlots next.
 void HashTableInsertMissing(const HashTableView& t, const int64_t* keys,  // (n)
-                            int64_t n, int64_t* rows,                      // (n) in/out
+                            int64_t n, int64_t* rows,                     // (n) in/out
                             cudaStream_t stream);
 
 // rows[i] <= -2 becomes the row published in slot -(rows[i] + 2).

@@ -11,14 +11,14 @@ namespace {
 __global__ void OneHotRowsKernel(const int64_t* __restrict__ keys, int64_t n,
                                  const int64_t* __restrict__ row_splits, int64_t num_bags,
                                  int slot_num, const int64_t* __restrict__ slot_offsets,
+                                 const int64_t* __restrict__ slot_limits,
                                  int64_t* __restrict__ rows, unsigned long long* first_bad) {
   for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n;
        i += (int64_t)gridDim.x * blockDim.x) {
     const int64_t slot = BagOfPosition(row_splits, num_bags, i) % slot_num;
     const int64_t key = keys[i];
-    const int64_t lo = slot_offsets[slot], hi = slot_offsets[slot + 1];
-    if (key >= 0 && key < hi - lo) {
-      rows[i] = lo + key;
+    if (key >= 0 && key < slot_limits[slot]) {
+      rows[i] = slot_offsets[slot] + key;
     } else {
       rows[i] = -1;
       atomicMin(first_bad, static_cast<unsigned long long>(i));
@@ -54,8 +54,8 @@ __global__ void InferenceRowsKernel(int64_t* __restrict__ rows, int64_t n,
 
 }  // namespace
 
-void OneHotMarkSeen(const int64_t* rows, int64_t n, uint8_t* seen, int64_t* last_step,
-                    int64_t step, cudaStream_t stream) {
+void OneHotMarkSeen(const int64_t* rows, int64_t n, uint8_t* seen, int64_t* last_step, int64_t step,
+                    cudaStream_t stream) {
   if (n == 0) return;
   MarkSeenKernel<<<GridFor(n), kBlock, 0, stream>>>(rows, n, seen, last_step, step);
   HCTR_CUDA_CHECK_LAUNCH();
@@ -69,11 +69,11 @@ void OneHotInferenceRows(int64_t* rows, int64_t n, const uint8_t* seen,
 }
 
 void OneHotRows(const int64_t* keys, int64_t n, const int64_t* row_splits, int64_t num_bags,
-                int slot_num, const int64_t* slot_offsets, int64_t* rows,
-                unsigned long long* first_bad, cudaStream_t stream) {
+                int slot_num, const int64_t* slot_offsets, const int64_t* slot_limits,
+                int64_t* rows, unsigned long long* first_bad, cudaStream_t stream) {
   if (n == 0) return;
   OneHotRowsKernel<<<GridFor(n), kBlock, 0, stream>>>(keys, n, row_splits, num_bags, slot_num,
-                                                      slot_offsets, rows, first_bad);
+                                                      slot_offsets, slot_limits, rows, first_bad);
   HCTR_CUDA_CHECK_LAUNCH();
 }
 

@@ -8,10 +8,6 @@ namespace hugectr_tf {
 namespace cuda {
 namespace {
 
-#define HCTR_GRID_LOOP(i, n)                                                    \
-  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < (n); \
-       i += (int64_t)gridDim.x * blockDim.x)
-
 __global__ void InverseKernel(const int64_t* __restrict__ ids, int64_t n,
                               const int64_t* __restrict__ unique, int64_t num_unique,
                               int64_t* __restrict__ inverse) {
@@ -80,6 +76,21 @@ __global__ void CountKernel(const uint8_t* __restrict__ flags, int64_t n,
   if (local) atomicAdd(count, local);
 }
 
+__global__ void FirstIndexOfNewRowKernel(const int64_t* __restrict__ rows, int64_t n,
+                                         int64_t first_new_row, int64_t num_new,
+                                         unsigned long long* first_index) {
+  HCTR_GRID_LOOP(i, n) {
+    const int64_t r = rows[i] - first_new_row;
+    if (r >= 0 && r < num_new) atomicMin(first_index + r, (unsigned long long)i);
+  }
+}
+
+__global__ void SlotOfFirstIndexKernel(const unsigned long long* __restrict__ first_index,
+                                       const int64_t* __restrict__ slots, int64_t first_new_row,
+                                       int64_t num_new, int64_t* __restrict__ slot_ids) {
+  HCTR_GRID_LOOP(j, num_new) { slot_ids[first_new_row + j] = slots[first_index[j]]; }
+}
+
 template <typename T>
 void Scatter(const T* src, const int64_t* index, int64_t n, int64_t width, T* dst,
              cudaStream_t stream) {
@@ -97,10 +108,9 @@ void InverseFromUnique(const int64_t* ids, int64_t n, const int64_t* unique, int
   HCTR_CUDA_CHECK_LAUNCH();
 }
 
-void RecordNewRowSlots(const int64_t* rows_of_unique, const UniqueOutputs& u,
-                       int64_t num_unique, const int64_t* row_splits, int64_t num_bags,
-                       int64_t slot_num, int64_t first_new_row, int64_t* slot_ids,
-                       cudaStream_t stream) {
+void RecordNewRowSlots(const int64_t* rows_of_unique, const UniqueOutputs& u, int64_t num_unique,
+                       const int64_t* row_splits, int64_t num_bags, int64_t slot_num,
+                       int64_t first_new_row, int64_t* slot_ids, cudaStream_t stream) {
   if (num_unique == 0) return;
   NewRowSlotsKernel<<<GridFor(num_unique), kBlock, 0, stream>>>(
       rows_of_unique, u, num_unique, row_splits, num_bags, slot_num, first_new_row, slot_ids);
@@ -133,13 +143,25 @@ void ScatterRows(const float* src, const int64_t* index, int64_t n, int64_t widt
   Scatter(src, index, n, width, dst, stream);
 }
 
-void ScatterRows(const int64_t* src, const int64_t* index, int64_t n, int64_t width,
-                 int64_t* dst, cudaStream_t stream) {
+void ScatterRows(const int64_t* src, const int64_t* index, int64_t n, int64_t width, int64_t* dst,
+                 cudaStream_t stream) {
   Scatter(src, index, n, width, dst, stream);
 }
 
-void CountNonZero(const uint8_t* flags, int64_t n, unsigned long long* count,
-                  cudaStream_t stream) {
+void RecordFirstSlots(const int64_t* rows, const int64_t* slots, int64_t n, int64_t first_new_row,
+                      int64_t num_new, unsigned long long* first_index, int64_t* slot_ids,
+                      cudaStream_t stream) {
+  if (num_new <= 0) return;
+  HCTR_CUDA_CHECK(cudaMemsetAsync(first_index, 0xFF, num_new * sizeof(unsigned long long), stream));
+  FirstIndexOfNewRowKernel<<<GridFor(n), kBlock, 0, stream>>>(rows, n, first_new_row, num_new,
+                                                              first_index);
+  HCTR_CUDA_CHECK_LAUNCH();
+  SlotOfFirstIndexKernel<<<GridFor(num_new), kBlock, 0, stream>>>(first_index, slots, first_new_row,
+                                                                  num_new, slot_ids);
+  HCTR_CUDA_CHECK_LAUNCH();
+}
+
+void CountNonZero(const uint8_t* flags, int64_t n, unsigned long long* count, cudaStream_t stream) {
   if (n == 0) return;
   CountKernel<<<GridFor(n), kBlock, 0, stream>>>(flags, n, count);
   HCTR_CUDA_CHECK_LAUNCH();

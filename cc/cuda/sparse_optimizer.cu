@@ -48,8 +48,8 @@ __device__ inline void Step(const Hyper& h, float g, float lr, float& w, float* 
     }
     case OptimizerType::kAdam: {
       const float m = __fadd_rn(__fmul_rn(h.beta1, *s0), __fmul_rn(__fsub_rn(1.0f, h.beta1), g));
-      const float v = __fadd_rn(__fmul_rn(h.beta2, *s1),
-                                __fmul_rn(__fmul_rn(__fsub_rn(1.0f, h.beta2), g), g));
+      const float v =
+          __fadd_rn(__fmul_rn(h.beta2, *s1), __fmul_rn(__fmul_rn(__fsub_rn(1.0f, h.beta2), g), g));
       *s0 = m;
       *s1 = v;
       w = __fsub_rn(w, __fdiv_rn(__fmul_rn(lr, m), __fadd_rn(__fsqrt_rn(v), h.epsilon)));
@@ -80,10 +80,10 @@ __device__ inline void UpdateUnit(const Hyper& h, const RowPtrs<VecT>& t, int64_
   if (t.s1) t.s1[idx] = s1;
 }
 
-#define HCTR_FOR_EACH_GROUP(index, limit)                                                  \
-  const int lane = threadIdx.x % group;                                                    \
-  const int64_t groups_per_grid = (int64_t)gridDim.x * (blockDim.x / group);               \
-  for (int64_t index = blockIdx.x * (int64_t)(blockDim.x / group) + threadIdx.x / group;   \
+#define HCTR_FOR_EACH_GROUP(index, limit)                                                \
+  const int lane = threadIdx.x % group;                                                  \
+  const int64_t groups_per_grid = (int64_t)gridDim.x * (blockDim.x / group);             \
+  for (int64_t index = blockIdx.x * (int64_t)(blockDim.x / group) + threadIdx.x / group; \
        index < (limit); index += groups_per_grid)
 
 template <typename VecT>
@@ -136,8 +136,8 @@ template <typename VecT>
 __global__ void LazyGlobalKernel(Hyper h, RowPtrs<VecT> t, int64_t units, int group,
                                  const int64_t* __restrict__ last_step,
                                  const float* __restrict__ step_lr, int64_t step,
-                                 const int64_t* __restrict__ rows,
-                                 const VecT* __restrict__ grads, int64_t num) {
+                                 const int64_t* __restrict__ rows, const VecT* __restrict__ grads,
+                                 int64_t num) {
   HCTR_FOR_EACH_GROUP(k, num) {
     const int64_t r = rows[k];
     const int64_t first_missed = h.zero_noop ? step : last_step[r] + 1;
@@ -176,8 +176,8 @@ __global__ void InitRowsKernel(TableView t, const int64_t* __restrict__ row_keys
 }
 
 Hyper MakeHyper(const OptimizerParams& p) {
-  return Hyper{p.type, p.beta1, p.beta2, p.epsilon, p.momentum_factor,
-               ::hugectr_tf::ZeroGradientIsNoOp(p.type)};
+  return Hyper{p.type,    p.beta1,           p.beta2,
+               p.epsilon, p.momentum_factor, ::hugectr_tf::ZeroGradientIsNoOp(p.type)};
 }
 
 }  // namespace
@@ -252,8 +252,8 @@ void InitRows(const OptimizerParams& p, const TableView& t, const int64_t* row_k
               int64_t end, uint64_t seed, float bound, int64_t step_now, cudaStream_t stream) {
   if (end <= begin) return;
   const float accu = p.type == OptimizerType::kAdagrad ? p.initial_accu_value : 0.f;
-  InitRowsKernel<<<GridFor((end - begin) * t.vec), kBlock, 0, stream>>>(t, row_keys, begin, end,
-                                                                       seed, bound, accu, step_now);
+  InitRowsKernel<<<GridFor((end - begin) * t.vec), kBlock, 0, stream>>>(
+      t, row_keys, begin, end, seed, bound, accu, step_now);
   HCTR_CUDA_CHECK_LAUNCH();
 }
 

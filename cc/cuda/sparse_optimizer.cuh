@@ -1,6 +1,6 @@
 #pragma once
 // Sparse optimizer updates (SGD, MomentumSGD, Nesterov, Adagrad, Adam) with the Local, Global and
-// LazyGlobal update types of EMBEDDING_SEMANTICS.md.
+// LazyGlobal update types of docs/EMBEDDING_SEMANTICS.md.
 
 #include <cuda_runtime.h>
 

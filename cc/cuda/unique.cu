@@ -70,8 +70,8 @@ size_t SortedUniqueWorkspaceBytes(int64_t n) {
 void SortedUnique(const int64_t* keys, int64_t n, void* workspace, size_t workspace_bytes,
                   const UniqueOutputs& out, cudaStream_t stream) {
   const size_t need = SortedUniqueWorkspaceBytes(n);
-  HCTR_CHECK(workspace_bytes >= need, "SortedUnique needs " << need << " workspace bytes, got "
-                                                            << workspace_bytes);
+  HCTR_CHECK(workspace_bytes >= need,
+             "SortedUnique needs " << need << " workspace bytes, got " << workspace_bytes);
   if (n == 0) {
     HCTR_CUDA_CHECK(cudaMemsetAsync(out.num_unique, 0, sizeof(int64_t), stream));
     HCTR_CUDA_CHECK(cudaMemsetAsync(out.segment_starts, 0, sizeof(int32_t), stream));

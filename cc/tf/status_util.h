@@ -11,7 +11,10 @@ inline absl::Status ToStatus(const Error& e) {
     case ErrorCode::kInvalidArgument:
       return absl::InvalidArgumentError(e.what());
     case ErrorCode::kOutOfRange:
-      return absl::OutOfRangeError(e.what());
+      // A value outside its range is a bad argument to the op. TensorFlow's OutOfRange means
+      // "end of input": tf.data and Keras stop reading on it without an error, so a core error
+      // must never surface as OutOfRange.
+      return absl::InvalidArgumentError(e.what());
     case ErrorCode::kResourceExhausted:
       return absl::ResourceExhaustedError(e.what());
     case ErrorCode::kDataLoss:

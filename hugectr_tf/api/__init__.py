@@ -4,9 +4,16 @@ The enums and parameter objects live in `hugectr_tf.config` (the bottom of the p
 facade adds `Model` on top of them.
 """
 
+from hugectr_tf.api.lr_scheduler import LearningRateScheduler
 from hugectr_tf.api.model import Model
+from hugectr_tf.api.oversubscription import ModelOversubscriber
 from hugectr_tf.config import (
+    Activation_t,
+    Alignment_t,
+    AllReduceAlgo,
+    AsyncParam,
     Check_t,
+    CommunicationType,
     CreateMOS,
     CreateOptimizer,
     CreateSolver,
@@ -14,7 +21,11 @@ from hugectr_tf.config import (
     DataReaderSparseParam,
     DataReaderType_t,
     DenseLayer,
+    DeviceLayout,
     Embedding_t,
+    FcPosition_t,
+    HybridEmbeddingParam,
+    HybridEmbeddingType,
     Initializer_t,
     Input,
     Layer_t,
@@ -28,23 +39,40 @@ from hugectr_tf.config import (
     SparseEmbedding,
     Update_t,
 )
+from hugectr_tf.data import DataReader
+
+# HugeCTR names its reader classes by key type; `Model.get_data_reader_*` returns them.
+DataReader32 = DataReader64 = DataReader
 
 __all__ = [
+    "Activation_t",
+    "Alignment_t",
+    "AllReduceAlgo",
+    "AsyncParam",
     "Check_t",
+    "CommunicationType",
     "CreateMOS",
     "CreateOptimizer",
     "CreateSolver",
+    "DataReader32",
+    "DataReader64",
     "DataReaderParams",
     "DataReaderSparseParam",
     "DataReaderType_t",
     "DenseLayer",
+    "DeviceLayout",
     "Embedding_t",
+    "FcPosition_t",
+    "HybridEmbeddingParam",
+    "HybridEmbeddingType",
     "Initializer_t",
     "Input",
     "Layer_t",
+    "LearningRateScheduler",
     "LrPolicy_t",
     "MetricsType",
     "Model",
+    "ModelOversubscriber",
     "ModelOversubscriberParams",
     "OptParamsPy",
     "Optimizer_t",

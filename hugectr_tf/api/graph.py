@@ -2,13 +2,28 @@
 
 A bottom name that does not exist, a repeated top name or a shape a layer cannot take fails in
 `add` with the layer type and names, as HugeCTR fails while parsing its graph.
+
+Keras shapes leave the batch dimension open, but HugeCTR's layers may change the row count
+(DeepFM's Reshape `[B, 26, 11] -> [B*26, 11]`, DIN's Scale `[B, 36] -> [B*10, 36]`). The graph
+follows each tensor's rows per sample by running every layer's shape function on one sample, so
+that layers mixing row counts and a loss that would see more rows than labels fail in `add`.
 """
 
 import keras
 
 from hugectr_tf.api import graph_json
+from hugectr_tf.api.fused_buffers import used_bottoms_and_outputs
+from hugectr_tf.api.no_counterpart import note_async_io, note_hybrid_embedding_param
 from hugectr_tf.api.slot_offsets import RemoveSlotOffsets, reader_slot_offsets
-from hugectr_tf.config import LOSS_LAYERS, DenseLayer, Embedding_t, Input, Layer_t, SparseEmbedding
+from hugectr_tf.config import (
+    LOSS_LAYERS,
+    DataReaderType_t,
+    DenseLayer,
+    Embedding_t,
+    Input,
+    Layer_t,
+    SparseEmbedding,
+)
 from hugectr_tf.keras.layers import SparseEmbedding as KerasSparseEmbedding
 from hugectr_tf.keras.layers import from_dense_layer
 
@@ -28,6 +43,8 @@ class ModelGraph:
 
     def __init__(self, reader_params, optimizer, learning_rate, seed):
         self._reader_params = reader_params
+        if reader_params.data_reader_type == DataReaderType_t.RawAsync:
+            note_async_io(reader_params.async_param)
         self._optimizer = optimizer
         self._learning_rate = learning_rate
         self._seed = seed
@@ -40,6 +57,7 @@ class ModelGraph:
         self.loss_layer = None
         self.model_inputs = {}  # name -> keras.Input
         self._tensors = {}  # name -> KerasTensor (label: None, it is not a model input)
+        self._rows = {}  # name -> rows per sample (1 unless a layer changed the row count)
 
     # ----------------------------------------------------------------------------- adding
     def add(self, layer):
@@ -68,6 +86,7 @@ class ModelGraph:
         ]:
             self._claim_name(name, "Input")
             self._tensors[name] = None
+            self._rows[name] = 1
         if inp.dense_dim > 0:
             dense = keras.Input(shape=(inp.dense_dim,), name=inp.dense_name, dtype="float32")
             self._tensors[inp.dense_name] = dense
@@ -95,13 +114,20 @@ class ModelGraph:
                 f"{names}. Received: bottom_name={emb.bottom_name!r}"
             )
         self._claim_name(emb.sparse_embedding_name, what)
+        table_type = emb.embedding_type
+        if table_type == Embedding_t.HybridSparseEmbedding:
+            # HugeCTR's hybrid embedding is one table over slot_size_array whose frequent rows
+            # it replicates and infrequent rows it shards: on one device, a OneHot table.
+            table_type = Embedding_t.LocalizedSlotSparseEmbeddingOneHot
+            note_hybrid_embedding_param(emb.hybrid_embedding_param)
         layer = KerasSparseEmbedding(
             embedding_vec_size=emb.embedding_vec_size,
             slot_num=param.slot_num,
             combiner=emb.combiner,
-            workspace_size_per_gpu_in_mb=emb.workspace_size_per_gpu_in_mb,
+            # Slot-sized tables (OneHot, Hybrid) ignore the workspace, which may then be 0.
+            workspace_size_per_gpu_in_mb=emb.workspace_size_per_gpu_in_mb or 1,
             optimizer=emb.optimizer or self._optimizer,
-            embedding_type=emb.embedding_type,
+            embedding_type=table_type,
             slot_size_array=list(emb.slot_size_array) or None,
             learning_rate=self._learning_rate,
             seed=self._seed + len(self.embedding_layers),
@@ -109,9 +135,10 @@ class ModelGraph:
         )
         keys = self._tensors[emb.bottom_name]
         offsets = reader_slot_offsets(self._reader_params, self.input, emb.bottom_name)
-        if emb.embedding_type == Embedding_t.LocalizedSlotSparseEmbeddingOneHot and offsets:
+        if emb.sized_by_slots and offsets:
             keys = RemoveSlotOffsets(offsets, name=f"{emb.sparse_embedding_name}_local_keys")(keys)
         self._tensors[emb.sparse_embedding_name] = layer(keys)
+        self._rows[emb.sparse_embedding_name] = 1
         self.embedding_params.append(emb)
         self.embedding_layers.append(layer)
 
@@ -131,20 +158,25 @@ class ModelGraph:
         if self.input.label_name in d.bottom_names:
             raise ValueError(f"{what}: only a loss layer may take the label as a bottom")
         layer = _keras_layer(d, what)
-        inputs = [self._tensors[n] for n in d.bottom_names]
+        bottoms, made = used_bottoms_and_outputs(d, what)
+        inputs = [self._tensors[n] for n in bottoms]
         takes_list = len(inputs) > 1 or d.layer_type in _LIST_INPUT_LAYERS
         try:
             outputs = layer(inputs if takes_list else inputs[0])
         except Exception as err:  # Keras raises several types; keep the layer in the message
             raise ValueError(f"{what}: {err}") from err
         outputs = list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
-        if len(outputs) != len(d.top_names):
+        if len(outputs) != made:
             raise ValueError(
-                f"{what}: the layer gives {len(outputs)} outputs but {len(d.top_names)} top "
-                "names were given"
+                f"{what}: the layer gives {len(outputs)} outputs but {made} top names were given"
             )
-        for name, tensor in zip(d.top_names, outputs):
+        rows = self._rows_per_sample(bottoms, layer, takes_list, made, what)
+        # HugeCTR's fused layers name extra tops for their internal buffers: the one output.
+        outputs += outputs[-1:] * (len(d.top_names) - made)
+        rows += rows[-1:] * (len(d.top_names) - made)
+        for name, tensor, count in zip(d.top_names, outputs, rows):
             self._tensors[name] = tensor
+            self._rows[name] = count
         self.dense_params.append(d)
         self.dense_layers.append(layer)
 
@@ -156,13 +188,51 @@ class ModelGraph:
                 f"{what}: a loss layer takes [prediction, {self.input.label_name!r}] as bottoms. "
                 f"Received: bottom_names={d.bottom_names}"
             )
-        if self._tensors[d.bottom_names[0]] is None:
-            raise ValueError(f"{what}: {d.bottom_names[0]!r} is not a computed tensor")
+        prediction = d.bottom_names[0]
+        if self._tensors[prediction] is None:
+            raise ValueError(f"{what}: {prediction!r} is not a computed tensor")
+        if self._rows[prediction] != 1:
+            shape = self._shape_per_batch(prediction)
+            raise ValueError(
+                f"{what}: the loss would see more rows than labels: the prediction "
+                f"{prediction!r} has shape {shape} ({self._rows[prediction]} rows per sample) "
+                f"but the label {self.input.label_name!r} has shape (B, {self.input.label_dim}). "
+                "Reshape the prediction back to one row per sample first."
+            )
         self.loss_layer = _keras_layer(d, what)
         self.loss_param = d
         self._tensors[d.top_names[0]] = None
         self.dense_params.append(d)
         self.dense_layers.append(None)
+
+    # ----------------------------------------------------------------------------- rows
+    def _shape_per_batch(self, name):
+        """`name`'s shape with its rows written in terms of the batch size B: "(B*26, 11)"."""
+        rows = self._rows[name]
+        dims = ", ".join(str(d) for d in self._tensors[name].shape[1:])
+        return f"({'B' if rows == 1 else f'B*{rows}'}, {dims})"
+
+    def _rows_per_sample(self, bottoms, layer, takes_list, made, what):
+        """Rows per sample of each output: the layer's shape function run on one sample."""
+        counts = [self._rows[n] for n in bottoms]
+        if len(set(counts)) > 1:
+            shapes = ", ".join(f"{n!r} {self._shape_per_batch(n)}" for n in bottoms)
+            raise ValueError(
+                f"{what}: the bottoms hold different numbers of rows per sample: {shapes}"
+            )
+        tensors = [self._tensors[n] for n in bottoms]
+        if any(getattr(t, "ragged", False) or getattr(t, "sparse", False) for t in tensors):
+            return [1] * made
+        one_sample = [
+            keras.KerasTensor((count, *t.shape[1:]), dtype=t.dtype)
+            for t, count in zip(tensors, counts)
+        ]
+        try:
+            spec = layer.compute_output_spec(one_sample if takes_list else one_sample[0])
+        except ValueError as err:
+            raise ValueError(f"{what}: per sample: {err}") from err
+        specs = list(spec) if isinstance(spec, (list, tuple)) else [spec]
+        return [s.shape[0] for s in specs]
 
     # ----------------------------------------------------------------------------- reading
     @property
@@ -171,6 +241,16 @@ class ModelGraph:
         if self.loss_param is None:
             raise ValueError("Model.compile: the model has no loss layer; add one first")
         return self._tensors[self.loss_param.bottom_names[0]]
+
+    @property
+    def output(self):
+        """What inference predicts: the loss layer's prediction or, in a graph without a loss
+        (HugeCTR's inference JSON, which ends in a Sigmoid), the last dense layer's output."""
+        if self.loss_param is not None:
+            return self.logits
+        if not self.dense_params:
+            raise ValueError("the graph has neither a loss layer nor a dense layer to predict with")
+        return self._tensors[self.dense_params[-1].top_names[0]]
 
     def keras_dense_layers(self):
         """The Keras layers of the dense network (the loss excluded), in add order."""

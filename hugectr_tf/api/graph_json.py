@@ -14,6 +14,7 @@ from hugectr_tf.config import (
     DataReaderSparseParam,
     DenseLayer,
     Embedding_t,
+    HybridEmbeddingParam,
     Input,
     Layer_t,
     Optimizer_t,
@@ -65,6 +66,13 @@ def input_to_json(inp):
 def input_from_json(entry):
     params = []
     for s in entry.get("sparse", []):
+        # Not used by the readers here, but a value HugeCTR does not know is a damaged file.
+        kind = s.get("type", "DistributedSlot")
+        if kind not in ("DistributedSlot", "LocalizedSlot"):
+            raise ValueError(
+                f"sparse input {s.get('top')!r} of the Data layer has type {kind!r}; HugeCTR "
+                "knows 'DistributedSlot' and 'LocalizedSlot'"
+            )
         nnz = s.get("nnz_per_slot", s.get("max_nnz", 1))
         fixed = bool(s.get("is_fixed_length", False))
         params.append(DataReaderSparseParam(s["top"], nnz, fixed, s["slot_num"]))
@@ -105,6 +113,9 @@ def embedding_to_json(emb, optimizer):
     }
     if emb.slot_size_array:
         hparam["slot_size_array"] = list(emb.slot_size_array)
+    if emb.embedding_type == Embedding_t.HybridSparseEmbedding:
+        param = vars(emb.hybrid_embedding_param)
+        hparam.update({name: _to_json_value(value) for name, value in param.items()})
     return {
         "type": emb.embedding_type.value,
         "bottom": emb.bottom_name,
@@ -125,7 +136,16 @@ def embedding_from_json(entry):
         bottom_name=entry["bottom"],
         slot_size_array=list(hparam.get("slot_size_array", [])),
         optimizer=optimizer_from_json(entry["optimizer"]) if "optimizer" in entry else None,
+        **_hybrid_from_json(hparam),
     )
+
+
+def _hybrid_from_json(hparam):
+    """{"hybrid_embedding_param": ...} when the entry holds HugeCTR's hybrid fields, else {}."""
+    names = list(HybridEmbeddingParam.__dataclass_fields__)
+    if not all(n in hparam for n in names):
+        return {}
+    return {"hybrid_embedding_param": HybridEmbeddingParam(*(hparam[n] for n in names))}
 
 
 def _get_path(entry, path):

@@ -7,8 +7,8 @@ and `Model::fit` in HugeCTR/src/pybind/model.cpp), so scripts that parse HugeCTR
     [30d16h06m40s][HUGECTR][INFO]: Evaluation, AUC: 0.773049
     [30d16h06m40s][HUGECTR][INFO]: Eval Time for 49 iters: 3.917215s
 
-The prefix is day of month, hour, minute and second, each two digits; numbers are printed as
-C++'s `std::to_string` prints them (`%f`: six decimals; integers plain).
+The prefix (`api/log.py`) is day of month, hour, minute and second, each two digits; numbers are
+printed as C++'s `std::to_string` prints them (`%f`: six decimals; integers plain).
 
 `FitHistory` keeps what those lines say (the loss of each display interval with its rate and
 time, the metrics of each evaluation) and writes it as a CSV file or TensorBoard event files.
@@ -18,21 +18,9 @@ scalars plugin's metadata), so the `tensorboard` package is needed only to view 
 
 import csv
 import os
-import time
 
 import tensorflow as tf
 from tensorflow.core.framework import summary_pb2
-
-
-def prefix(now=None):
-    """HugeCTR's `MESSAGE_` prefix for local time `now` (seconds since the epoch)."""
-    t = time.localtime(now)
-    return f"[{t.tm_mday:02d}d{t.tm_hour:02d}h{t.tm_min:02d}m{t.tm_sec:02d}s][HUGECTR][INFO]: "
-
-
-def log(message):
-    """Prints one line in HugeCTR's layout."""
-    print(prefix() + message, flush=True)
 
 
 def iter_line(iteration, display, seconds, loss, lr):

@@ -30,11 +30,22 @@ def exact_auc(labels, scores):
     return float((rank_sum - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
 
 
-def hit_rate(labels, scores, threshold=0.5):
-    """Share of positive samples whose predicted probability reaches `threshold`."""
-    labels = np.asarray(labels).reshape(-1) > 0.5
-    scores = np.asarray(scores).reshape(-1)
-    positives = int(labels.sum())
-    if positives == 0:
-        return 0.0
-    return float(np.sum(labels & (scores >= threshold)) / positives)
+HIT_RATE_THRESHOLD = 0.8  # HugeCTR 3.1's metrics.cu: a prediction above 0.8 is "checked"
+
+
+def hit_rate(labels, scores):
+    """HugeCTR 3.1's HitRate: the share of labels equal to 1 among predictions above 0.8.
+
+    HugeCTR counts `checked` = predictions > 0.8 and `hit` = checked and label == 1, and reports
+    hits / checked (the precision of the confident predictions, not a recall). With no prediction
+    above 0.8 the ratio is 0 / 0, which is NaN here as in HugeCTR's float division.
+    """
+    labels = np.asarray(labels, dtype=np.float64).reshape(-1)
+    scores = np.asarray(scores, dtype=np.float64).reshape(-1)
+    if labels.shape != scores.shape:
+        raise ValueError(f"labels and scores differ in size: {labels.size} vs {scores.size}")
+    checked = scores > HIT_RATE_THRESHOLD
+    num_checked = int(checked.sum())
+    if num_checked == 0:
+        return float("nan")
+    return float(np.sum(checked & (labels == 1.0)) / num_checked)

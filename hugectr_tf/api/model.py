@@ -6,12 +6,12 @@ step functions, readers and `fit` (training.py), and persistence.py reads and wr
 files. Inference (`hugectr_tf.inference`) uses the public `network` of a compiled Model.
 """
 
-import keras
 import tensorflow as tf
 
 from hugectr_tf.api import graph_json, model_files, persistence
 from hugectr_tf.api.graph import ModelGraph
-from hugectr_tf.api.history import log
+from hugectr_tf.api.keras_state import PrivateKerasState
+from hugectr_tf.api.log import log
 from hugectr_tf.api.lr_scheduler import LearningRateScheduler
 from hugectr_tf.api.network import Network
 from hugectr_tf.api.oversubscription import ModelOversubscriber, fit_in_passes
@@ -44,8 +44,9 @@ class Model:
         self.reader_params = reader_params
         self.opt_params = opt_params
         self.mos = mos
-        _apply_solver_settings(solver)
-        self.graph = ModelGraph(reader_params, opt_params, solver.lr, solver.seed)
+        self._keras_state = _apply_solver_settings(solver)
+        with self._keras_state.active():
+            self.graph = ModelGraph(reader_params, opt_params, solver.lr, solver.seed)
         self.network = None  # set by compile()
         self._trainer = None
         self._oversubscriber = None  # ModelOversubscriber, made by compile() when mos is given
@@ -65,16 +66,18 @@ class Model:
         """Adds an `Input`, a `SparseEmbedding` or a `DenseLayer`, validating it at once."""
         if self.network is not None:
             raise RuntimeError("Model.add after Model.compile: add every layer before compiling")
-        self.graph.add(layer)
+        with self._keras_state.active():
+            self.graph.add(layer)
 
     def compile(self):
         """Builds the Keras model, the dense optimizer and the training/evaluation steps."""
         if self.network is not None:
             return
-        self.network = Network(self.graph, self.opt_params, self.solver.lr)
-        self._trainer = Trainer(
-            self.solver, self.reader_params, self.network, dense_frozen=self._dense_frozen
-        )
+        with self._keras_state.active():
+            self.network = Network(self.graph, self.opt_params, self.solver.lr)
+            self._trainer = Trainer(
+                self.solver, self.reader_params, self.network, dense_frozen=self._dense_frozen
+            )
         if self.mos is not None:
             self._oversubscriber = ModelOversubscriber(
                 self.mos,
@@ -82,6 +85,12 @@ class Model:
                 self.solver.i64_input_key,
                 iteration=lambda: self.iteration,
             )
+
+    def compile_for_inference(self):
+        """Builds the network for prediction only. The graph may end without a loss layer, as
+        the graph JSON HugeCTR writes for inference does; it then predicts its last layer."""
+        if self.network is None:
+            self.network = Network(self.graph, self.opt_params, self.solver.lr, inference=True)
 
     def summary(self):
         """Prints the layers with their inputs, outputs and output shapes."""
@@ -362,10 +371,12 @@ def _check_mos_reader(solver, reader_params):
 
 
 def _apply_solver_settings(solver):
-    keras.utils.set_random_seed(solver.seed)
-    # TF32 only matters on Ampere+ GPUs; on CPUs TensorFlow ignores it.
+    """Applies the Solver's process-wide settings; returns the Model's private dtype policy and
+    random streams (keras_state.py), so the user's global Keras state is left alone."""
+    # TF32 only matters on Ampere+ GPUs; on CPUs TensorFlow ignores it. Like HugeCTR's solver
+    # setting it applies to the whole process (TensorFlow has no per-model switch).
     tf.config.experimental.enable_tensor_float_32_execution(solver.enable_tf32_compute)
-    policy = "mixed_float16" if solver.use_mixed_precision else "float32"
-    keras.mixed_precision.set_global_policy(policy)
     # use_cuda_graph and use_algorithm_search have no TensorFlow counterpart to switch: XLA
     # and cuBLAS heuristics decide; they are accepted so HugeCTR scripts run unchanged.
+    policy = "mixed_float16" if solver.use_mixed_precision else "float32"
+    return PrivateKerasState(policy, solver.seed)

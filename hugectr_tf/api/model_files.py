@@ -12,22 +12,20 @@ weight's first slot (Adam `m`, momentum, Adagrad accumulator), then every weight
 optimizer type and its iteration count (HugeCTR keeps the Adam step on the host).
 
 Writes go to a temporary file that is renamed into place, so an interrupted save never leaves a
-half-written model behind.
+half-written file behind; each writer returns the file's manifest digest (bytes, CRC-32) for the
+snapshot manifest (api/snapshot.py).
 """
 
 import json
-import os
 
 import numpy as np
 
+from hugectr_tf.embedding.manifest import crc32_bytes, write_durable
+
 
 def _write_atomic(path, data: bytes):
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    write_durable(path, data)
+    return {"bytes": len(data), "crc32": crc32_bytes(data)}
 
 
 def _flatten(arrays):
@@ -37,22 +35,23 @@ def _flatten(arrays):
 
 
 def write_floats(path, arrays):
-    """Writes the arrays back to back as little-endian float32."""
-    _write_atomic(path, _flatten(arrays).astype("<f4").tobytes())
+    """Writes the arrays back to back as little-endian float32; returns the file's digest."""
+    return _write_atomic(path, _flatten(arrays).astype("<f4").tobytes())
 
 
 def read_floats_into(path, shapes, what):
     """Reads `path` and splits it into arrays of `shapes`; the size must match exactly."""
     try:
-        raw = np.fromfile(path, dtype="<f4")
+        raw = np.fromfile(path, dtype=np.uint8)
     except FileNotFoundError:
         raise FileNotFoundError(f"{what} file `{path}` does not exist") from None
     expected = int(sum(int(np.prod(s)) for s in shapes))
-    if raw.size != expected:
+    if raw.size != expected * 4:
         raise ValueError(
-            f"{what} file `{path}` holds {raw.size} float32 values ({raw.size * 4} bytes) but the "
-            f"model needs {expected} ({expected * 4} bytes); it was written for another model"
+            f"{what} file `{path}` holds {raw.size} bytes but the model needs {expected} float32 "
+            f"values ({expected * 4} bytes); it is truncated or was written for another model"
         )
+    raw = raw.view("<f4")
     out, offset = [], 0
     for shape in shapes:
         n = int(np.prod(shape))
@@ -62,7 +61,8 @@ def read_floats_into(path, shapes, what):
 
 
 def write_json(path, document):
-    _write_atomic(path, (json.dumps(document, indent=1) + "\n").encode())
+    """Writes `document` as indented JSON; returns the file's digest."""
+    return _write_atomic(path, (json.dumps(document, indent=1) + "\n").encode())
 
 
 def read_json(path, what):
@@ -71,5 +71,5 @@ def read_json(path, what):
             return json.load(f)
     except FileNotFoundError:
         raise FileNotFoundError(f"{what} file `{path}` does not exist") from None
-    except json.JSONDecodeError as err:
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise ValueError(f"{what} file `{path}` is not valid JSON: {err}") from None

@@ -16,14 +16,17 @@ class Network:
     """The compiled network of a `Model`.
 
     Args:
-        graph: `ModelGraph` with a loss layer.
+        graph: `ModelGraph` with a loss layer (for prediction only, it may have none).
         opt_params: `OptParamsPy` of the dense optimizer.
         learning_rate: Float. Initial dense learning rate.
+        inference: Boolean. Prediction only: a graph without a loss layer predicts the output
+            of its last layer as it is (HugeCTR's inference graphs end in a Sigmoid).
     """
 
-    def __init__(self, graph, opt_params, learning_rate):
+    def __init__(self, graph, opt_params, learning_rate, inference=False):
         self.input = graph.input
-        self.keras_model = keras.Model(inputs=graph.model_inputs, outputs=graph.logits)
+        output = graph.output if inference else graph.logits
+        self.keras_model = keras.Model(inputs=graph.model_inputs, outputs=output)
         self.input_names = list(graph.model_inputs)
         self.embedding_layers = list(graph.embedding_layers)
         self.dense_layers = graph.keras_dense_layers()
@@ -59,6 +62,8 @@ class Network:
     def probabilities(self, logits):
         """Click probabilities [B, 1] (or [B, labels]) from the network's logits."""
         logits = tf.cast(logits, tf.float32)
+        if self.loss_param is None:
+            return logits  # the graph's own output layer made them (an inference graph)
         if self.loss_param.layer_type == Layer_t.CrossEntropyLoss:
             return tf.nn.softmax(logits)[:, -1:]
         return tf.sigmoid(logits)

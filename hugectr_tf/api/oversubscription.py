@@ -21,7 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from hugectr_tf.api.history import FitHistory, eval_line, eval_time_line, iter_line, log
+from hugectr_tf.api.history import FitHistory, eval_line, eval_time_line, iter_line
+from hugectr_tf.api.log import log
 from hugectr_tf.config import Embedding_t
 from hugectr_tf.data.keyset import read_keyset
 from hugectr_tf.ps import (

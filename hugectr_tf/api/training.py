@@ -11,7 +11,8 @@ import time
 import numpy as np
 import tensorflow as tf
 
-from hugectr_tf.api.history import FitHistory, eval_line, eval_time_line, iter_line, log
+from hugectr_tf.api.history import FitHistory, eval_line, eval_time_line, iter_line
+from hugectr_tf.api.log import log
 from hugectr_tf.api.metrics import exact_auc, hit_rate
 from hugectr_tf.config import MetricsType
 from hugectr_tf.data import DataReader
@@ -127,10 +128,21 @@ class Trainer:
         return True
 
     def eval(self):
-        """Evaluates the next eval batch into the running metrics. False at the end of the data."""
-        batch = self.eval_reader().next_batch()
-        if batch is None:
-            return False
+        """Evaluates the next eval batch into the running metrics.
+
+        With `repeat_dataset=True` the eval reader loops, as HugeCTR's does: the call after the
+        last batch of a pass starts the next pass (so HugeCTR's `for _ in range(n): eval()` after
+        `fit` reads data). Returns False at the end of the data in epoch mode, or when the eval
+        source holds no batch at all.
+        """
+        reader = self.eval_reader()
+        batch = reader.next_batch()
+        if batch is None and self.solver.repeat_dataset:
+            reader.set_source()
+            batch = reader.next_batch()
+        return batch is not None and self._evaluate_batch(batch)
+
+    def _evaluate_batch(self, batch):
         loss, preds, labels = self._eval_step(*self.network.split(batch))
         self._eval_losses.append(float(loss))
         self._eval_preds.append(preds.numpy().reshape(-1))
@@ -171,12 +183,12 @@ class Trainer:
         reader = self.eval_reader()
         done = 0
         while done < self.solver.max_eval_batches:
-            if self.eval():
-                done += 1
-                continue
-            reader.set_source()
-            if done > 0 or not self.eval():
-                break  # a full pass ended this round (or the source holds no batch at all)
+            batch = reader.next_batch()
+            if batch is None:
+                reader.set_source()
+                if done > 0 or (batch := reader.next_batch()) is None:
+                    break  # a full pass ended this round (or the source holds no batch at all)
+            self._evaluate_batch(batch)
             done += 1
         return self.get_eval_metrics()
 
@@ -205,6 +217,11 @@ class Trainer:
         for name, value in (("display", display), ("eval_interval", eval_interval)):
             if not (isinstance(value, int) and value > 0):
                 raise ValueError(f"`{name}` must be a positive integer. Received: {name}={value!r}")
+        if isinstance(snapshot, bool) or not isinstance(snapshot, int) or snapshot < 0:
+            raise ValueError(
+                "`snapshot` must be a non-negative integer (0: no snapshots). "
+                f"Received: snapshot={snapshot!r}"
+            )
         epoch_mode = not self.solver.repeat_dataset
         if epoch_mode and not (isinstance(num_epochs, int) and num_epochs > 0):
             raise ValueError(

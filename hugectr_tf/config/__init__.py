@@ -6,9 +6,16 @@ above take them as they are. This package imports nothing else of hugectr_tf.
 
 from hugectr_tf.config.enums import (
     LOSS_LAYERS,
+    Activation_t,
+    Alignment_t,
+    AllReduceAlgo,
     Check_t,
+    CommunicationType,
     DataReaderType_t,
+    DeviceLayout,
     Embedding_t,
+    FcPosition_t,
+    HybridEmbeddingType,
     Initializer_t,
     Layer_t,
     LrPolicy_t,
@@ -20,19 +27,26 @@ from hugectr_tf.config.enums import (
 from hugectr_tf.config.layers import (
     DENSE_DEFAULTS,
     DENSE_LAYER_ARGUMENTS,
+    SLOT_SIZED_EMBEDDINGS,
     DenseArg,
     DenseLayer,
+    HybridEmbeddingParam,
     SparseEmbedding,
     dense_argument_names,
 )
 from hugectr_tf.config.optimizer import CreateOptimizer, OptParamsPy, parse_optimizer
-from hugectr_tf.config.reader import DataReaderParams, DataReaderSparseParam, Input
-from hugectr_tf.config.slots import slot_offsets
+from hugectr_tf.config.reader import AsyncParam, DataReaderParams, DataReaderSparseParam, Input
+from hugectr_tf.config.slots import check_slot_size_array, slot_key_limits, slot_offsets
 from hugectr_tf.config.solver import CreateMOS, CreateSolver, ModelOversubscriberParams, Solver
 
 __all__ = [
     # HugeCTR's API names (hugectr_tf.api re-exports them at the top level)
+    "Activation_t",
+    "Alignment_t",
+    "AllReduceAlgo",
+    "AsyncParam",
     "Check_t",
+    "CommunicationType",
     "CreateMOS",
     "CreateOptimizer",
     "CreateSolver",
@@ -40,7 +54,11 @@ __all__ = [
     "DataReaderSparseParam",
     "DataReaderType_t",
     "DenseLayer",
+    "DeviceLayout",
     "Embedding_t",
+    "FcPosition_t",
+    "HybridEmbeddingParam",
+    "HybridEmbeddingType",
     "Initializer_t",
     "Input",
     "Layer_t",
@@ -58,7 +76,10 @@ __all__ = [
     "DENSE_LAYER_ARGUMENTS",
     "DenseArg",
     "LOSS_LAYERS",
+    "SLOT_SIZED_EMBEDDINGS",
+    "check_slot_size_array",
     "dense_argument_names",
     "parse_optimizer",
+    "slot_key_limits",
     "slot_offsets",
 ]

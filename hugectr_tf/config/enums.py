@@ -26,6 +26,7 @@ class DataReaderType_t(_NamedEnum):  # noqa: N801 (HugeCTR's name)
     Norm = "Norm"
     Raw = "Raw"
     Parquet = "Parquet"
+    RawAsync = "RawAsync"  # HugeCTR's asynchronous Raw reader (AsyncParam); Raw files
 
 
 class Check_t(_NamedEnum):  # noqa: N801
@@ -51,6 +52,7 @@ class Embedding_t(_NamedEnum):  # noqa: N801
     DistributedSlotSparseEmbeddingHash = "DistributedSlotSparseEmbeddingHash"
     LocalizedSlotSparseEmbeddingHash = "LocalizedSlotSparseEmbeddingHash"
     LocalizedSlotSparseEmbeddingOneHot = "LocalizedSlotSparseEmbeddingOneHot"
+    HybridSparseEmbedding = "HybridSparseEmbedding"  # MLPerf DLRM: a table over slot_size_array
 
 
 class Initializer_t(_NamedEnum):  # noqa: N801
@@ -68,6 +70,58 @@ class Regularizer_t(_NamedEnum):  # noqa: N801
 
 class LrPolicy_t(_NamedEnum):  # noqa: N801
     fixed = "fixed"
+
+
+class Alignment_t(_NamedEnum):  # noqa: N801
+    """AsyncParam's I/O alignment of the Raw file (direct I/O)."""
+
+    Auto = "Auto"
+    Non = "None"
+
+
+class FcPosition_t(_NamedEnum):  # noqa: N801
+    """Where a FusedInnerProduct sits in a chain of fused layers (HugeCTR's MLPerf DLRM)."""
+
+    Non = "None"
+    Head = "Head"
+    Body = "Body"
+    Tail = "Tail"
+    Isolated = "Isolated"
+
+
+class Activation_t(_NamedEnum):  # noqa: N801
+    """The activation of a FusedInnerProduct."""
+
+    Relu = "Relu"
+    Non = "None"
+
+
+class CommunicationType(_NamedEnum):
+    """HybridEmbeddingParam: how the hybrid embedding exchanges vectors between GPUs."""
+
+    IB_NVLink_Hier = "IB_NVLink_Hierarchical"  # HugeCTR's graph JSON spelling
+    IB_NVLink = "IB_NVLink"
+    NVLink_SingleNode = "NVLink_SingleNode"
+
+
+class HybridEmbeddingType(_NamedEnum):
+    """HybridEmbeddingParam: how the hybrid embedding's infrequent categories are placed."""
+
+    Distributed = "Distributed"
+
+
+class DeviceLayout(_NamedEnum):
+    """How `vvgpu` devices are numbered across nodes (HugeCTR's `DeviceMap::Layout`)."""
+
+    LocalFirst = "LocalFirst"
+    NodeFirst = "NodeFirst"
+
+
+class AllReduceAlgo(_NamedEnum):
+    """The all-reduce of dense gradients across devices: HugeCTR's one-shot kernel or NCCL."""
+
+    OneShot = "OneShot"
+    NCCL = "NCCL"
 
 
 class MetricsType(_NamedEnum):

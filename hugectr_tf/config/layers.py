@@ -9,14 +9,96 @@ and `hugectr_tf.api.graph_json` reads and writes the JSON from it.
 
 from dataclasses import dataclass, field
 
-from hugectr_tf.config.checks import non_empty_str, positive_int, require
-from hugectr_tf.config.enums import Embedding_t, Initializer_t, Layer_t, Regularizer_t
+from hugectr_tf.config.checks import is_int, non_empty_str, positive_int, require
+from hugectr_tf.config.enums import (
+    Activation_t,
+    CommunicationType,
+    Embedding_t,
+    FcPosition_t,
+    HybridEmbeddingType,
+    Initializer_t,
+    Layer_t,
+    Regularizer_t,
+)
 from hugectr_tf.config.optimizer import OptParamsPy
+from hugectr_tf.config.slots import check_slot_size_array
+
+# Embedding types whose table is a dense array of sum(slot_size_array) rows addressed by
+# key + slot offset; HugeCTR sizes them from the slot sizes and ignores the workspace.
+SLOT_SIZED_EMBEDDINGS = (
+    Embedding_t.LocalizedSlotSparseEmbeddingOneHot,
+    Embedding_t.HybridSparseEmbedding,
+)
+
+
+@dataclass
+class HybridEmbeddingParam:
+    """HugeCTR's `HybridEmbeddingParam` (MLPerf DLRM's `HybridSparseEmbedding`).
+
+    HugeCTR splits the categories of a hybrid embedding into frequent ones (replicated on every
+    GPU) and infrequent ones (sharded), choosing the split from these bandwidth and sample
+    statistics. The split changes where rows live and how they travel, never the values a lookup
+    returns, so on TensorFlow the table is one table over `slot_size_array` (sharded across
+    replicas like the other tables); these tuning values have no TensorFlow counterpart and are
+    validated, stored and written to the graph JSON only.
+    """
+
+    max_num_frequent_categories: int
+    max_num_infrequent_samples: int
+    p_dup_max: float
+    max_all_reduce_bandwidth: float
+    max_all_to_all_bandwidth: float
+    efficiency_bandwidth_ratio: float
+    communication_type: CommunicationType
+    hybrid_embedding_type: HybridEmbeddingType
+
+    def __post_init__(self):
+        positive_int(self.max_num_frequent_categories, "max_num_frequent_categories")
+        require(
+            is_int(self.max_num_infrequent_samples) and self.max_num_infrequent_samples >= -1,
+            "max_num_infrequent_samples",
+            self.max_num_infrequent_samples,
+            "an integer >= -1 (-1: no limit)",
+        )
+        require(0 <= self.p_dup_max <= 1, "p_dup_max", self.p_dup_max, "in [0, 1]")
+        for name in ("max_all_reduce_bandwidth", "max_all_to_all_bandwidth"):
+            require(getattr(self, name) > 0, name, getattr(self, name), "positive")
+        require(
+            self.efficiency_bandwidth_ratio > 0,
+            "efficiency_bandwidth_ratio",
+            self.efficiency_bandwidth_ratio,
+            "positive",
+        )
+        self.communication_type = CommunicationType.parse(
+            self.communication_type, "communication_type"
+        )
+        self.hybrid_embedding_type = HybridEmbeddingType.parse(
+            self.hybrid_embedding_type, "hybrid_embedding_type"
+        )
+
+
+def default_hybrid_embedding_param():
+    """HugeCTR's `SparseEmbedding(hybrid_embedding_param=...)` default."""
+    return HybridEmbeddingParam(
+        1,
+        -1,
+        0.01,
+        1.3e11,
+        1.9e11,
+        1.0,
+        CommunicationType.NVLink_SingleNode,
+        HybridEmbeddingType.Distributed,
+    )
 
 
 @dataclass
 class SparseEmbedding:
-    """An embedding table over one sparse input (HugeCTR's `SparseEmbedding`)."""
+    """An embedding table over one sparse input (HugeCTR's `SparseEmbedding`).
+
+    `LocalizedSlotSparseEmbeddingOneHot` and `HybridSparseEmbedding` tables hold
+    `sum(slot_size_array)` rows, as HugeCTR sizes them; their `workspace_size_per_gpu_in_mb` is
+    not used (HugeCTR's graph JSON carries none for them), so 0 is accepted there.
+    """
 
     embedding_type: Embedding_t
     workspace_size_per_gpu_in_mb: int
@@ -26,10 +108,22 @@ class SparseEmbedding:
     bottom_name: str
     slot_size_array: list = field(default_factory=list)
     optimizer: OptParamsPy | None = None
+    hybrid_embedding_param: HybridEmbeddingParam = field(
+        default_factory=default_hybrid_embedding_param
+    )
 
     def __post_init__(self):
         self.embedding_type = Embedding_t.parse(self.embedding_type, "embedding_type")
-        positive_int(self.workspace_size_per_gpu_in_mb, "workspace_size_per_gpu_in_mb")
+        workspace = self.workspace_size_per_gpu_in_mb
+        if self.sized_by_slots:
+            require(
+                is_int(workspace) and workspace >= 0,
+                "workspace_size_per_gpu_in_mb",
+                workspace,
+                "a non-negative integer (unused: the table is sized from slot_size_array)",
+            )
+        else:
+            positive_int(self.workspace_size_per_gpu_in_mb, "workspace_size_per_gpu_in_mb")
         positive_int(self.embedding_vec_size, "embedding_vec_size")
         if isinstance(self.combiner, int) and not isinstance(self.combiner, bool):
             # HugeCTR's JSON files spell the combiner 0 (sum) / 1 (mean).
@@ -37,13 +131,13 @@ class SparseEmbedding:
         require(self.combiner in ("sum", "mean"), "combiner", self.combiner, "'sum' or 'mean'")
         non_empty_str(self.sparse_embedding_name, "sparse_embedding_name")
         non_empty_str(self.bottom_name, "bottom_name")
-        self.slot_size_array = [positive_int(s, "slot_size_array") for s in self.slot_size_array]
-        if self.embedding_type == Embedding_t.LocalizedSlotSparseEmbeddingOneHot:
+        self.slot_size_array = check_slot_size_array(self.slot_size_array)
+        if self.sized_by_slots:
             require(
                 len(self.slot_size_array) > 0,
                 "slot_size_array",
                 self.slot_size_array,
-                "given for LocalizedSlotSparseEmbeddingOneHot",
+                f"given for {self.embedding_type.name}",
             )
         require(
             self.optimizer is None or isinstance(self.optimizer, OptParamsPy),
@@ -51,6 +145,17 @@ class SparseEmbedding:
             self.optimizer,
             "None or the result of hugectr.CreateOptimizer",
         )
+        require(
+            isinstance(self.hybrid_embedding_param, HybridEmbeddingParam),
+            "hybrid_embedding_param",
+            self.hybrid_embedding_param,
+            "a hugectr.HybridEmbeddingParam",
+        )
+
+    @property
+    def sized_by_slots(self):
+        """True for tables of sum(slot_size_array) rows (OneHot, Hybrid)."""
+        return self.embedding_type in SLOT_SIZED_EMBEDDINGS
 
 
 # HugeCTR's DenseLayer defaults: one per argument name, whatever the layer type.
@@ -81,6 +186,8 @@ DENSE_DEFAULTS = {
     "use_regularizer": False,
     "regularizer_type": Regularizer_t.L1,
     "lambda": 0.0,
+    "pos_type": FcPosition_t.Non,
+    "act_type": Activation_t.Relu,
 }
 _INITIALIZER_ARGS = ("gamma_init_type", "beta_init_type", "weight_init_type", "bias_init_type")
 
@@ -127,7 +234,11 @@ DENSE_LAYER_ARGUMENTS = {
     Layer_t.Dropout: (DenseArg("dropout_rate", "rate"),),
     Layer_t.ELU: (DenseArg("elu_alpha", "elu_param.alpha"),),
     Layer_t.FmOrder2: (DenseArg("out_dim", "out_dim"),),
-    Layer_t.FusedInnerProduct: _fc("fc_param"),
+    Layer_t.FusedInnerProduct: (
+        *_fc("fc_param"),
+        DenseArg("pos_type", "position"),
+        DenseArg("act_type", "activation"),
+    ),
     Layer_t.InnerProduct: _fc("fc_param"),
     Layer_t.Interaction: (),
     Layer_t.MultiCross: (
@@ -233,6 +344,8 @@ class DenseLayer:
         values["regularizer_type"] = Regularizer_t.parse(
             values["regularizer_type"], "regularizer_type"
         )
+        values["pos_type"] = FcPosition_t.parse(values["pos_type"], "pos_type")
+        values["act_type"] = Activation_t.parse(values["act_type"], "act_type")
         values["ranges"] = [tuple(r) for r in values["ranges"]]
         self.lambda_ = float(values.pop("lambda"))
         for k, v in values.items():

@@ -4,12 +4,56 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hugectr_tf.config.checks import non_empty_str, non_negative_int, positive_int, require
-from hugectr_tf.config.enums import Check_t, DataReaderType_t
+from hugectr_tf.config.enums import Alignment_t, Check_t, DataReaderType_t
+from hugectr_tf.config.slots import check_slot_size_array
+
+
+@dataclass
+class AsyncParam:
+    """HugeCTR's `AsyncParam`: the asynchronous Raw reader (`DataReaderType_t.RawAsync`).
+
+    Every argument is required, as in HugeCTR's binding. On TensorFlow, `num_threads` is the
+    number of reader threads, `num_batches_per_thread` how many batches each may hold ready
+    (the prefetch depth is their product) and `shuffle` reads the batches in a shuffled order
+    (a buffer of that many batches). `io_block_size`, `io_depth`, `io_alignment` and
+    `aligned_type` tune HugeCTR's direct-I/O engine, which has no TensorFlow counterpart.
+    """
+
+    num_threads: int
+    num_batches_per_thread: int
+    io_block_size: int
+    io_depth: int
+    io_alignment: int
+    shuffle: bool
+    aligned_type: Alignment_t
+
+    def __post_init__(self):
+        positive_int(self.num_threads, "num_threads")
+        positive_int(self.num_batches_per_thread, "num_batches_per_thread")
+        positive_int(self.io_block_size, "io_block_size")
+        positive_int(self.io_depth, "io_depth")
+        positive_int(self.io_alignment, "io_alignment")
+        require(isinstance(self.shuffle, bool), "shuffle", self.shuffle, "True or False")
+        self.aligned_type = Alignment_t.parse(self.aligned_type, "aligned_type")
+
+    @property
+    def prefetch_batches(self):
+        return self.num_threads * self.num_batches_per_thread
+
+
+def _default_async_param():
+    # HugeCTR's DataReaderParams default.
+    return AsyncParam(16, 4, 512000, 4, 512, False, Alignment_t.Non)
 
 
 @dataclass
 class DataReaderParams:
-    """Where and how the data reader reads (HugeCTR's `DataReaderParams`)."""
+    """Where and how the data reader reads (HugeCTR's `DataReaderParams`).
+
+    `slot_size_array` entries may be 0: such a slot adds nothing to the offsets, so its keys
+    share the key range of the slots after it (HugeCTR's DIN samples give the history slots 0 so
+    that they read the item ids of the item slot that follows).
+    """
 
     data_reader_type: DataReaderType_t
     source: Any
@@ -22,6 +66,7 @@ class DataReaderParams:
     float_label_dense: bool = True
     num_workers: int = 12
     slot_size_array: list = field(default_factory=list)
+    async_param: AsyncParam = field(default_factory=_default_async_param)
 
     def __post_init__(self):
         self.data_reader_type = DataReaderType_t.parse(self.data_reader_type, "data_reader_type")
@@ -51,7 +96,13 @@ class DataReaderParams:
         non_negative_int(self.num_samples, "num_samples")
         non_negative_int(self.eval_num_samples, "eval_num_samples")
         positive_int(self.num_workers, "num_workers")
-        self.slot_size_array = [positive_int(s, "slot_size_array") for s in self.slot_size_array]
+        self.slot_size_array = check_slot_size_array(self.slot_size_array)
+        require(
+            isinstance(self.async_param, AsyncParam),
+            "async_param",
+            self.async_param,
+            "a hugectr.AsyncParam",
+        )
 
 
 @dataclass

@@ -1,6 +1,7 @@
 """Norm and Raw files as tf.data pipelines (decoded by the C++ reader op)."""
 
 import math
+import numbers
 import os
 import struct
 
@@ -26,9 +27,13 @@ def _check_files(files, what):
     return files
 
 
-def _norm_record_count(files, check_sum):
-    """Sum of the headers' number_of_records, or None if a header is unreadable (the reader op
-    then reports the problem with file, record and field)."""
+def _norm_record_count(files, check_sum, layout):
+    """Sum of the headers' number_of_records, or None if a header is unreadable or counts more
+    records than its file can hold (the reader op then reports the problem with file, record and
+    field; a declared cardinality must never be a wild number)."""
+    # Smallest record: label and dense floats and one nnz word per slot (plus Sum framing).
+    smallest = 4 * (layout.label_dim + layout.dense_dim + layout.total_slots)
+    smallest += 5 if check_sum else 0
     total = 0
     for path in files:
         with open(path, "rb") as f:
@@ -36,7 +41,7 @@ def _norm_record_count(files, check_sum):
         if len(head) != 64:
             return None
         count = struct.unpack("<8q", head)[1]
-        if count < 0:
+        if count < 0 or count * smallest > os.path.getsize(path):
             return None
         total += count
     return total
@@ -87,9 +92,10 @@ def norm_dataset(
     """
     _check_batch(batch_size, num_workers)
     files = _check_files(files, "Norm")
+    layout = InputLayout.from_input(input)
     ds = _dataset(
         files,
-        InputLayout.from_input(input),
+        layout,
         batch_size,
         file_format="norm",
         check_sum=check_sum,
@@ -97,7 +103,9 @@ def norm_dataset(
         repeat=repeat,
         num_workers=num_workers,
     )
-    return ds if repeat else with_cardinality(ds, _norm_record_count(files, check_sum), batch_size)
+    if repeat:
+        return ds
+    return with_cardinality(ds, _norm_record_count(files, check_sum, layout), batch_size)
 
 
 def raw_dataset(
@@ -135,7 +143,20 @@ def raw_dataset(
             f"`slot_size_array` has {len(slot_size_array)} entries but the Input has "
             f"{layout.total_slots} slots. Received: slot_size_array={slot_size_array}"
         )
+    if 0 in slot_size_array:
+        raise ValueError(
+            "the Raw reader needs a positive size for every slot (slots of size 0, which share "
+            "the next slot's key range, are read from Parquet). Received: "
+            f"slot_size_array={slot_size_array}"
+        )
     files = _check_files(files, "Raw")
+    record = 4 * (layout.label_dim + layout.dense_dim + layout.total_slots)
+    sizes = [os.path.getsize(f) for f in files]
+    integral = isinstance(num_samples, numbers.Integral) and not isinstance(num_samples, bool)
+    if not integral or num_samples < 0:
+        raise ValueError(
+            f"`num_samples` must be a non-negative integer. Received: num_samples={num_samples!r}"
+        )
     ds = _dataset(
         files,
         layout,
@@ -149,10 +170,11 @@ def raw_dataset(
     )
     if repeat:
         return ds
-    record = 4 * (layout.label_dim + layout.dense_dim + layout.total_slots)
-    sizes = [os.path.getsize(f) for f in files]
     if num_samples:
-        count = num_samples * len(files)
+        # A num_samples the files cannot hold is reported by the reader op (file and both
+        # counts); no cardinality is declared from it.
+        fits = all(num_samples <= size // record for size in sizes)
+        count = num_samples * len(files) if fits else None
     else:
         count = sum(sizes) // record if all(s % record == 0 for s in sizes) else None
     return with_cardinality(ds, count, batch_size)

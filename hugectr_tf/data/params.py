@@ -33,7 +33,11 @@ def dataset_for_sources(reader_params, input, batch_size, sources, *, train, rep
             repeat=repeat,
             num_workers=workers,
         )
-    elif kind == DataReaderType_t.Raw:
+    elif kind in (DataReaderType_t.Raw, DataReaderType_t.RawAsync):
+        # RawAsync reads the same files; its AsyncParam gives the threads, the prefetch depth
+        # and whether batches come in a shuffled order (training only, as HugeCTR's eval reader).
+        asynchronous = kind == DataReaderType_t.RawAsync
+        async_param = reader_params.async_param
         ds = raw_dataset(
             sources,
             input,
@@ -42,8 +46,13 @@ def dataset_for_sources(reader_params, input, batch_size, sources, *, train, rep
             slot_size_array=reader_params.slot_size_array,
             num_samples=reader_params.num_samples if train else reader_params.eval_num_samples,
             repeat=repeat,
-            num_workers=workers,
+            num_workers=async_param.num_threads if asynchronous else workers,
         )
+        if asynchronous:
+            batches = async_param.prefetch_batches
+            if async_param.shuffle and train:
+                ds = ds.shuffle(batches, seed=0)
+            ds = ds.prefetch(batches)
     else:
         ds = parquet_dataset(
             sources,

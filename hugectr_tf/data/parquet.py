@@ -6,7 +6,8 @@ A data folder holds `_file_list.txt` (a HugeCTR file list), the parquet files an
 order. Labels and dense values are float, categorical columns int64, one key per slot (nested
 columns are not supported, as in HugeCTR 3.1), no missing values. With `slot_size_array`, slot
 keys must lie in [0, size) and get per-slot offsets (the prefix sums of the sizes) so keys of
-different slots never collide, as HugeCTR's Parquet reader does.
+different slots never collide, as HugeCTR's Parquet reader does; a slot of size 0 shares the
+offset and range of the next slot with a positive size (`hugectr_tf.config.slot_key_limits`).
 """
 
 import json
@@ -17,7 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import tensorflow as tf
 
-from hugectr_tf.config import slot_offsets
+from hugectr_tf.config import slot_key_limits, slot_offsets
 from hugectr_tf.data.file_list import read_file_list
 from hugectr_tf.data.layout import InputLayout
 
@@ -35,13 +36,33 @@ def read_metadata(file_list):
             meta = json.load(f)
         for key in ("file_stats", "labels", "conts", "cats"):
             meta[key] = list(meta[key])
-    except (ValueError, KeyError, TypeError) as err:
+        _check_entries(meta)
+    except (ValueError, KeyError, TypeError, AttributeError) as err:
         raise ValueError(
             f"Parquet metadata `{meta_path}` is not valid: {err!r}; it needs file_stats, labels, "
             "conts and cats"
         ) from None
     meta["path"] = meta_path
     return files, meta
+
+
+def _check_entries(meta):
+    """Every entry has its fields with the right types (raises KeyError/TypeError otherwise)."""
+
+    def typed(entry, field, kind):
+        value = entry[field]
+        if not isinstance(value, kind) or isinstance(value, bool) or value == "":
+            raise TypeError(f"{field}={value!r} must be a {kind.__name__}")
+        if kind is int and value < 0:
+            raise ValueError(f"{field}={value!r} is negative")
+
+    for stat in meta["file_stats"]:
+        typed(stat, "file_name", str)
+        typed(stat, "num_rows", int)
+    for key in ("labels", "conts", "cats"):
+        for column in meta[key]:
+            typed(column, "col_name", str)
+            typed(column, "index", int)
 
 
 def _columns(meta, key, expected, what):
@@ -68,7 +89,7 @@ class _ParquetSource:
         stats = meta["file_stats"]
         self.rows = {os.path.basename(s["file_name"]): int(s["num_rows"]) for s in stats}
         self.meta_path = meta["path"]
-        self.sizes = np.asarray(slot_size_array, np.int64) if slot_size_array else None
+        self.sizes = slot_key_limits(slot_size_array) if slot_size_array else None
         self.offsets = slot_offsets(slot_size_array) if slot_size_array else None
 
     def _fail(self, path, record, field, what):
@@ -76,7 +97,9 @@ class _ParquetSource:
 
     def _column(self, table, path, name, floating):
         if name not in table.column_names:
-            raise ValueError(f"Parquet file `{path}` has no column `{name}` named in the metadata")
+            raise ValueError(
+                f"Parquet file `{path}` has no column `{name}`, which `{self.meta_path}` names"
+            )
         col = table.column(name)
         if pa.types.is_nested(col.type):
             self._fail(path, 0, name, f"nested type {col.type} is not supported")

@@ -5,8 +5,11 @@ order in every file; this project writes keys in ascending order):
     <folder>/key         int64   [n]
     <folder>/emb_vector  float32 [n, embedding_vec_size]
     <folder>/slot_id     uint64  [n]   (Localized embedding types only)
+    <folder>/hugectr_tf_manifest.json    (this project only: sizes and CRC-32 of the files above,
+                                          see embedding/manifest.py; HugeCTR ignores it)
 Folders are written to a temporary sibling and renamed into place, so a reader never sees a
-half-written model.
+half-written model. A folder with a manifest is verified against it before it is read; a folder
+without one (written by HugeCTR) is checked for consistent sizes only.
 
 Optimizer-state file (this project's format, little-endian):
     offset 0   8 bytes  magic b"HCTREOPT"
@@ -21,6 +24,8 @@ Optimizer-state file (this project's format, little-endian):
                float32 slots         [n, k, vec]   (Adam: m then v)
                int64   last_step     [n]           (step at which each row was last updated)
                float32 lr_history    [step]        (learning rate of steps 1..step)
+               uint32  crc32                       (version 2: CRC-32 of every byte before it)
+Version 1 files (no checksum) are still read.
 """
 
 import os
@@ -31,9 +36,14 @@ from pathlib import Path
 
 import numpy as np
 
+from hugectr_tf.embedding import manifest
+
 OPT_MAGIC = b"HCTREOPT"
-OPT_VERSION = 1
+OPT_VERSION = 2
+_READABLE_VERSIONS = (1, 2)
 _OPT_HEADER = struct.Struct("<8sIIqqqq")
+_CRC = struct.Struct("<I")
+FOLDER_MANIFEST = "hugectr_tf_manifest.json"
 
 
 def _replace_folder(tmp, folder):
@@ -47,8 +57,24 @@ def _replace_folder(tmp, folder):
         shutil.rmtree(old, ignore_errors=True)
 
 
+def _byte_view(array):
+    """The bytes of `array` as a flat uint8 array (no copy for contiguous input)."""
+    return np.ascontiguousarray(array).reshape(-1).view(np.uint8)
+
+
+def _write_array(path, array):
+    """Writes `array`'s bytes durably; returns their manifest digest."""
+    data = _byte_view(array)
+    with open(path, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    return {"bytes": data.nbytes, "crc32": manifest.crc32_bytes(data)}
+
+
 def write_sparse_model(folder, keys, rows, slot_ids=None):
-    """Writes a HugeCTR sparse model folder atomically (`slot_id` only when slot_ids is given)."""
+    """Writes a HugeCTR sparse model folder atomically (`slot_id` only when slot_ids is given)
+    with its manifest; returns {file name in the folder: digest} of every file written."""
     folder = Path(folder)
     keys = np.ascontiguousarray(keys, dtype="<i8")
     rows = np.ascontiguousarray(rows, dtype="<f4")
@@ -60,24 +86,34 @@ def write_sparse_model(folder, keys, rows, slot_ids=None):
     tmp = folder.with_name(f".{folder.name}.tmp-{uuid.uuid4().hex[:8]}")
     tmp.mkdir()
     try:
-        keys.tofile(tmp / "key")
-        rows.tofile(tmp / "emb_vector")
+        digests = {"key": _write_array(tmp / "key", keys)}
+        digests["emb_vector"] = _write_array(tmp / "emb_vector", rows)
         if slot_ids is not None:
-            np.ascontiguousarray(slot_ids, dtype="<u8").tofile(tmp / "slot_id")
+            digests["slot_id"] = _write_array(
+                tmp / "slot_id", np.ascontiguousarray(slot_ids, dtype="<u8")
+            )
+        manifest.write_manifest(tmp / FOLDER_MANIFEST, "sparse_model", digests)
+        digests[FOLDER_MANIFEST] = manifest.file_digest(tmp / FOLDER_MANIFEST)
         _replace_folder(tmp, folder)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    return digests
 
 
 def read_sparse_model(folder, embedding_vec_size, need_slot_id):
     """Reads a HugeCTR sparse model folder; returns (keys, rows, slot_ids or None).
 
-    Raises ValueError naming the file whose size does not fit the layout.
+    Raises ValueError naming the file whose size does not fit the layout, or that fails the
+    folder's manifest (`manifest.ManifestError`).
     """
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"sparse model folder `{folder}` does not exist")
+    own = folder / FOLDER_MANIFEST
+    if own.exists():  # written by this project: every listed file must match
+        document = manifest.read_manifest(own, "sparse_model")
+        manifest.verify_files(own, document, [n for n in document["files"] if n != FOLDER_MANIFEST])
     key_file, emb_file, slot_file = folder / "key", folder / "emb_vector", folder / "slot_id"
     for f in (key_file, emb_file) + ((slot_file,) if need_slot_id else ()):
         if not f.is_file():
@@ -106,7 +142,8 @@ def read_sparse_model(folder, embedding_vec_size, need_slot_id):
 
 
 def write_optimizer_states(path, optimizer_code, state):
-    """Writes the optimizer-state file (layout in the module docstring) atomically."""
+    """Writes the optimizer-state file (layout in the module docstring) atomically; returns its
+    manifest digest."""
     path = Path(path)
     keys = np.ascontiguousarray(state["keys"], dtype="<i8")
     slots = np.ascontiguousarray(state["optimizer_slots"], dtype="<f4")
@@ -116,12 +153,27 @@ def write_optimizer_states(path, optimizer_code, state):
     step = int(state["step"])
     header = _OPT_HEADER.pack(OPT_MAGIC, OPT_VERSION, optimizer_code, vec, k, n, step)
     path.parent.mkdir(parents=True, exist_ok=True)
+    parts = [np.frombuffer(header, np.uint8)] + [
+        _byte_view(a) for a in (keys, slots, last_step, lr_history)
+    ]
+    crc = 0
+    for part in parts:
+        crc = manifest.crc32_bytes(part, crc)
+    trailer = _CRC.pack(crc)
     tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
-    with open(tmp, "wb") as f:
-        f.write(header)
-        for arr in (keys, slots, last_step, lr_history):
-            f.write(arr.tobytes())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as f:
+            for part in parts:
+                f.write(part)
+            f.write(trailer)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    size = sum(part.nbytes for part in parts) + len(trailer)
+    return {"bytes": size, "crc32": manifest.crc32_bytes(trailer, crc)}
 
 
 def read_optimizer_states(path, optimizer_code, embedding_vec_size):
@@ -131,8 +183,20 @@ def read_optimizer_states(path, optimizer_code, embedding_vec_size):
     if len(data) < _OPT_HEADER.size or data[:8] != OPT_MAGIC:
         raise ValueError(f"`{path}` is not a hugectr_tf optimizer-state file (bad magic)")
     magic, version, code, vec, k, n, step = _OPT_HEADER.unpack_from(data)
-    if version != OPT_VERSION:
-        raise ValueError(f"`{path}` has format version {version}; this build reads {OPT_VERSION}")
+    if version not in _READABLE_VERSIONS:
+        raise ValueError(
+            f"`{path}` has format version {version}; this build reads {_READABLE_VERSIONS}"
+        )
+    if version >= 2:
+        if len(data) < _OPT_HEADER.size + _CRC.size:
+            raise ValueError(f"`{path}` holds {len(data)} bytes, too few for its checksum")
+        (stored,) = _CRC.unpack_from(data, len(data) - _CRC.size)
+        data = memoryview(data)[: -_CRC.size]
+        if manifest.crc32_bytes(data) != stored:
+            raise ValueError(f"`{path}` fails its checksum: the file is damaged")
+    for name, value in (("slot vectors per row", k), ("keys", n), ("step", step)):
+        if value < 0:
+            raise ValueError(f"`{path}` has a negative count of {name} in its header: {value}")
     if code != optimizer_code:
         raise ValueError(
             f"`{path}` holds the state of optimizer code {code} but the table uses "
@@ -144,7 +208,9 @@ def read_optimizer_states(path, optimizer_code, embedding_vec_size):
         )
     want = _OPT_HEADER.size + n * 8 + n * k * vec * 4 + n * 8 + step * 4
     if len(data) != want:
-        raise ValueError(f"`{path}` holds {len(data)} bytes but its header describes {want}")
+        raise ValueError(
+            f"`{path}` holds {len(data)} bytes of data but its header describes {want}"
+        )
     off = _OPT_HEADER.size
 
     def take(dtype, count):

@@ -21,6 +21,15 @@ LOCALIZED_TYPES = (
 )
 
 
+def naming_file(path, call, *args):
+    """call(*args); an op error it raises is raised again with `path` in front of its message, so
+    an import that the table refuses names the file it came from."""
+    try:
+        return call(*args)
+    except tf.errors.OpError as err:
+        raise type(err)(err.node_def, err.op, f"`{path}`: {err.message}") from None
+
+
 class EmbeddingTable(tf.saved_model.experimental.TrackableResource):
     """Owns one embedding table resource (see `hugectr_tf.ops.embedding_ops.create_table`).
 
@@ -97,37 +106,54 @@ class EmbeddingTable(tf.saved_model.experimental.TrackableResource):
                 state["lr_history"],
             )
 
-    # HugeCTR files.
+    # HugeCTR files. Reading is split from importing so that a caller can read and check every
+    # file of a set before it changes any table (all-or-nothing loads).
     def write_sparse_model(self, folder):
-        """Writes the HugeCTR sparse model folder (`key`, `emb_vector`, [`slot_id`])."""
+        """Writes the HugeCTR sparse model folder (`key`, `emb_vector`, [`slot_id`]) with its
+        manifest; returns {file name in the folder: digest}."""
         state = self.export()
         slot_ids = state["slot_ids"].numpy() if self.localized else None
-        files.write_sparse_model(folder, state["keys"].numpy(), state["rows"].numpy(), slot_ids)
+        return files.write_sparse_model(
+            folder, state["keys"].numpy(), state["rows"].numpy(), slot_ids
+        )
 
-    def read_sparse_model(self, folder):
-        """Replaces the rows with a HugeCTR sparse model folder (optimizer state restarts)."""
-        keys, rows, slot_ids = files.read_sparse_model(
+    def read_sparse_model_files(self, folder):
+        """(keys, rows, slot_ids or None) of a sparse model folder, checked against this table's
+        vector size and the folder's manifest; the table is not touched."""
+        return files.read_sparse_model(
             folder,
             self.embedding_vec_size,
             need_slot_id=self.embedding_type == Embedding_t.LocalizedSlotSparseEmbeddingHash,
         )
+
+    def import_sparse_rows(self, keys, rows, slot_ids):
+        """Replaces every row (optimizer state restarts). On error the table is unchanged."""
         embedding_ops.import_rows(self.resource_handle, keys, rows, slot_ids)
 
+    def read_sparse_model(self, folder):
+        """Replaces the rows with a HugeCTR sparse model folder (optimizer state restarts)."""
+        naming_file(folder, self.import_sparse_rows, *self.read_sparse_model_files(folder))
+
     def save_optimizer_states(self, path):
-        """Writes keys, optimizer slots and step counters to one file (embedding/files.py)."""
-        files.write_optimizer_states(
+        """Writes keys, optimizer slots and step counters to one file (embedding/files.py);
+        returns its digest."""
+        return files.write_optimizer_states(
             path,
             embedding_ops.OPTIMIZER_CODES[self.optimizer.optimizer_type],
             {k: v.numpy() for k, v in self.export().items()},
         )
 
-    def load_optimizer_states(self, path):
-        """Loads a file written by `save_optimizer_states` (its keys must be in the table)."""
-        state = files.read_optimizer_states(
+    def read_optimizer_state_file(self, path):
+        """The optimizer state in a file written by `save_optimizer_states`, checked against
+        this table's optimizer and vector size; the table is not touched."""
+        return files.read_optimizer_states(
             path,
             embedding_ops.OPTIMIZER_CODES[self.optimizer.optimizer_type],
             self.embedding_vec_size,
         )
+
+    def import_optimizer_state(self, state):
+        """Sets the optimizer state of keys in the table. On error the table is unchanged."""
         embedding_ops.import_optimizer_state(
             self.resource_handle,
             state["keys"],
@@ -136,6 +162,10 @@ class EmbeddingTable(tf.saved_model.experimental.TrackableResource):
             state["step"],
             state["lr_history"],
         )
+
+    def load_optimizer_states(self, path):
+        """Loads a file written by `save_optimizer_states` (its keys must be in the table)."""
+        naming_file(path, self.import_optimizer_state, self.read_optimizer_state_file(path))
 
     # tf.train.Checkpoint support.
     def _serialize_to_tensors(self):

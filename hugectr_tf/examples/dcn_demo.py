@@ -5,6 +5,12 @@ known), trains a Deep & Cross Network written exactly as a HugeCTR 3.1 script, e
 the achieved AUC next to the optimum and saves HugeCTR model files.
 
     python -m hugectr_tf.examples.dcn_demo [--output demo_output] [--max-iter 3000]
+
+The defaults are the README's main job (one epoch over 2.4 M samples). For a quick run, shrink
+the vocabularies with the samples: `--train-samples 300000 --max-iter 300
+--vocabulary-scale 0.1 --lr 0.01` (what tests/examples/test_dcn_demo.py runs). Many epochs over
+few samples (e.g. 100 000 samples for 1000 iterations) overfit the embeddings and print an AUC
+well below the optimum.
 """
 
 import argparse
@@ -13,6 +19,7 @@ import time
 
 import hugectr_tf as hugectr
 from hugectr_tf.tools import DataGenerator
+from hugectr_tf.tools.generator import DEFAULT_SLOT_SIZES
 
 
 def build_dcn(
@@ -70,7 +77,16 @@ def main(argv=None):
     parser.add_argument("--eval-samples", type=int, default=50_000)
     parser.add_argument("--max-iter", type=int, default=2400)  # one epoch at batch 1024
     parser.add_argument("--batchsize", type=int, default=1024)
+    parser.add_argument("--lr", type=float, default=0.001, help="HugeCTR's DCN sample uses 0.001")
+    parser.add_argument(
+        "--vocabulary-scale",
+        type=float,
+        default=1.0,
+        help="multiplies the Criteo-like slot sizes (fewer samples learn smaller vocabularies)",
+    )
     args = parser.parse_args(argv)
+    if not args.vocabulary_scale > 0:
+        parser.error(f"--vocabulary-scale must be positive, received {args.vocabulary_scale}")
 
     started = time.time()
     data_dir = os.path.join(args.output, "data")
@@ -81,6 +97,7 @@ def main(argv=None):
         num_train_samples=args.train_samples,
         num_eval_samples=args.eval_samples,
         num_files=8,
+        slot_size_array=[max(2, round(n * args.vocabulary_scale)) for n in DEFAULT_SLOT_SIZES],
         seed=2026,
     ).generate()
     print(
@@ -88,12 +105,19 @@ def main(argv=None):
         f"{gen.bayes_auc:.4f}"
     )
 
+    epochs = args.max_iter * args.batchsize / args.train_samples
+    if epochs > 1.5:
+        print(
+            f"Note: {args.max_iter} iterations of {args.batchsize} read the training data "
+            f"{epochs:.1f} times; the embeddings overfit it and the AUC stays below the optimum "
+            "(give about max_iter * batchsize training samples)"
+        )
     eval_batches = -(-args.eval_samples // args.batchsize)
     solver = hugectr.CreateSolver(
         max_eval_batches=eval_batches,
         batchsize_eval=args.batchsize,
         batchsize=args.batchsize,
-        lr=0.001,
+        lr=args.lr,
         vvgpu=[[0]],
         repeat_dataset=True,
         metrics_spec={hugectr.MetricsType.AUC: 1.0, hugectr.MetricsType.AverageLoss: 0.0},
@@ -151,10 +175,14 @@ def plot_history(history, path):
 
 
 def _final_eval(model, batches):
-    """`batches` evaluation batches after training (one pass over the eval set)."""
+    """One pass over the eval set after training, in HugeCTR's low-level style.
+
+    With repeat_dataset=True the eval reader loops (as HugeCTR's). `fit` evaluated whole passes
+    (max_eval_batches is one pass here), so these `batches` calls read exactly one pass.
+    """
     for _ in range(batches):
         if not model.eval():
-            break
+            raise RuntimeError("the evaluation reader gave no batch; check eval_source")
     return model.get_eval_metrics()
 
 

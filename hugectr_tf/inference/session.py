@@ -23,6 +23,7 @@ from hugectr_tf.config import (
     DataReaderType_t,
 )
 from hugectr_tf.data import DataReader
+from hugectr_tf.embedding.keys import int64_keys
 from hugectr_tf.inference.served_tables import ServedTables
 
 
@@ -84,7 +85,7 @@ class InferenceSession:
         )
         self._model = Model(solver, reader, CreateOptimizer())
         self._model.construct_from_json(model_config_path, include_dense_network=True)
-        self._model.compile()
+        self._model.compile_for_inference()
         self._model.load_dense_weights(inference_params.dense_model_file)
         self._tables = ServedTables(
             self._model.embedding_layers,
@@ -168,8 +169,19 @@ class InferenceSession:
     def _predict_arrays(self, dense_feature, embeddingcolumns, row_ptrs, i64_input_key=None):
         inp = self._network.input
         sparse_params = inp.data_reader_sparse_param_array
-        row_ptrs = np.asarray(row_ptrs, np.int64)
-        keys = np.asarray(embeddingcolumns, np.int64)
+        row_ptrs = np.asarray(row_ptrs).reshape(-1)
+        if row_ptrs.size and row_ptrs.dtype.kind not in "iu":
+            raise ValueError(f"row_ptrs must be integers. Received dtype {row_ptrs.dtype}")
+        row_ptrs = row_ptrs.astype(np.int64)
+        keys = int64_keys(embeddingcolumns, "InferenceSession.predict `embeddingcolumns`")
+        keys = keys.reshape(-1)
+        i64 = self.params.i64_input_key if i64_input_key is None else bool(i64_input_key)
+        if not i64 and keys.size and (keys.min() < 0 or keys.max() >= 1 << 32):
+            bad = keys[(keys < 0) | (keys >= 1 << 32)][0]
+            raise ValueError(
+                f"with i64_input_key=False keys are uint32, as in HugeCTR; key {bad} is outside "
+                "[0, 2^32): pass i64_input_key=True for 64-bit keys"
+            )
         dense = np.asarray(dense_feature, np.float32)
         total_slots = sum(p.slot_num for p in sparse_params)
         # row_ptrs: one CSR offsets array per sparse input, concatenated, each starting at 0.
@@ -178,6 +190,11 @@ class InferenceSession:
             raise ValueError(
                 f"row_ptrs has {len(row_ptrs)} entries; for {total_slots} slots in "
                 f"{len(sparse_params)} sparse input(s) it must hold batch*slots+1 per input"
+            )
+        if batch > self.params.max_batchsize:
+            raise ValueError(
+                f"predict got {batch} samples but the session's max_batchsize is "
+                f"{self.params.max_batchsize}: split the request or raise max_batchsize"
             )
         if dense.size != batch * inp.dense_dim:
             raise ValueError(
@@ -201,6 +218,11 @@ class InferenceSession:
             key_at += int(splits[-1])
             inner = tf.RaggedTensor.from_row_splits(values, splits)
             features[p.sparse_name] = tf.RaggedTensor.from_uniform_row_length(inner, p.slot_num)
+        if key_at != keys.size:
+            raise ValueError(
+                f"embeddingcolumns holds {keys.size} keys but row_ptrs use {key_at}: "
+                f"{keys.size - key_at} keys would be ignored"
+            )
         if inp.dense_dim > 0:
             features[inp.dense_name] = tf.constant(dense.reshape(batch, inp.dense_dim))
         return self._predict(features).numpy().reshape(-1)

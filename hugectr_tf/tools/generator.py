@@ -11,7 +11,7 @@ is Bernoulli(sigmoid(logit)) with
 where dense_z are the centred log(x + 1) dense features and the bias gives about 25% positives
 (as Criteo). Weights are drawn once from the
 seed. Because the true probabilities are known, `bayes_auc` (the AUC of the true probabilities on
-the evaluation set, via sklearn's roc_auc_score) is the best AUC any model can reach there.
+the evaluation set, by the package's exact AUC) is the best AUC any model can reach there.
 """
 
 import json
@@ -19,6 +19,7 @@ import os
 
 import numpy as np
 
+from hugectr_tf.api.metrics import exact_auc
 from hugectr_tf.config import (
     Check_t,
     DataReaderParams,
@@ -54,6 +55,8 @@ class DataGenerator:
         slot_size_array: List of vocabulary sizes, one per slot (default: 26 Criteo-like).
         nnz_per_slot: List of max keys per slot (Norm only; Raw and Parquet are one-hot).
             Default: slots 24 and 25 draw 0..3 keys, the others exactly one.
+        one_hot: Boolean. Every slot holds exactly one key, in every format (the default
+            multi-hot slots 24 and 25 included). `nnz_per_slot`, if given, must then be all 1.
         power_law_alpha: Float. Key popularity exponent.
         signal: Float. Scale of all weights (larger = easier, higher best AUC).
         check_type: `Check_t` for Norm files.
@@ -87,6 +90,7 @@ class DataGenerator:
         dense_dim=13,
         slot_size_array=None,
         nnz_per_slot=None,
+        one_hot=False,
         power_law_alpha=1.2,
         signal=1.0,
         check_type=Check_t.Sum,
@@ -98,6 +102,8 @@ class DataGenerator:
     ):
         self.output_dir = os.fspath(output_dir)
         self.data_reader_type = DataReaderType_t.parse(data_reader_type, "data_reader_type")
+        if self.data_reader_type == DataReaderType_t.RawAsync:
+            self.data_reader_type = DataReaderType_t.Raw  # RawAsync reads Raw files
         self.check_type = Check_t.parse(check_type, "check_type")
         for value, name in (
             (num_train_samples, "num_train_samples"),
@@ -126,8 +132,16 @@ class DataGenerator:
         if any(int(s) <= 0 for s in self.slot_size_array):
             raise ValueError(f"`slot_size_array` entries must be positive: {self.slot_size_array}")
         slots = len(self.slot_size_array)
+        if not isinstance(one_hot, bool):
+            raise ValueError(f"`one_hot` must be a boolean. Received: one_hot={one_hot!r}")
+        if one_hot and nnz_per_slot is not None and any(n != 1 for n in nnz_per_slot):
+            raise ValueError(
+                "`one_hot=True` needs every `nnz_per_slot` entry to be 1. "
+                f"Received: nnz_per_slot={nnz_per_slot}"
+            )
         if nnz_per_slot is None:
-            nnz_per_slot = [DEFAULT_MULTI_HOT.get(s, 1) if slots == 26 else 1 for s in range(slots)]
+            multi_hot = {} if one_hot or slots != 26 else DEFAULT_MULTI_HOT
+            nnz_per_slot = [multi_hot.get(s, 1) for s in range(slots)]
         if self.data_reader_type != DataReaderType_t.Norm:
             nnz_per_slot = [1] * slots  # Raw and Parquet hold exactly one key per slot
         if len(nnz_per_slot) != slots or any(n < 1 for n in nnz_per_slot):
@@ -287,8 +301,6 @@ class DataGenerator:
 
     def generate(self):
         """Writes both sets, computes `bayes_auc`, writes `dataset_info.json`; returns self."""
-        from sklearn.metrics import roc_auc_score
-
         rng = np.random.default_rng([self.seed, 2])
         self.train_source, _, _ = self._write_set(
             "train", self.num_train_samples, self.num_files, rng
@@ -296,7 +308,7 @@ class DataGenerator:
         self.eval_source, self.eval_labels, self.eval_probabilities = self._write_set(
             "eval", self.num_eval_samples, max(1, self.num_files // 4), rng
         )
-        self.bayes_auc = float(roc_auc_score(self.eval_labels, self.eval_probabilities))
+        self.bayes_auc = exact_auc(self.eval_labels, self.eval_probabilities)
         with open(os.path.join(self.output_dir, "dataset_info.json"), "w") as f:
             json.dump(self.info(), f, indent=1)
         return self

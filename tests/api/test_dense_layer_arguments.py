@@ -10,7 +10,9 @@ import pytest
 from hugectr_tf.config import (
     DENSE_DEFAULTS,
     DENSE_LAYER_ARGUMENTS,
+    Activation_t,
     DenseLayer,
+    FcPosition_t,
     Initializer_t,
     Layer_t,
     Regularizer_t,
@@ -45,6 +47,8 @@ SAMPLES = {
     "use_regularizer": True,
     "regularizer_type": Regularizer_t.L2,
     "lambda": 0.1,
+    "pos_type": FcPosition_t.Tail,
+    "act_type": Activation_t.Non,
 }
 # Arguments without which a layer type cannot be built (HugeCTR's default is not usable).
 REQUIRED = {

@@ -17,6 +17,7 @@ import tensorflow as tf
 from model_builders import SLOT_SIZES, add_dcn, make_model
 
 from hugectr_tf.api import history as hist
+from hugectr_tf.api.log import prefix
 from hugectr_tf.examples.dcn_demo import plot_history
 from hugectr_tf.tools import DataGenerator
 
@@ -31,9 +32,9 @@ EVAL_TIME = re.compile(PREFIX + rf"Eval Time for (\d+) iters: ({F})s$")
 
 def test_line_formats_match_hugectr():
     now = time.mktime((2026, 11, 3, 4, 5, 6, 0, 0, -1))
-    assert hist.prefix(now) == "[03d04h05m06s][HUGECTR][INFO]: "
+    assert prefix(now) == "[03d04h05m06s][HUGECTR][INFO]: "
     # A line of a real HugeCTR 3.1 log, rebuilt from its values.
-    line = hist.prefix(now) + hist.iter_line(200, 100, 2.2034409, 0.4752881, 0.001)
+    line = prefix(now) + hist.iter_line(200, 100, 2.2034409, 0.4752881, 0.001)
     assert line.endswith("Iter: 200 Time(100 iters): 2.203441s Loss: 0.475288 lr:0.001000")
     assert ITER.match(line)
     assert hist.eval_line("AUC", 0.4844512) == "Evaluation, AUC: 0.484451"

@@ -109,6 +109,16 @@ def test_graph_json_round_trip_gives_the_same_summary(tmp_path):
     assert "InnerProduct" not in sparse_only.summary_text()
 
 
+def test_graph_json_refuses_an_unknown_sparse_input_type(tmp_path):
+    # Found by the reliability campaign: a damaged "DistributedSlot" was accepted unnoticed.
+    model = _dense_network(_model())
+    path = tmp_path / "graph.json"
+    model.graph_to_json(str(path))
+    path.write_text(path.read_text().replace('"DistributedSlot"', '"DistributedS.ot"'))
+    with pytest.raises(ValueError, match="type 'DistributedS.ot'; HugeCTR knows 'DistributedSlot'"):
+        _model().construct_from_json(str(path), include_dense_network=True)
+
+
 def test_dense_model_file_is_raw_float32_in_layer_order(tmp_path):
     model = _dense_network(_model())
     model.compile()
@@ -141,7 +151,7 @@ def test_load_dense_weights_restores_and_rejects_wrong_sizes(tmp_path):
     )
     short = tmp_path / "short.model"
     short.write_bytes(b"\0" * 8)
-    with pytest.raises(ValueError, match="holds 2 float32 values .* needs 71"):
+    with pytest.raises(ValueError, match="holds 8 bytes but the model needs 71 float32 values"):
         other.load_dense_weights(str(short))
     with pytest.raises(FileNotFoundError, match="does not exist"):
         other.load_dense_weights(str(tmp_path / "missing.model"))

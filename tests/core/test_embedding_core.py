@@ -1,5 +1,5 @@
 """The framework-free core, compiled with a plain g++ (no TensorFlow headers or library) and
-driven by embedding_core_driver.cc, against the numpy reference of EMBEDDING_SEMANTICS.md."""
+driven by embedding_core_driver.cc, against the numpy reference of docs/EMBEDDING_SEMANTICS.md."""
 
 import shutil
 import subprocess

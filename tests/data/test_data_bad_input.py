@@ -1,12 +1,15 @@
 """Every kind of bad data gives a clean Python exception naming file, record and field."""
 
+import json
 import re
+import textwrap
 from pathlib import Path
 
 import numpy as np
 import pytest
 import tensorflow as tf
 from data_reference import make_input, norm_file, raw_file, write_list
+from helpers.isolated import run_python
 
 import hugectr_tf as hugectr
 from hugectr_tf.data import dataset_from_params, norm_dataset, raw_dataset
@@ -73,6 +76,54 @@ def test_check_type_disagrees_with_header(tmp_path):
 )
 def test_header_disagrees_with_input(tmp_path, header, field):
     _raises(_norm(tmp_path, header=header), rf"header, field `{field}`")
+
+
+@pytest.mark.parametrize("check_sum", [False, True])
+def test_records_beyond_the_header_count_are_an_error(tmp_path, check_sum):
+    # The header says 3; the file holds the 4 records of GOOD. Reading only 3 would silently drop
+    # data (epoch mode trained fewer iterations than the file holds).
+    header = [1 if check_sum else 0, 3, 1, 2, 3, 0, 0, 0]
+    path = _norm(tmp_path, header=header, check_sum=check_sum)
+    _raises(
+        path,
+        r"header, field `number_of_records`: is 3 but the file holds 4 records \(\d+ bytes follow",
+        check_sum=check_sum,
+    )
+    # Whole records then a stray byte: "at least".
+    Path(path).write_bytes(
+        Path(_norm(tmp_path, check_sum=check_sum, name="g.bin")).read_bytes() + b"x"
+    )
+    _raises(
+        path,
+        r"is 4 but the file holds at least 4 records and then bytes that do not form a whole",
+        check_sum=check_sum,
+    )
+
+
+@pytest.mark.parametrize("check_sum", [False, True])
+def test_two_norm_files_joined_with_cat_are_an_error(tmp_path, check_sum):
+    first = Path(_norm(tmp_path, GOOD[:2], check_sum=check_sum, name="a.bin")).read_bytes()
+    second = Path(_norm(tmp_path, check_sum=check_sum, name="b.bin")).read_bytes()
+    joined = tmp_path / "joined.bin"
+    joined.write_bytes(first + second)
+    _raises(
+        str(joined),
+        r"number_of_records`: is 2 but the file holds 2 \+ 4 records: a second Norm header",
+        check_sum=check_sum,
+    )
+
+
+def test_epoch_over_a_file_with_extra_records_fails_instead_of_dropping_them(tmp_path):
+    path = _norm(tmp_path, header=[0, 2, 1, 2, 3, 0, 0, 0])
+    params = hugectr.DataReaderParams(
+        data_reader_type=hugectr.DataReaderType_t.Norm,
+        source=[write_list(tmp_path / "list.txt", [path])],
+        eval_source="",
+        check_type=hugectr.Check_t.Non,
+    )
+    with pytest.raises(tf.errors.DataLossError, match="is 2 but the file holds 4 records"):
+        for _ in dataset_from_params(params, INP, 1, repeat_dataset=False):
+            pass
 
 
 def test_negative_nnz(tmp_path):
@@ -154,9 +205,53 @@ def test_raw_bad_data(tmp_path):
     path.write_bytes(raw_file(recs[:2], float_label_dense=False)[:-2])
     with pytest.raises(tf.errors.DataLossError, match=r"record 1, field `label`.*not a multiple"):
         list(raw_dataset([p], RAW_INP, 8, float_label_dense=False))
-    with pytest.raises(tf.errors.DataLossError, match=r"num_samples=5 records"):
+    with pytest.raises(
+        tf.errors.DataLossError, match=r"1 whole records of 16 bytes, but num_samples=5"
+    ):
         list(raw_dataset([p], RAW_INP, 8, num_samples=5))
     with pytest.raises(ValueError, match="`slot_size_array` has 3 entries but the Input has 2"):
         raw_dataset([p], RAW_INP, 8, slot_size_array=[1, 2, 3])
     with pytest.raises(FileNotFoundError, match="Raw data file `.*absent.bin` does not exist"):
         raw_dataset([str(tmp_path / "absent.bin")], RAW_INP, 8)
+
+
+def test_raw_num_samples_near_2_to_the_63_is_an_error_not_an_oom(tmp_path):
+    # Run apart, under a memory cap: before the fix num_samples * record_bytes overflowed, the
+    # check passed and planning 2^58 records exhausted memory or never finished.
+    path = tmp_path / "r.bin"
+    path.write_bytes(raw_file([([1], [3], [0, 1])] * 3, float_label_dense=True))
+    code = f"""
+    import json
+    from data_reference import make_input
+    from hugectr_tf.data import raw_dataset
+    from hugectr_tf.ops.reader_ops import BinaryReaderDataset
+
+    inp = make_input(1, 1, [("s", 1, True, 2)])
+    out = {{}}
+    for n in (2**58, 2**61, 2**63 - 1):
+        for how in ("raw_dataset", "op"):
+            try:
+                if how == "op":
+                    ds = BinaryReaderDataset([{str(path)!r}], label_dim=1, dense_dim=1,
+                        slots_per_input=[2], max_nnz=[1, 1], fixed_length=[True],
+                        input_names=["s"], batch_size=2, file_format="raw", num_samples=n)
+                else:
+                    ds = raw_dataset([{str(path)!r}], inp, 2, num_samples=n)
+                list(ds)
+                out[f"{{how}} {{n}}"] = "no error"
+            except Exception as err:
+                out[f"{{how}} {{n}}"] = f"{{type(err).__name__}}: {{err}}"
+    print(json.dumps(out))
+    """
+    result = run_python(
+        "import sys; sys.path[:0] = ['tests', 'tests/data']\n" + textwrap.dedent(code)
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = json.loads(result.stdout.strip().splitlines()[-1])
+    assert len(out) == 6
+    for case, message in out.items():
+        n = case.split()[1]
+        assert message.startswith("DataLossError"), (case, message)
+        assert re.search(
+            re.escape(str(path)) + ".*3 whole records of 16 bytes, but num_samples=" + n, message
+        ), message

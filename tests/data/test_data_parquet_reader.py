@@ -102,6 +102,29 @@ def test_parquet_metadata_must_match_input(tmp_path):
         dataset_from_params(_params(source), inp, 4)
 
 
+@pytest.mark.parametrize(
+    "entry, value, pattern",
+    [
+        ("cats", {"col_nane": "C1", "index": 3}, r"KeyError\('col_name'\)"),
+        ("conts", {"col_name": "I1", "index": "1"}, r"index='1' must be a int"),
+        ("file_stats", {"file_name": "p0.parquet", "num_rows": -3}, r"num_rows=-3 is negative"),
+        ("labels", ["label", 0], r"must be"),
+    ],
+)
+def test_parquet_metadata_entries_are_checked(tmp_path, entry, value, pattern):
+    # A damaged metadata entry (e.g. a flipped byte in a key) must name the metadata file, not
+    # surface as a bare KeyError from deep inside the reader.
+    source, _ = _parquet_folder(tmp_path / "pq", [3], np.random.default_rng(2))
+    meta_path = tmp_path / "pq" / "_metadata.json"
+    meta = json.loads(meta_path.read_text())
+    meta[entry][0] = value
+    meta_path.write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match=r"Parquet metadata `.*_metadata.json` is not valid: .*"):
+        dataset_from_params(_params(source), INP, 4)
+    with pytest.raises(ValueError, match=pattern):
+        dataset_from_params(_params(source), INP, 4)
+
+
 def _norm_list(tmp_path, name, records):
     path = tmp_path / f"{name}.bin"
     path.write_bytes(

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -16,7 +17,6 @@
 
 using hugectr_tf::EmbeddingTable;
 using hugectr_tf::ParallelFor;
-using hugectr_tf::TableOptions;
 
 namespace {
 
@@ -39,13 +39,6 @@ ParallelFor ThreadFor() {
   };
 }
 
-template <typename T>
-Array<T> Vec2Array(const std::vector<T>& v, std::vector<py::ssize_t> shape) {
-  Array<T> a(shape);
-  std::copy(v.begin(), v.end(), a.mutable_data());
-  return a;
-}
-
 }  // namespace
 
 void BindCpuCore(py::module_& m) {
@@ -54,21 +47,11 @@ void BindCpuCore(py::module_& m) {
                        const std::vector<int64_t>& slot_sizes, uint64_t seed,
                        const std::string& optimizer, const std::string& update, float b1, float b2,
                        float eps, float accu, float mu) {
-             TableOptions o;
-             o.vec = vec;
-             o.workspace_mb = workspace_mb;
-             o.type = hugectr_tf::ParseTableType(type);
-             o.slot_size_array = slot_sizes;
-             o.seed = seed;
-             o.optimizer = ParseOptimizer(optimizer, update, b1, b2, eps, accu, mu);
-             return std::make_unique<EmbeddingTable>(o);
+             return std::make_unique<EmbeddingTable>(
+                 MakeTableOptions(vec, workspace_mb, type, slot_sizes, seed, optimizer, update, b1,
+                                  b2, eps, accu, mu));
            }),
-           py::arg("vec"), py::arg("workspace_mb"),
-           py::arg("type") = "DistributedSlotSparseEmbeddingHash",
-           py::arg("slot_sizes") = std::vector<int64_t>{}, py::arg("seed") = 0,
-           py::arg("optimizer") = "sgd", py::arg("update") = "local", py::arg("beta1") = 0.9f,
-           py::arg("beta2") = 0.999f, py::arg("epsilon") = 1e-7f,
-           py::arg("initial_accu_value") = 0.f, py::arg("momentum_factor") = 0.f)
+           TABLE_ARGS)
       .def_property_readonly("capacity", &EmbeddingTable::capacity)
       .def_property_readonly("size", &EmbeddingTable::size)
       .def_property_readonly("step", &EmbeddingTable::step)
@@ -82,17 +65,17 @@ void BindCpuCore(py::module_& m) {
              t.LookupTrain(values.data(), values.size(), splits.data(), bags, slot_num,
                            ParseCombiner(combiner), out.mutable_data(), &unique,
                            inverse.mutable_data(), ThreadFor());
-             return py::make_tuple(out, Vec2Array(unique, {static_cast<py::ssize_t>(unique.size())}),
-                                   inverse);
+             return py::make_tuple(
+                 out, VectorToArray(unique, {static_cast<py::ssize_t>(unique.size())}), inverse);
            })
       .def("lookup_inference",
            [](EmbeddingTable& t, const Array<int64_t>& values, const Array<int64_t>& splits,
               int64_t slot_num, const std::string& combiner) {
              const int64_t bags = Bags(splits), vec = t.options().vec;
              Array<float> out({bags, vec});
-             const int64_t misses = t.LookupInference(values.data(), values.size(), splits.data(),
-                                                      bags, slot_num, ParseCombiner(combiner),
-                                                      out.mutable_data(), ThreadFor());
+             const int64_t misses =
+                 t.LookupInference(values.data(), values.size(), splits.data(), bags, slot_num,
+                                   ParseCombiner(combiner), out.mutable_data(), ThreadFor());
              return py::make_tuple(out, misses);
            })
       .def("backward",
@@ -100,28 +83,33 @@ void BindCpuCore(py::module_& m) {
               int64_t num_unique, const std::string& combiner, const Array<float>& dout) {
              const int64_t vec = t.options().vec;
              Array<float> grads({num_unique, vec});
-             hugectr_tf::AggregateGradients(dout.data(), splits.data(), Bags(splits),
-                                            inverse.data(), num_unique, vec,
-                                            ParseCombiner(combiner), grads.mutable_data(),
-                                            ThreadFor());
+             hugectr_tf::AggregateGradients(
+                 dout.data(), splits.data(), Bags(splits), inverse.data(), num_unique, vec,
+                 ParseCombiner(combiner), grads.mutable_data(), ThreadFor());
              return grads;
            })
       .def("apply",
            [](EmbeddingTable& t, const Array<int64_t>& keys, const Array<float>& grads, float lr) {
              t.ApplyGradients(keys.data(), keys.size(), grads.data(), lr, ThreadFor());
            })
-      .def("export", [](EmbeddingTable& t) {
-        const hugectr_tf::TableState st = t.Export(ThreadFor());
-        const auto n = static_cast<py::ssize_t>(st.keys.size());
-        const auto vec = static_cast<py::ssize_t>(t.options().vec);
-        const auto slots = static_cast<py::ssize_t>(
-            hugectr_tf::NumOptimizerSlots(t.options().optimizer.type));
-        py::dict d;
-        d["keys"] = Vec2Array(st.keys, {n});
-        d["weights"] = Vec2Array(st.rows, {n, vec});
-        d["opt_slots"] = Vec2Array(st.opt_slots, {n, slots, vec});
-        d["last_step"] = Vec2Array(st.last_step, {n});
-        d["step"] = st.step;
-        return d;
-      });
+      .def_property_readonly("misses", &EmbeddingTable::misses)
+      .def("export",
+           [](EmbeddingTable& t) {
+             return StateToDict(t.Export(ThreadFor()), t.options().vec,
+                                hugectr_tf::NumOptimizerSlots(t.options().optimizer.type));
+           })
+      .def(
+          "import_rows",
+          [](EmbeddingTable& t, const Array<int64_t>& keys, const Array<float>& rows,
+             std::optional<Array<int64_t>> slot_ids) {
+            t.ImportRows(keys.data(), keys.size(), rows.data(),
+                         slot_ids ? slot_ids->data() : nullptr, ThreadFor());
+          },
+          py::arg("keys"), py::arg("rows"), py::arg("slot_ids") = py::none())
+      .def("import_optimizer_state",
+           [](EmbeddingTable& t, const Array<int64_t>& keys, const Array<float>& opt_slots,
+              const Array<int64_t>& last_step, int64_t step, const Array<float>& lr_history) {
+             t.ImportOptimizerState(keys.data(), keys.size(), opt_slots.data(), last_step.data(),
+                                    step, lr_history.data(), ThreadFor());
+           });
 }

@@ -33,7 +33,9 @@ using hugectr_tf::cuda::OptimizerParams;
 using hugectr_tf::cuda::OptimizerType;
 using hugectr_tf::cuda::UpdateType;
 
-void BindCpuCore(py::module_& m);  // cpu_core_bindings.cc
+void BindCpuCore(py::module_& m);   // cpu_core_bindings.cc
+void BindGpuTable(py::module_& m);  // gpu_table_bindings.cc
+void BindSharded(py::module_& m);   // sharded_bindings.cc
 
 namespace {
 
@@ -75,16 +77,14 @@ void BindOpSupport(py::module_& m) {
   m.def("inverse_from_unique", [](const Array<int64_t>& ids) {
     const int64_t n = ids.size();
     const size_t m1 = std::max<int64_t>(n, 1), ws = c::SortedUniqueWorkspaceBytes(n);
-    DeviceBuffer d_ids = ToDevice(ids), uk(m1 * 8), pos(m1 * 4), starts((m1 + 1) * 4), nu(8),
-        w(ws), inv(m1 * 8);
-    c::UniqueOutputs u{uk.as<int64_t>(), pos.as<int32_t>(), starts.as<int32_t>(),
-                       nu.as<int64_t>()};
+    DeviceBuffer d_ids = ToDevice(ids), uk(m1 * 8), pos(m1 * 4), starts((m1 + 1) * 4), nu(8), w(ws),
+                 inv(m1 * 8);
+    c::UniqueOutputs u{uk.as<int64_t>(), pos.as<int32_t>(), starts.as<int32_t>(), nu.as<int64_t>()};
     c::SortedUnique(d_ids.as<int64_t>(), n, w.as<void>(), ws, u, nullptr);
     const int64_t num_unique = ToHost(nu.as<int64_t>(), {1}).at(0);
     c::InverseFromUnique(d_ids.as<int64_t>(), n, uk.as<int64_t>(), num_unique, inv.as<int64_t>(),
                          nullptr);
-    return py::make_tuple(ToHost(uk.as<int64_t>(), {num_unique}),
-                          ToHost(inv.as<int64_t>(), {n}));
+    return py::make_tuple(ToHost(uk.as<int64_t>(), {num_unique}), ToHost(inv.as<int64_t>(), {n}));
   });
   // SortedUnique of keys; slot_ids[rows_of_unique[u]] = slot of u's first position when that
   // row is >= first_new_row (slot_ids starts as `slot_ids`).
@@ -96,8 +96,7 @@ void BindOpSupport(py::module_& m) {
     DeviceBuffer d_keys = ToDevice(keys), d_splits = ToDevice(splits), uk(m1 * 8), pos(m1 * 4),
                  starts((m1 + 1) * 4), nu(8), w(ws), d_rows = ToDevice(rows_of_unique),
                  d_slots = ToDevice(slot_ids);
-    c::UniqueOutputs u{uk.as<int64_t>(), pos.as<int32_t>(), starts.as<int32_t>(),
-                       nu.as<int64_t>()};
+    c::UniqueOutputs u{uk.as<int64_t>(), pos.as<int32_t>(), starts.as<int32_t>(), nu.as<int64_t>()};
     c::SortedUnique(d_keys.as<int64_t>(), n, w.as<void>(), ws, u, nullptr);
     const int64_t num_unique = ToHost(nu.as<int64_t>(), {1}).at(0);
     HCTR_CHECK(static_cast<int64_t>(rows_of_unique.size()) == num_unique,
@@ -108,31 +107,30 @@ void BindOpSupport(py::module_& m) {
   });
   m.def("first_out_of_range", [first_bad](const Array<int64_t>& v, int64_t lo, int64_t hi) {
     DeviceBuffer d = ToDevice(v);
-    return first_bad([&](Counter* c0) {
-      c::FirstOutOfRange(d.as<int64_t>(), v.size(), lo, hi, c0, nullptr);
-    });
+    return first_bad(
+        [&](Counter* c0) { c::FirstOutOfRange(d.as<int64_t>(), v.size(), lo, hi, c0, nullptr); });
   });
   m.def("first_not_ascending", [first_bad](const Array<int64_t>& v) {
     DeviceBuffer d = ToDevice(v);
-    return first_bad([&](Counter* c0) { c::FirstNotAscending(d.as<int64_t>(), v.size(), c0, nullptr); });
+    return first_bad(
+        [&](Counter* c0) { c::FirstNotAscending(d.as<int64_t>(), v.size(), c0, nullptr); });
   });
-  m.def("first_absent_row",
-        [first_bad](const Array<int64_t>& v, int64_t num_rows, const Array<uint8_t>& seen) {
-          DeviceBuffer d = ToDevice(v), d_seen = ToDevice(seen);
-          return first_bad([&](Counter* c0) {
-            c::FirstAbsentRow(d.as<int64_t>(), v.size(), num_rows, d_seen.as<uint8_t>(), c0,
-                              nullptr);
-          });
+  m.def("first_absent_row", [first_bad](const Array<int64_t>& v, int64_t num_rows,
+                                        const Array<uint8_t>& seen) {
+    DeviceBuffer d = ToDevice(v), d_seen = ToDevice(seen);
+    return first_bad([&](Counter* c0) {
+      c::FirstAbsentRow(d.as<int64_t>(), v.size(), num_rows, d_seen.as<uint8_t>(), c0, nullptr);
+    });
+  });
+  m.def("scatter_rows",
+        [](const Array<float>& src, const Array<int64_t>& index, const Array<float>& dst) {
+          HCTR_CHECK(src.ndim() == 2 && dst.ndim() == 2 && src.shape(1) == dst.shape(1),
+                     "src and dst must be 2-D with equal widths");
+          DeviceBuffer d_src = ToDevice(src), d_index = ToDevice(index), d_dst = ToDevice(dst);
+          c::ScatterRows(d_src.as<float>(), d_index.as<int64_t>(), index.size(), src.shape(1),
+                         d_dst.as<float>(), nullptr);
+          return ToHost(d_dst.as<float>(), {dst.shape(0), dst.shape(1)});
         });
-  m.def("scatter_rows", [](const Array<float>& src, const Array<int64_t>& index,
-                           const Array<float>& dst) {
-    HCTR_CHECK(src.ndim() == 2 && dst.ndim() == 2 && src.shape(1) == dst.shape(1),
-               "src and dst must be 2-D with equal widths");
-    DeviceBuffer d_src = ToDevice(src), d_index = ToDevice(index), d_dst = ToDevice(dst);
-    c::ScatterRows(d_src.as<float>(), d_index.as<int64_t>(), index.size(), src.shape(1),
-                   d_dst.as<float>(), nullptr);
-    return ToHost(d_dst.as<float>(), {dst.shape(0), dst.shape(1)});
-  });
   m.def("count_nonzero", [](const Array<uint8_t>& flags) {
     DeviceBuffer d = ToDevice(flags), count(8);
     HCTR_CUDA_CHECK(cudaMemset(count.as<void>(), 0, 8));
@@ -147,10 +145,11 @@ py::tuple BackwardNumpy(GpuEmbeddingTable& t, const Array<int64_t>& ids,
   const int64_t n = ids.size(), bags = Bags(splits);
   HCTR_CHECK(dout.size() == bags * t.vec(), "dout must hold " << bags * t.vec() << " floats");
   DeviceBuffer d_ids = ToDevice(ids), d_splits = ToDevice(splits), d_dout = ToDevice(dout);
-  DeviceBuffer d_unique(std::max<int64_t>(n, 1) * 8), d_grads(std::max<int64_t>(n, 1) * t.vec() * 4);
-  const int64_t nu = t.Backward(d_ids.as<int64_t>(), n, d_splits.as<int64_t>(), bags,
-                                ParseCombiner(combiner), d_dout.as<float>(),
-                                d_unique.as<int64_t>(), d_grads.as<float>(), nullptr);
+  DeviceBuffer d_unique(std::max<int64_t>(n, 1) * 8),
+      d_grads(std::max<int64_t>(n, 1) * t.vec() * 4);
+  const int64_t nu =
+      t.Backward(d_ids.as<int64_t>(), n, d_splits.as<int64_t>(), bags, ParseCombiner(combiner),
+                 d_dout.as<float>(), d_unique.as<int64_t>(), d_grads.as<float>(), nullptr);
   return py::make_tuple(ToHost(d_unique.as<int64_t>(), {nu}),
                         ToHost(d_grads.as<float>(), {nu, t.vec()}));
 }
@@ -167,8 +166,8 @@ py::dict ExportState(const GpuEmbeddingTable& t, int64_t rows) {
   return d;
 }
 
-#define OPTIMIZER_ARGS                                                                    \
-  py::arg("optimizer") = "sgd", py::arg("update") = "local", py::arg("beta1") = 0.9f,     \
+#define OPTIMIZER_ARGS                                                                        \
+  py::arg("optimizer") = "sgd", py::arg("update") = "local", py::arg("beta1") = 0.9f,         \
   py::arg("beta2") = 0.999f, py::arg("epsilon") = 1e-7f, py::arg("initial_accu_value") = 0.f, \
   py::arg("momentum_factor") = 0.f
 
@@ -196,6 +195,11 @@ PYBIND11_MODULE(_hctr_cuda_harness, m) {
     }
   });
 
+  m.def("device_count", []() {
+    int count = 0;
+    HCTR_CUDA_CHECK(cudaGetDeviceCount(&count));
+    return count;
+  });
   m.def("device_info", []() {
     int dev = 0, driver = 0, runtime = 0;
     HCTR_CUDA_CHECK(cudaGetDevice(&dev));
@@ -236,18 +240,18 @@ PYBIND11_MODULE(_hctr_cuda_harness, m) {
                            ParseCombiner(combiner), training, d_out.as<float>(), nullptr);
              return py::make_tuple(ToHost(d_out.as<float>(), {bags, t.vec()}), misses);
            })
-      .def("backward", [](GpuHashEmbedding& t, const Array<int64_t>& keys,
-                          const Array<int64_t>& splits, const std::string& combiner,
-                          const Array<float>& dout) {
-        return BackwardNumpy(t, keys, splits, combiner, dout);
-      })
-      .def("apply",
-           [](GpuHashEmbedding& t, const Array<int64_t>& keys, const Array<float>& grads,
-              float lr) {
-             HCTR_CHECK(grads.size() == keys.size() * t.vec(), "grads must be (keys, vec)");
-             DeviceBuffer d_keys = ToDevice(keys), d_grads = ToDevice(grads);
-             t.Apply(d_keys.as<int64_t>(), d_grads.as<float>(), keys.size(), lr, nullptr);
-           })
+      .def("backward",
+           [](GpuHashEmbedding& t, const Array<int64_t>& keys, const Array<int64_t>& splits,
+              const std::string& combiner,
+              const Array<float>& dout) { return BackwardNumpy(t, keys, splits, combiner, dout); })
+      .def(
+          "apply",
+          [](GpuHashEmbedding& t, const Array<int64_t>& keys, const Array<float>& grads, float lr) {
+            HCTR_CHECK(grads.size() == keys.size() * t.vec(), "grads must be (keys, vec)");
+            DeviceBuffer d_keys = ToDevice(keys), d_grads = ToDevice(grads);
+            t.Apply(d_keys.as<int64_t>(), d_grads.as<float>(), keys.size(), lr, nullptr);
+            HCTR_CUDA_CHECK(cudaDeviceSynchronize());  // the step reads the uploads
+          })
       .def("export",
            [](GpuHashEmbedding& t) {
              py::dict d = ExportState(t, t.rows_in_use());
@@ -294,8 +298,8 @@ PYBIND11_MODULE(_hctr_cuda_harness, m) {
 
   py::class_<GpuOneHotEmbedding>(m, "OneHotTable")
       .def(py::init([](const std::vector<int64_t>& slot_sizes, int vec, uint64_t seed,
-                       const std::string& optimizer, const std::string& update, float b1,
-                       float b2, float eps, float accu, float mu) {
+                       const std::string& optimizer, const std::string& update, float b1, float b2,
+                       float eps, float accu, float mu) {
              return std::make_unique<GpuOneHotEmbedding>(
                  slot_sizes, vec, seed, ParseOptimizer(optimizer, update, b1, b2, eps, accu, mu),
                  nullptr);
@@ -322,17 +326,17 @@ PYBIND11_MODULE(_hctr_cuda_harness, m) {
              return py::make_tuple(ToHost(d_out.as<float>(), {bags, t.vec()}), misses);
            })
       // Backward over dense rows (key + slot offset), as the one-hot table reports them.
-      .def("backward", [](GpuOneHotEmbedding& t, const Array<int64_t>& rows,
-                          const Array<int64_t>& splits, const std::string& combiner,
-                          const Array<float>& dout) {
-        return BackwardNumpy(t, rows, splits, combiner, dout);
-      })
+      .def("backward",
+           [](GpuOneHotEmbedding& t, const Array<int64_t>& rows, const Array<int64_t>& splits,
+              const std::string& combiner,
+              const Array<float>& dout) { return BackwardNumpy(t, rows, splits, combiner, dout); })
       .def("apply",
            [](GpuOneHotEmbedding& t, const Array<int64_t>& rows, const Array<float>& grads,
               float lr) {
              HCTR_CHECK(grads.size() == rows.size() * t.vec(), "grads must be (rows, vec)");
              DeviceBuffer d_rows = ToDevice(rows), d_grads = ToDevice(grads);
              t.ApplyRows(d_rows.as<int64_t>(), d_grads.as<float>(), rows.size(), lr, nullptr);
+             HCTR_CUDA_CHECK(cudaDeviceSynchronize());  // the step reads the uploads
            })
       .def("export",
            [](GpuOneHotEmbedding& t) {
@@ -352,6 +356,7 @@ PYBIND11_MODULE(_hctr_cuda_harness, m) {
       });
 
   BindOpSupport(m);
-
   BindCpuCore(m);
+  BindGpuTable(m);
+  BindSharded(m);
 }

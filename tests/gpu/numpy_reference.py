@@ -1,4 +1,4 @@
-"""numpy reference of EMBEDDING_SEMANTICS.md (float32 arithmetic, operation by operation).
+"""numpy reference of docs/EMBEDDING_SEMANTICS.md (float32 arithmetic, operation by operation).
 
 Used by the GPU harness tests where the framework-free CPU core is not compiled in. Vectorised so
 that tables of 10M keys stay quick; the backward sums each key's occurrences in ascending

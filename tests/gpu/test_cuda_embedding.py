@@ -11,8 +11,6 @@ sum of the absolute values of their terms (the scale of a sum's rounding error).
 unique keys, misses and step counters must be identical.
 """
 
-import json
-import os
 import sys
 from pathlib import Path
 
@@ -30,67 +28,24 @@ except RuntimeError as exc:
     pytest.skip(f"no usable CUDA GPU: {exc}", allow_module_level=True)
 
 import numpy_reference as ref  # noqa: E402
+from compare import (  # noqa: E402
+    HYPER,
+    LRS,
+    MAX_ERR,
+    OPTIMIZERS,
+    UPDATES,
+    close,
+    close_sum,
+    key_pool,
+    make_batch,
+)
 
-OPTIMIZERS = ["sgd", "momentum", "nesterov", "adagrad", "adam"]
-UPDATES = ["local", "global", "lazy_global"]
-HYPER = dict(beta1=0.9, beta2=0.999, epsilon=1e-7, initial_accu_value=0.1, momentum_factor=0.9)
-LRS = [0.05, 0.1, 0.02, 0.07]
 INT64_MAX = np.iinfo(np.int64).max
-MAX_ERR = {}
 
 
-@pytest.fixture(scope="session", autouse=True)
-def report_errors():
-    yield
-    lines = [f"{k}: max rel err {v:.3g}" for k, v in sorted(MAX_ERR.items())]
-    print("\n[gpu-harness] device:", DEVICE, "\n[gpu-harness] " + "\n[gpu-harness] ".join(lines))
-    if os.environ.get("HCTR_GPU_REPORT"):
-        Path(os.environ["HCTR_GPU_REPORT"]).write_text(
-            json.dumps({"device": DEVICE, "max_rel_err": MAX_ERR}, indent=1)
-        )
-
-
-def close(what, got, want):
-    got, want = np.asarray(got, np.float64), np.asarray(want, np.float64)
-    assert got.shape == want.shape, f"{what}: shape {got.shape} != {want.shape}"
-    assert np.isfinite(got).all(), f"{what}: non-finite GPU values"
-    if not want.size:
-        return
-    err = np.abs(got - want) / (np.abs(want) + np.mean(np.abs(want)) + 1e-30)
-    worst = float(err.max())
-    MAX_ERR[what] = max(MAX_ERR.get(what, 0.0), worst)
-    at = np.unravel_index(err.argmax(), err.shape)
-    assert worst <= 1e-5, f"{what}: rel err {worst:.3g} at {at}: gpu {got[at]} cpu {want[at]}"
-
-
-def close_sum(what, got, want, abs_sum):
-    """Sums: error relative to sum |terms| (abs_sum), the natural scale of rounding in a sum."""
-    got, want = np.asarray(got, np.float64), np.asarray(want, np.float64)
-    assert got.shape == want.shape, f"{what}: shape {got.shape} != {want.shape}"
-    assert np.isfinite(got).all(), f"{what}: non-finite GPU values"
-    if not want.size:
-        return
-    err = np.abs(got - want) / (np.asarray(abs_sum, np.float64) + 1e-30)
-    worst = float(err.max())
-    MAX_ERR[what] = max(MAX_ERR.get(what, 0.0), worst)
-    at = np.unravel_index(err.argmax(), err.shape)
-    assert worst <= 1e-5, f"{what}: err {worst:.3g} of sum|terms| at {at}: {got[at]} vs {want[at]}"
-
-
-def key_pool(rng, size):
-    """`size` distinct int64 keys over the whole range (negative too), INT64_MAX excluded."""
-    keys = np.unique(rng.integers(-(2**63), 2**63 - 1, size=size + size // 8 + 16, dtype=np.int64))
-    rng.shuffle(keys)
-    return keys[:size]
-
-
-def make_batch(rng, batch, slots, max_nnz, pool, alpha=1.2, p_empty=0.2):
-    """CSR batch: empty bags, repeated keys within and across bags, power-law key frequency."""
-    nnz = rng.integers(1, max_nnz + 1, batch * slots)
-    nnz[rng.random(batch * slots) < p_empty] = 0
-    splits = np.concatenate([[0], np.cumsum(nnz)]).astype(np.int64)
-    idx = (rng.zipf(alpha, int(splits[-1])) - 1) % len(pool)
-    return pool[idx].astype(np.int64), splits
+def test_device_info():
+    print("[gpu-harness] device:", DEVICE)
+    assert DEVICE["sm_count"] > 0
 
 
 def hash_pair(vec, optimizer, update, workspace_mb=64.0, seed=11):
@@ -281,19 +236,46 @@ def test_bad_inputs_raise_clear_errors():
     gpu = h.HashTable(max_rows=100, vec=4, seed=1)
     with pytest.raises(ValueError, match="reserved"):
         gpu.forward(np.array([1, INT64_MAX], np.int64), np.array([0, 1, 2]), "sum", True)
-    with pytest.raises(ValueError, match=r"row_splits\[2\]=1 after row_splits\[1\]=2"):
+    with pytest.raises(ValueError, match=r"must not decrease. Received: row_splits\[2\]=1 < "):
         gpu.forward(np.array([1, 2], np.int64), np.array([0, 2, 1, 2]), "sum", True)
     with pytest.raises(ValueError, match="end at the number of keys 2"):
         gpu.backward(np.array([1, 2], np.int64), np.array([0, 1]), "sum", np.zeros((1, 4)))
     with pytest.raises(ValueError, match="not in the table"):
         gpu.apply(np.array([12345], np.int64), np.zeros((1, 4), np.float32), 0.1)
     one_hot = h.OneHotTable(slot_sizes=[3, 5], vec=4, seed=1)
-    with pytest.raises(IndexError, match=r"key 5 \(value 1, slot 1\) is outside \[0, 5\)"):
+    # InvalidArgument (ValueError here), never OutOfRange: Keras reads that as the end of data.
+    with pytest.raises(ValueError, match=r"key 5 in slot 1 \(sample 0\) is outside the slot's"):
         one_hot.forward(np.array([2, 5], np.int64), np.array([0, 1, 2]), "sum", True)
 
 
+def test_one_hot_slots_of_size_zero_share_the_next_slots_rows():
+    """HugeCTR's DIN: a slot of size 0 takes the key range and rows of the next positive slot;
+    a trailing 0 takes no key. Same rows and the same refusal as the CPU core."""
+    sizes = [0, 5, 0]
+    cpu = h.CpuTable(
+        vec=4, workspace_mb=1, type="LocalizedSlotSparseEmbeddingOneHot", slot_sizes=sizes, seed=3
+    )
+    gpu = h.OneHotTable(slot_sizes=sizes, vec=4, seed=3)
+    values, splits = np.array([4, 4], np.int64), np.array([0, 1, 2, 2], np.int64)
+    out_g, _ = gpu.forward(values, splits, "sum", True)
+    out_c = cpu.lookup_train(values, splits, 3, "sum")[0]
+    np.testing.assert_array_equal(out_g[0], out_g[1])
+    close("zero-size slot", out_g, out_c)
+    bad = np.array([0, 0, 0, 1], np.int64)
+    for lookup in (
+        lambda: gpu.forward(np.array([0], np.int64), bad, "sum", True),
+        lambda: cpu.lookup_train(np.array([0], np.int64), bad, 3, "sum"),
+    ):
+        with pytest.raises(
+            ValueError,
+            match=r"key 0 in slot 2 \(sample 0\) is outside the "
+            r"slot's range \[0, 0\)",
+        ):
+            lookup()
+
+
 def test_against_numpy_reference():
-    """An independent check of both cores' shared reading of EMBEDDING_SEMANTICS.md."""
+    """An independent check of both cores' shared reading of docs/EMBEDDING_SEMANTICS.md."""
     rng = np.random.default_rng(21)
     gpu = h.HashTable(
         max_rows=5000, vec=16, seed=77, optimizer="adam", update="lazy_global", **HYPER

@@ -1,4 +1,4 @@
-"""Independent numpy reference of EMBEDDING_SEMANTICS.md (row init, forward, backward,
+"""Independent numpy reference of docs/EMBEDDING_SEMANTICS.md (row init, forward, backward,
 optimizers, update types), written from the document, not from the C++ code."""
 
 import numpy as np

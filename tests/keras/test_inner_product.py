@@ -86,3 +86,21 @@ def test_bad_configuration_messages():
     layer = InnerProduct(num_output=2, name="fc9")
     with pytest.raises(ValueError, match=r"'fc9' \(InnerProduct\).*received shape \(4,\)"):
         layer(np.ones((4,), "float32"))
+
+
+@pytest.mark.parametrize("act_type,relu", [("Relu", True), ("None", False)])
+def test_fused_act_type_decides_the_relu(act_type, relu, rng):
+    x = rng.normal(size=(6, 5)).astype("float32")
+    layer = FusedInnerProduct(num_output=4, act_type=act_type, pos_type="Tail")
+    out = keras.ops.convert_to_numpy(layer(x))
+    np.testing.assert_allclose(out, _reference(layer, x, relu), rtol=1e-5, atol=1e-6)
+    assert (out < 0).any() != relu
+    clone = FusedInnerProduct.from_config(layer.get_config())
+    assert (clone.pos_type.value, clone.act_type.value) == ("Tail", act_type)
+
+
+def test_fused_bad_position_and_activation_messages():
+    with pytest.raises(ValueError, match=r"`pos_type` must be one of FcPosition_t.*Middle"):
+        FusedInnerProduct(num_output=1, pos_type="Middle")
+    with pytest.raises(ValueError, match=r"`act_type` must be one of Activation_t.*Tanh"):
+        FusedInnerProduct(num_output=1, act_type="Tanh")

@@ -1,3 +1,4 @@
+import keras
 import numpy as np
 import pytest
 from helpers.gradient_check import check_gradients
@@ -42,10 +43,31 @@ def test_reshape_gradients(rng):
 def test_reshape_bad_configuration_messages():
     with pytest.raises(ValueError, match=r"leading_dim=0"):
         Reshape(leading_dim=0)
-    with pytest.raises(ValueError, match=r"'r' \(Reshape\).*leading_dim=5 does not divide.*12"):
+    divide = r"'r' \(Reshape\).*leading_dim=5 does not divide the 12 elements"
+    with pytest.raises(ValueError, match=divide):
         Reshape(leading_dim=5, name="r")(np.ones((2, 3, 2), "float32"))
     with pytest.raises(ValueError, match=r"\(Reshape\).*selected_slots \[4\] are out of range"):
         Reshape(selected=True, selected_slots=[0, 4])(np.ones((2, 3, 2), "float32"))
+
+
+def test_deepfm_row_count_round_trip_in_a_functional_model(rng):
+    # HugeCTR's DeepFM: [B, 26, 11] -> [B*26, 11] -> slice 10 | 1 -> [B, 260] and [B, 26].
+    emb = keras.Input((26, 11))
+    rows = Reshape(leading_dim=11)(emb)
+    wide, narrow = rows[:, :10], rows[:, 10:]
+    model = keras.Model(emb, [Reshape(leading_dim=260)(wide), Reshape(leading_dim=26)(narrow)])
+    assert tuple(rows.shape) == (None, 11)
+    x = rng.normal(size=(4, 26, 11)).astype("float32")
+    out_wide, out_narrow = model(x)
+    np.testing.assert_array_equal(np.asarray(out_wide), x[:, :, :10].reshape(4, 260))
+    np.testing.assert_array_equal(np.asarray(out_narrow), x[:, :, 10])
+
+
+def test_known_row_count_is_checked_in_compute_output_shape():
+    layer = Reshape(leading_dim=260, name="r2")
+    assert layer.compute_output_shape((26 * 3, 10)) == (3, 260)
+    with pytest.raises(ValueError, match=r"'r2'.*leading_dim=260 does not divide the 250"):
+        layer.compute_output_shape((25, 10))
 
 
 @pytest.mark.parametrize("axis", [0, 1])

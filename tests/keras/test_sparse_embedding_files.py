@@ -1,6 +1,8 @@
 """HugeCTR sparse model folders and optimizer-state files, checked byte by byte."""
 
+import json
 import struct
+import zlib
 
 import numpy as np
 import pytest
@@ -47,11 +49,21 @@ def test_localized_folder_bytes_and_reimport(tmp_path):
     keys, rows = state["keys"].numpy(), state["rows"].numpy()
     folder = tmp_path / "sparse0.model"
     layer.export_sparse_model(folder)
-    assert sorted(p.name for p in folder.iterdir()) == ["emb_vector", "key", "slot_id"]
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "emb_vector",
+        "hugectr_tf_manifest.json",
+        "key",
+        "slot_id",
+    ]
     assert [p.name for p in tmp_path.iterdir()] == ["sparse0.model"], "temp folder left behind"
     raw_key = (folder / "key").read_bytes()
     raw_emb = (folder / "emb_vector").read_bytes()
     raw_slot = (folder / "slot_id").read_bytes()
+    listed = json.loads((folder / "hugectr_tf_manifest.json").read_text())["files"]
+    assert listed == {
+        name: {"bytes": len(raw), "crc32": zlib.crc32(raw)}
+        for name, raw in (("key", raw_key), ("emb_vector", raw_emb), ("slot_id", raw_slot))
+    }
     n = len(keys)
     assert len(raw_key) == 8 * n and len(raw_emb) == 4 * 4 * n and len(raw_slot) == 8 * n
     assert list(struct.unpack(f"<{n}q", raw_key)) == keys.tolist()
@@ -76,7 +88,11 @@ def test_distributed_folder_has_no_slot_id_and_replaces_old_folder(tmp_path):
     folder.mkdir()
     (folder / "stale").write_bytes(b"x")
     layer.export_sparse_model(folder)
-    assert sorted(p.name for p in folder.iterdir()) == ["emb_vector", "key"]
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "emb_vector",
+        "hugectr_tf_manifest.json",
+        "key",
+    ]
     assert (
         np.fromfile(folder / "key", "<i8").tolist() == layer.table.export()["keys"].numpy().tolist()
     )
@@ -105,13 +121,27 @@ def test_one_hot_folder_uses_offset_keys(tmp_path):
 
 def test_bad_folder_names_the_file(tmp_path):
     layer, _ = trained_layer("DistributedSlotSparseEmbeddingHash", steps=1)
+    before = layer.table.export()["rows"].numpy()
     layer.export_sparse_model(tmp_path / "m")
-    with open(tmp_path / "m" / "emb_vector", "ab") as f:
+    emb = tmp_path / "m" / "emb_vector"
+    with open(emb, "ab") as f:
         f.write(b"\0\0\0\0")
-    with pytest.raises(ValueError, match=r"emb_vector` holds \d+ bytes"):
+    with pytest.raises(ValueError, match=r"emb_vector` holds \d+ bytes but manifest .* lists"):
+        layer.import_sparse_model(tmp_path / "m")
+    # Same size, one flipped byte: only the manifest's checksum can tell.
+    raw = bytearray(emb.read_bytes()[:-4])
+    raw[5] ^= 0x40
+    emb.write_bytes(bytes(raw))
+    with pytest.raises(ValueError, match=r"emb_vector` fails its checksum"):
+        layer.import_sparse_model(tmp_path / "m")
+    # A HugeCTR folder (no manifest) is checked for consistent sizes.
+    (tmp_path / "m" / "hugectr_tf_manifest.json").unlink()
+    emb.write_bytes(bytes(raw) + b"\0\0\0\0")
+    with pytest.raises(ValueError, match=r"emb_vector` holds \d+ bytes but \d+ keys"):
         layer.import_sparse_model(tmp_path / "m")
     with pytest.raises(FileNotFoundError, match="does not exist"):
         layer.import_sparse_model(tmp_path / "missing")
+    np.testing.assert_array_equal(layer.table.export()["rows"].numpy(), before)
 
 
 def test_optimizer_state_file_layout_and_round_trip(tmp_path):
@@ -123,9 +153,10 @@ def test_optimizer_state_file_layout_and_round_trip(tmp_path):
     layer.save_optimizer_states(path)
     raw = path.read_bytes()
     magic, version, code, vec, k, count, step = struct.unpack_from("<8sIIqqqq", raw)
-    assert (magic, version, code, vec, k, count, step) == (b"HCTREOPT", 1, 0, 4, 2, n, 3)
-    assert len(raw) == 48 + 8 * n + 4 * 2 * 4 * n + 8 * n + 4 * 3
+    assert (magic, version, code, vec, k, count, step) == (b"HCTREOPT", 2, 0, 4, 2, n, 3)
+    assert len(raw) == 48 + 8 * n + 4 * 2 * 4 * n + 8 * n + 4 * 3 + 4
     np.testing.assert_array_equal(np.frombuffer(raw, "<i8", n, 48), state["keys"])
+    assert struct.unpack("<I", raw[-4:])[0] == zlib.crc32(raw[:-4])
 
     fresh = SparseEmbedding(4, SLOTS, workspace_size_per_gpu_in_mb=2, optimizer=opt)
     fresh(x)
@@ -141,5 +172,12 @@ def test_optimizer_state_file_layout_and_round_trip(tmp_path):
     with pytest.raises(ValueError, match="optimizer code 0 but the table uses 4"):
         sgd.load_optimizer_states(path)
     path.write_bytes(raw[:-4])
+    with pytest.raises(ValueError, match="fails its checksum"):
+        fresh.load_optimizer_states(path)
+    # Version 1 (no checksum) is still read; its size must match the header.
+    v1 = struct.pack("<8sIIqqqq", b"HCTREOPT", 1, 0, 4, 2, n, 3) + raw[48:-4]
+    path.write_bytes(v1)
+    fresh.load_optimizer_states(path)
+    path.write_bytes(v1[:-4])
     with pytest.raises(ValueError, match="header describes"):
         fresh.load_optimizer_states(path)

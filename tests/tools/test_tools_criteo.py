@@ -11,7 +11,7 @@ import pytest
 import hugectr_tf as hugectr
 from hugectr_tf.data import dataset_from_params
 from hugectr_tf.tools import convert_criteo
-from hugectr_tf.tools.cli import main
+from hugectr_tf_cli import main
 
 SAMPLES = {"criteo_kaggle_head999.tsv": "\t", "criteo_sample200.csv": ","}
 

@@ -11,7 +11,7 @@ from sklearn.metrics import roc_auc_score
 
 from hugectr_tf.data import dataset_from_params
 from hugectr_tf.tools import DataGenerator
-from hugectr_tf.tools.cli import main
+from hugectr_tf_cli import main
 
 SIZES = [40, 25, 60, 7, 300]
 

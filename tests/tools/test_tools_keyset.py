@@ -9,7 +9,7 @@ import pytest
 from hugectr_tf.data import dataset_from_params
 from hugectr_tf.data.keyset import default_keyset_path, keys_of_source, read_keyset, write_keyset
 from hugectr_tf.tools import DataGenerator, convert_criteo, write_source_keyset
-from hugectr_tf.tools.cli import main
+from hugectr_tf_cli import main
 
 
 def _reader_keys(gen, source):

@@ -1,8 +1,7 @@
 #include "cc/core/data/batch_pipeline.h"
 
 #include <algorithm>
-#include <cstring>
-#include <numeric>
+#include <utility>
 
 #include "cc/core/data/norm_codec.h"
 #include "cc/core/data/raw_codec.h"
@@ -106,8 +105,8 @@ void BatchPipeline::WorkerLoop() {
     } catch (const Error& e) {
       finish(true, e.code(), e.what());
     } catch (const std::bad_alloc&) {
-      finish(true, ErrorCode::kResourceExhausted, "out of host memory while decoding `" +
-                                                      tasks_[seq % n].path + "`");
+      finish(true, ErrorCode::kResourceExhausted,
+             "out of host memory while decoding `" + tasks_[seq % n].path + "`");
     } catch (const std::exception& e) {
       finish(true, ErrorCode::kInternal, e.what());
     }

@@ -22,10 +22,10 @@
 namespace hugectr_tf {
 
 struct PipelineOptions {
-  int64_t batch_size = 1;          // records per batch (the last of an epoch may have fewer)
-  int64_t num_workers = 1;         // decoding threads = tasks decoded ahead
-  bool repeat = false;             // cycle over the tasks forever instead of one epoch
-  int64_t block_records = 4096;    // records per decoded block
+  int64_t batch_size = 1;           // records per batch (the last of an epoch may have fewer)
+  int64_t num_workers = 1;          // decoding threads = tasks decoded ahead
+  bool repeat = false;              // cycle over the tasks forever instead of one epoch
+  int64_t block_records = 4096;     // records per decoded block
   int64_t max_blocks_per_task = 8;  // queue bound per in-flight task (memory bound)
 };
 

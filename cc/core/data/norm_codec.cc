@@ -60,6 +60,11 @@ struct BlockMark {
 };
 
 constexpr int64_t kWindowBytes = 1 << 20;
+// Bytes after the last record examined to describe trailing data in an error message.
+constexpr int64_t kTrailingScanBytes = int64_t{256} << 20;
+
+// Thrown by the trailing-data scan when the bytes stop forming records.
+struct NotARecord {};
 
 template <typename T>
 T Load(const char* p) {
@@ -97,9 +102,9 @@ void NormDecoder::ReadHeader() {
     }
     int32_t n = Load<int32_t>(file_.data());
     if (n != kNormHeaderBytes) {
-      Fail("length", "header unit length is " + Str(n) + ", expected 64 for check_type=Sum" +
-                         (n == 0 ? " (the file looks unframed, i.e. written with Check_t.Non)"
-                                 : ""));
+      Fail("length",
+           "header unit length is " + Str(n) + ", expected 64 for check_type=Sum" +
+               (n == 0 ? " (the file looks unframed, i.e. written with Check_t.Non)" : ""));
     }
     if (!file_.Ensure(4 + kNormHeaderBytes + 1)) {
       Fail("header",
@@ -174,7 +179,7 @@ static void ParseRecord(Source* src, const FormatOptions& o, int64_t key_bytes, 
       const char* k = src->Take(static_cast<int64_t>(nnz) * key_bytes);
       if (k == nullptr) {
         missing(field(" keys"), "nnz=" + std::to_string(nnz) +
-                                 " keys do not fit in the rest of the record (truncated)");
+                                    " keys do not fit in the rest of the record (truncated)");
       }
       auto& keys = out->keys[i];
       const size_t at = keys.size();
@@ -225,6 +230,7 @@ int64_t NormDecoder::Decode(int64_t max_records, RecordBlock* out) {
       ++done;
       ++next_record_;
     }
+    if (next_record_ == number_of_records_) CheckFileEnds();
     return done;
   }
   // Unframed records: parse from an in-memory window of the file; a record crossing the window's
@@ -262,7 +268,76 @@ int64_t NormDecoder::Decode(int64_t max_records, RecordBlock* out) {
     ++next_record_;
   }
   file_.Skip(static_cast<size_t>(window - span.left()));
+  if (next_record_ == number_of_records_) CheckFileEnds();
   return done;
+}
+
+void NormDecoder::CheckFileEnds() {
+  if (end_checked_ || file_.remaining() == 0) {
+    end_checked_ = true;
+    return;
+  }
+  end_checked_ = true;
+  const int64_t extra = file_.remaining();
+  const std::string holds = DescribeTrailingData();
+  next_record_ = -1;  // the message names the header's field
+  Fail("number_of_records", "is " + Str(number_of_records_) + " but " + holds + " (" +
+                                Str(extra) + " bytes follow the header's last record). Fix the "
+                                "header's count or split the file");
+}
+
+std::string NormDecoder::DescribeTrailingData() {
+  const int64_t extra = file_.remaining();
+  const int64_t scan = std::min(extra, kTrailingScanBytes);
+  file_.Ensure(static_cast<size_t>(scan));
+  const char* p = file_.data();
+  // A second header with this file's layout: two Norm files joined with `cat`.
+  const int64_t head = options_.check_sum ? 4 + kNormHeaderBytes + 1 : kNormHeaderBytes;
+  if (scan >= head) {
+    const char* h = p + (options_.check_sum ? 4 : 0);
+    int64_t f[8];
+    std::memcpy(f, h, sizeof(f));
+    const bool framed_ok = !options_.check_sum || Load<int32_t>(p) == kNormHeaderBytes;
+    if (framed_ok && f[0] == (options_.check_sum ? 1 : 0) && f[1] >= 0 &&
+        f[2] == options_.label_dim && f[3] == options_.dense_dim &&
+        f[4] == options_.total_slots()) {
+      return "the file holds " + Str(number_of_records_) + " + " + Str(f[1]) +
+             " records: a second Norm header (number_of_records=" + Str(f[1]) + ") follows at byte " +
+             Str(file_.offset()) + ", as when two files are joined with `cat`";
+    }
+  }
+  // Otherwise count the whole records that follow.
+  RecordBlock scratch;
+  scratch.Reset(options_.slots_per_input.size());
+  auto bad = [](const std::string&, const std::string&) { throw NotARecord{}; };
+  SpanSource span(p, scan);
+  int64_t more = 0;
+  try {
+    while (span.left() > 0) {
+      if (options_.check_sum) {
+        const char* len = span.Take(4);
+        if (len == nullptr) throw NotARecord{};
+        const int64_t n = Load<int32_t>(len);
+        if (n < 0 || n + 1 > span.left()) throw NotARecord{};
+        const char* unit = span.Take(n + 1);
+        if (static_cast<int8_t>(unit[n]) != SumChecksum(unit, n)) throw NotARecord{};
+        SpanSource inner(unit, n);
+        ParseRecord(&inner, options_, key_bytes_, &scratch, bad, bad);
+        if (inner.left() != 0) throw NotARecord{};
+      } else {
+        ParseRecord(&span, options_, key_bytes_, &scratch, bad, bad);
+      }
+      ++more;
+      scratch.Reset(options_.slots_per_input.size());
+    }
+  } catch (const NotARecord&) {
+    return "the file holds at least " + Str(number_of_records_ + more) +
+           " records and then bytes that do not form a whole record";
+  }
+  if (scan < extra) {
+    return "the file holds at least " + Str(number_of_records_ + more) + " records";
+  }
+  return "the file holds " + Str(number_of_records_ + more) + " records";
 }
 
 }  // namespace hugectr_tf

@@ -6,7 +6,6 @@
 // int32 N, N payload bytes, one byte = wrapping int8 sum of the payload.
 
 #include <cstdint>
-#include <memory>
 #include <string>
 
 #include "cc/core/data/file_buffer.h"
@@ -21,13 +20,14 @@ class NormDecoder : public RecordDecoder {
   // Opens `path`, reads and validates the header against `options`.
   NormDecoder(const std::string& path, const FormatOptions& options);
   int64_t Decode(int64_t max_records, RecordBlock* out) override;
-  int64_t number_of_records() const { return number_of_records_; }
 
  private:
   void ReadHeader();
-  // Parses one record payload of `size` bytes at `p` (Sum mode: the whole unit is in memory).
-  void ParseFramed(const char* p, int64_t size, RecordBlock* out);
-  void ParseStreamed(RecordBlock* out);
+  // After the header's last record the file must end: anything more (trailing records, a second
+  // file appended with `cat`) is an error naming both counts, never silently dropped.
+  void CheckFileEnds();
+  // "the file holds ..." for the bytes after the header's last record (error path only).
+  std::string DescribeTrailingData();
   [[noreturn]] void Fail(const std::string& field, const std::string& what) const;
 
   std::string path_;
@@ -36,6 +36,7 @@ class NormDecoder : public RecordDecoder {
   int64_t number_of_records_ = 0;
   int64_t next_record_ = 0;  // index of the record being parsed (for messages)
   int64_t key_bytes_ = 4;
+  bool end_checked_ = false;
 };
 
 }  // namespace hugectr_tf

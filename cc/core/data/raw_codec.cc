@@ -1,11 +1,11 @@
 #include "cc/core/data/raw_codec.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
-#include <cstdio>
 #include <cstring>
-#include <sys/stat.h>
 
 #include "cc/core/check.h"
 #include "cc/core/data/record_checks.h"
@@ -18,13 +18,15 @@ int64_t RawRecordCount(const std::string& path, const FormatOptions& o) {
              "cannot open Raw data file `" << path << "`: " << std::strerror(errno));
   const int64_t size = st.st_size;
   const int64_t rec = RawRecordBytes(o);
+  HCTR_CHECK(rec > 0, "Raw records need at least one int32 word (label_dim + dense_dim + slots)");
   const std::string where =
       "Raw file `" + path + "`, record " + std::to_string(size / rec) + ", field `label`: ";
   if (o.num_samples > 0) {
-    HCTR_CHECK_CODE(size >= o.num_samples * rec, ErrorCode::kDataLoss,
-                    where << "the file has " << size << " bytes, but num_samples=" << o.num_samples
-                          << " records of " << rec << " bytes need " << o.num_samples * rec
-                          << " (truncated file or wrong num_samples)");
+    // Compared as a record count: num_samples * rec overflows for num_samples near 2^63.
+    HCTR_CHECK_CODE(o.num_samples <= size / rec, ErrorCode::kDataLoss,
+                    where << "the file has " << size << " bytes, " << size / rec
+                          << " whole records of " << rec << " bytes, but num_samples="
+                          << o.num_samples << " (truncated file or wrong num_samples)");
     return o.num_samples;
   }
   HCTR_CHECK_CODE(size % rec == 0, ErrorCode::kDataLoss,
@@ -70,8 +72,8 @@ int64_t RawDecoder::Decode(int64_t max_records, RecordBlock* out) {
     const char* p = base + r * rec;
     const int64_t record = next_ + r;
     auto fail = [&](const std::string& field, const std::string& what) {
-      HCTR_FAIL(ErrorCode::kDataLoss, "Raw file `" << path_ << "`, record " << record
-                                                   << ", field `" << field << "`: " << what);
+      HCTR_FAIL(ErrorCode::kDataLoss, "Raw file `" << path_ << "`, record " << record << ", field `"
+                                                   << field << "`: " << what);
     };
     if (o.float_label_dense) {
       std::memcpy(label + r * o.label_dim, p, 4 * o.label_dim);

@@ -34,10 +34,10 @@ struct FormatOptions {
 // Records [0, num_records) decoded from one file: column blocks, keys split per sparse input.
 struct RecordBlock {
   int64_t num_records = 0;
-  std::vector<float> label;                 // (num_records, label_dim)
-  std::vector<float> dense;                 // (num_records, dense_dim)
-  std::vector<std::vector<int32_t>> nnz;    // per input: (num_records, slots of the input)
-  std::vector<std::vector<int64_t>> keys;   // per input: concatenated keys of its slots
+  std::vector<float> label;                // (num_records, label_dim)
+  std::vector<float> dense;                // (num_records, dense_dim)
+  std::vector<std::vector<int32_t>> nnz;   // per input: (num_records, slots of the input)
+  std::vector<std::vector<int64_t>> keys;  // per input: concatenated keys of its slots
 
   void Reset(size_t num_inputs) {
     num_records = 0;
@@ -51,8 +51,8 @@ struct RecordBlock {
 // One batch in CSR form per sparse input (row = one (record, slot) pair, record-major).
 struct Batch {
   int64_t num_records = 0;
-  std::vector<float> label;                     // (num_records, label_dim)
-  std::vector<float> dense;                     // (num_records, dense_dim)
+  std::vector<float> label;                      // (num_records, label_dim)
+  std::vector<float> dense;                      // (num_records, dense_dim)
   std::vector<std::vector<int64_t>> row_splits;  // per input: (num_records * slots + 1)
   std::vector<std::vector<int64_t>> values;      // per input: (row_splits.back())
 };

@@ -19,7 +19,7 @@ inline bool NnzOk(const FormatOptions& o, size_t input, int64_t slot, int64_t nn
 }
 
 inline std::string NnzMessage(const FormatOptions& o, size_t input, int64_t slot, int64_t nnz,
-                            int64_t input_total, int64_t input_limit) {
+                              int64_t input_total, int64_t input_limit) {
   std::ostringstream os;
   if (nnz < 0) {
     os << "nnz=" << nnz << " is negative";

@@ -1,6 +1,6 @@
 #pragma once
 // Forward (combine rows per sample and slot) and backward (one gradient per unique key) over CSR
-// input (EMBEDDING_SEMANTICS.md, "Forward" / "Backward"). Raw pointers only: the table is
+// input (docs/EMBEDDING_SEMANTICS.md, "Forward" / "Backward"). Raw pointers only: the table is
 // addressed through `row_ids`, so these work on any row storage.
 
 #include <cstdint>

@@ -28,7 +28,9 @@ class MappedArray {
     void* p = mmap(nullptr, bytes_, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     HCTR_CHECK_CODE(p != MAP_FAILED, ErrorCode::kResourceExhausted,
-                    "could not reserve " << bytes_ << " bytes of address space for the table");
+                    "could not reserve " << bytes_
+                                         << " bytes of address space for the table's workspace: "
+                                            "lower workspace_size_per_gpu_in_mb");
     data_ = static_cast<T*>(p);
   }
 

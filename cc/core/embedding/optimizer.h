@@ -1,5 +1,6 @@
 #pragma once
-// Element-wise sparse-optimizer math on one embedding row (EMBEDDING_SEMANTICS.md, "Optimizers").
+// Element-wise sparse-optimizer math on one embedding row (docs/EMBEDDING_SEMANTICS.md,
+// "Optimizers").
 // Header-only, no library calls in the per-element code, so the CUDA core can share it.
 //
 // A row owns `NumOptimizerSlots(type)` slot vectors of `vec` floats, laid out (slot, vec):

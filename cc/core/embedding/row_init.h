@@ -1,5 +1,5 @@
 #pragma once
-// Deterministic initial value of a new embedding row (EMBEDDING_SEMANTICS.md, "Row
+// Deterministic initial value of a new embedding row (docs/EMBEDDING_SEMANTICS.md, "Row
 // initialisation"): a pure function of (key, seed, j), so the result does not depend on the order
 // in which keys are inserted or on the number of threads. Header-only and free of library calls
 // so that the CUDA core can include it in device code.

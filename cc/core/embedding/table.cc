@@ -7,13 +7,10 @@
 
 #include "cc/core/check.h"
 #include "cc/core/embedding/row_init.h"
+#include "cc/core/embedding/table_checks.h"
 #include "cc/core/embedding/unique.h"
 
 namespace hugectr_tf {
-
-namespace {
-constexpr double kBytesPerMb = 1024.0 * 1024.0;
-}  // namespace
 
 TableType ParseTableType(const std::string& name) {
   if (name == "DistributedSlotSparseEmbeddingHash")
@@ -30,51 +27,26 @@ TableType ParseTableType(const std::string& name) {
 }
 
 int64_t EmbeddingTable::BytesPerRow(int64_t vec, OptimizerType type) {
-  const int64_t counters = 3 * sizeof(int64_t);  // key, slot id, last step
-  return counters + KeyIndex::kBytesPerKey +
-         static_cast<int64_t>(sizeof(float)) * vec * (1 + NumOptimizerSlots(type));
+  return TableBytesPerRow(vec, type);
 }
 
 int64_t EmbeddingTable::MegabytesFor(int64_t rows, int64_t vec, OptimizerType type) {
-  return static_cast<int64_t>(
-      std::ceil(static_cast<double>(rows) * BytesPerRow(vec, type) / kBytesPerMb));
+  return TableMegabytesFor(rows, vec, type);
 }
 
 EmbeddingTable::EmbeddingTable(const TableOptions& options) : options_(options) {
-  HCTR_CHECK(options_.vec > 0, "`embedding_vec_size` must be a positive integer. Received: "
-                                   "embedding_vec_size="
-                                       << options_.vec);
-  HCTR_CHECK(options_.workspace_mb > 0,
-             "`workspace_size_per_gpu_in_mb` must be positive. Received: "
-             "workspace_size_per_gpu_in_mb="
-                 << options_.workspace_mb);
+  const bool one_hot = options_.type == TableType::kLocalizedSlotSparseEmbeddingOneHot;
+  capacity_ = CheckedTableCapacity(options_.vec, options_.workspace_mb, options_.optimizer.type,
+                                   one_hot, options_.slot_size_array);
   num_slots_ = NumOptimizerSlots(options_.optimizer.type);
-  const int64_t per_row = BytesPerRow(options_.vec, options_.optimizer.type);
-  capacity_ = static_cast<int64_t>(options_.workspace_mb * kBytesPerMb / per_row);
-  if (options_.type == TableType::kLocalizedSlotSparseEmbeddingOneHot) {
-    HCTR_CHECK(!options_.slot_size_array.empty(),
-               "`slot_size_array` must be given for LocalizedSlotSparseEmbeddingOneHot. "
-               "Received: slot_size_array=[]");
+  if (one_hot) {
+    const std::vector<int64_t>& sizes = options_.slot_size_array;
     slot_offsets_.assign(1, 0);
-    for (size_t s = 0; s < options_.slot_size_array.size(); ++s) {
-      const int64_t rows = options_.slot_size_array[s];
-      HCTR_CHECK(rows > 0, "`slot_size_array` entries must be positive. Received: "
-                           "slot_size_array["
-                               << s << "]=" << rows);
-      slot_offsets_.push_back(slot_offsets_.back() + rows);
-    }
-    const int64_t total = slot_offsets_.back();
-    HCTR_CHECK_CODE(total <= capacity_, ErrorCode::kResourceExhausted,
-                    "LocalizedSlotSparseEmbeddingOneHot needs "
-                        << total << " rows (sum of slot_size_array) but "
-                        << "workspace_size_per_gpu_in_mb="
-                        << options_.workspace_mb << " holds " << capacity_ << " rows of "
-                        << per_row << " bytes; it needs at least "
-                        << MegabytesFor(total, options_.vec, options_.optimizer.type)
-                        << " MB: raise workspace_size_per_gpu_in_mb");
-    dense_index_.assign(total, -1);
+    for (int64_t rows : sizes) slot_offsets_.push_back(slot_offsets_.back() + rows);
+    slot_key_limits_ = OneHotSlotKeyLimits(sizes);
+    dense_index_.Reserve(capacity_);
   }
-  // Rows and optimizer slots take the whole workspace as address space (committed only when
+  // Rows and optimizer slots take the whole capacity as address space (committed only when
   // written), so growing never copies them. The small per-key vectors grow on demand.
   rows_.Reserve(capacity_ * options_.vec);
   opt_.Reserve(capacity_ * num_slots_ * options_.vec);
@@ -92,7 +64,7 @@ int64_t EmbeddingTable::step() const {
 
 int64_t EmbeddingTable::FindRow(int64_t key) const {
   if (options_.type == TableType::kLocalizedSlotSparseEmbeddingOneHot) {
-    return (key >= 0 && key < static_cast<int64_t>(dense_index_.size())) ? dense_index_[key] : -1;
+    return (key >= 0 && key < capacity_) ? dense_index_.data()[key] - 1 : -1;
   }
   return index_.Find(key);
 }
@@ -101,26 +73,18 @@ void EmbeddingTable::TableKeys(const int64_t* values, int64_t n, const int64_t* 
                                int64_t num_rows, int64_t slot_num, std::vector<int64_t>* keys,
                                std::vector<int64_t>* slots,
                                const ParallelFor& parallel_for) const {
-  HCTR_CHECK(slot_num > 0 && num_rows % slot_num == 0,
-             "row_splits describe " << num_rows << " (sample, slot) rows, which is not a multiple"
-                                    << " of slot_num=" << slot_num);
+  CheckSlotRows(num_rows, slot_num);
   ValidateRowSplits(row_splits, num_rows, n);
   const bool one_hot = options_.type == TableType::kLocalizedSlotSparseEmbeddingOneHot;
   if (one_hot) {
-    HCTR_CHECK(slot_num == static_cast<int64_t>(options_.slot_size_array.size()),
-               "LocalizedSlotSparseEmbeddingOneHot has slot_size_array of "
-                   << options_.slot_size_array.size() << " slots but the input has slot_num="
-                   << slot_num);
+    CheckOneHotSlotNum(slot_num, options_.slot_size_array.size());
     // Checked serially before the parallel pass: errors must not be thrown on pool threads.
     for (int64_t r = 0; r < num_rows; ++r) {
       const int64_t s = r % slot_num;
       for (int64_t p = row_splits[r]; p < row_splits[r + 1]; ++p) {
-        HCTR_CHECK_CODE(values[p] >= 0 && values[p] < options_.slot_size_array[s],
-                        ErrorCode::kOutOfRange,
-                        "key " << values[p] << " in slot " << s << " (sample " << r / slot_num
-                               << ") is outside the slot's range [0, "
-                               << options_.slot_size_array[s]
-                               << ") given by slot_size_array[" << s << "]");
+        if (values[p] < 0 || values[p] >= slot_key_limits_[s]) {
+          ThrowOneHotKeyOutOfRange(values[p], s, r / slot_num, slot_key_limits_[s]);
+        }
       }
     }
   }
@@ -149,21 +113,14 @@ void EmbeddingTable::InsertRows(const std::vector<int64_t>& keys,
                                 const ParallelFor& parallel_for, const float* initial_rows) {
   const int64_t base = static_cast<int64_t>(keys_.size());
   const int64_t m = static_cast<int64_t>(keys.size());
-  HCTR_CHECK_CODE(
-      base + m <= capacity_, ErrorCode::kResourceExhausted,
-      "embedding table is full: it holds "
-          << base << " keys, this batch adds " << m << " new keys and workspace_size_per_gpu_in_mb="
-          << options_.workspace_mb << " allows " << capacity_ << " rows of "
-          << BytesPerRow(options_.vec, options_.optimizer.type)
-          << " bytes; the table needs at least "
-          << MegabytesFor(base + m, options_.vec, options_.optimizer.type)
-          << " MB: raise workspace_size_per_gpu_in_mb");
+  CheckTableRoom(base, m, capacity_, options_.vec, options_.workspace_mb,
+                 options_.optimizer.type);
   EnsureStorage(base + m);
   const bool one_hot = options_.type == TableType::kLocalizedSlotSparseEmbeddingOneHot;
   if (!one_hot) index_.Reserve(base + m);
   for (int64_t i = 0; i < m; ++i) {
     if (one_hot) {
-      dense_index_[keys[i]] = base + i;
+      dense_index_.data()[keys[i]] = base + i + 1;
     } else {
       index_.Insert(keys[i], base + i);
     }
@@ -305,14 +262,12 @@ int64_t EmbeddingTable::LookupInference(const int64_t* values, int64_t n,
 void EmbeddingTable::ApplyGradients(const int64_t* unique_keys, int64_t num_unique,
                                     const float* grads, float lr,
                                     const ParallelFor& parallel_for) {
-  HCTR_CHECK(std::isfinite(lr), "the learning rate must be finite. Received: lr=" << lr);
+  CheckLearningRate(lr);
   for (int64_t i = 1; i < num_unique; ++i) {
     // Distinct keys make every row update below independent (no two threads on one row).
-    HCTR_CHECK(unique_keys[i] > unique_keys[i - 1],
-               "gradient keys must be strictly ascending (as the backward op returns them). "
-               "Received: keys["
-                   << i - 1 << "]=" << unique_keys[i - 1] << ", keys[" << i
-                   << "]=" << unique_keys[i]);
+    if (unique_keys[i] <= unique_keys[i - 1]) {
+      ThrowGradientKeysNotAscending(i, unique_keys[i - 1], unique_keys[i]);
+    }
   }
   std::unique_lock<std::shared_mutex> lock(mutex_);
   std::vector<int64_t> rows(num_unique);
@@ -320,9 +275,7 @@ void EmbeddingTable::ApplyGradients(const int64_t* unique_keys, int64_t num_uniq
     for (int64_t i = begin; i < end; ++i) rows[i] = FindRow(unique_keys[i]);
   });
   for (int64_t i = 0; i < num_unique; ++i) {
-    HCTR_CHECK(rows[i] >= 0, "gradient for key " << unique_keys[i]
-                                                 << " which is not in the table; run the "
-                                                    "training lookup on the batch first");
+    if (rows[i] < 0) ThrowGradientKeyNotInTable(unique_keys[i]);
   }
   const int64_t t = ++step_;
   lr_history_.push_back(lr);
@@ -412,17 +365,7 @@ void EmbeddingTable::ImportRows(const int64_t* keys, int64_t n, const float* row
   const bool one_hot = options_.type == TableType::kLocalizedSlotSparseEmbeddingOneHot;
   std::vector<int64_t> sorted(keys, keys + n);
   std::sort(sorted.begin(), sorted.end());
-  for (int64_t i = 1; i < n; ++i) {
-    HCTR_CHECK(sorted[i] != sorted[i - 1],
-               "imported keys must be distinct. Received: key " << sorted[i] << " twice");
-  }
-  if (one_hot && n > 0) {
-    HCTR_CHECK_CODE(sorted.front() >= 0 && sorted.back() < slot_offsets_.back(),
-                    ErrorCode::kOutOfRange,
-                    "imported LocalizedSlotSparseEmbeddingOneHot keys must lie in [0, "
-                        << slot_offsets_.back() << ") (sum of slot_size_array). Received: key "
-                        << (sorted.front() < 0 ? sorted.front() : sorted.back()));
-  }
+  CheckImportedKeys(sorted, one_hot ? slot_offsets_.back() : -1);
   std::vector<int64_t> slots(n, 0);
   for (int64_t i = 0; i < n; ++i) {
     if (one_hot) {
@@ -433,9 +376,11 @@ void EmbeddingTable::ImportRows(const int64_t* keys, int64_t n, const float* row
       slots[i] = slot_ids[i];
     }
   }
+  // Every check before the table changes: a failed import leaves it exactly as it was.
+  CheckTableRoom(0, n, capacity_, options_.vec, options_.workspace_mb, options_.optimizer.type);
   std::unique_lock<std::shared_mutex> lock(mutex_);
   for (int64_t r = 0; r < static_cast<int64_t>(keys_.size()); ++r) {
-    if (one_hot) dense_index_[keys_[r]] = -1;
+    if (one_hot) dense_index_.data()[keys_[r]] = 0;
   }
   index_.Clear();
   EnsureStorage(0);
@@ -450,19 +395,12 @@ void EmbeddingTable::ImportOptimizerState(const int64_t* keys, int64_t n, const 
                                           const int64_t* last_step, int64_t step,
                                           const float* lr_history,
                                           const ParallelFor& parallel_for) {
-  HCTR_CHECK(step >= 0, "optimizer state step must be >= 0. Received: step=" << step);
-  for (int64_t i = 0; i < n; ++i) {
-    HCTR_CHECK(last_step[i] >= 0 && last_step[i] <= step,
-               "optimizer state of key " << keys[i] << " has last_step=" << last_step[i]
-                                         << " outside [0, step=" << step << "]");
-  }
+  CheckOptimizerStateSteps(keys, n, last_step, step);
   std::unique_lock<std::shared_mutex> lock(mutex_);
   std::vector<int64_t> rows(n);
   for (int64_t i = 0; i < n; ++i) {
     rows[i] = FindRow(keys[i]);
-    HCTR_CHECK(rows[i] >= 0, "optimizer state holds key "
-                                 << keys[i]
-                                 << " which is not in the table; import the sparse model first");
+    if (rows[i] < 0) ThrowOptimizerStateKeyNotInTable(keys[i]);
   }
   step_ = step;
   lr_history_.assign(lr_history, lr_history + step);

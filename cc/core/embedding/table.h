@@ -29,9 +29,10 @@ TableType ParseTableType(const std::string& name);
 
 struct TableOptions {
   int64_t vec = 16;                      // embedding_vec_size
-  double workspace_mb = 1.0;             // workspace_size_per_gpu_in_mb: hard memory limit
+  double workspace_mb = 1.0;             // workspace_size_per_gpu_in_mb: hash types' limit
   TableType type = TableType::kDistributedSlotSparseEmbeddingHash;
-  std::vector<int64_t> slot_size_array;  // OneHot: rows per slot (key + prefix offset addressing)
+  std::vector<int64_t> slot_size_array;  // OneHot: rows per slot (key + prefix offset addressing);
+                                         // a 0 shares the range of the next positive slot
   uint64_t seed = 0;                     // row initialisation seed
   OptimizerOptions optimizer;            // sparse optimizer and update type
 };
@@ -56,6 +57,9 @@ class EmbeddingTable {
   static int64_t BytesPerRow(int64_t vec, OptimizerType type);
   // MB (2^20 bytes) needed for `rows` rows, rounded up.
   static int64_t MegabytesFor(int64_t rows, int64_t vec, OptimizerType type);
+  // The row capacity (CheckedTableCapacity, shared with the GPU table): OneHot holds
+  // sum(slot_size_array) rows, as HugeCTR sizes it (the workspace is not used); the hash types
+  // hold the rows workspace_size_per_gpu_in_mb pays for.
 
   const TableOptions& options() const { return options_; }
   int64_t capacity() const { return capacity_; }
@@ -129,8 +133,11 @@ class EmbeddingTable {
   TableOptions options_;
   int num_slots_ = 0;
   int64_t capacity_ = 0;
-  std::vector<int64_t> slot_offsets_;  // OneHot prefix sums (slot_num + 1)
-  std::vector<int64_t> dense_index_;   // OneHot: table key -> row, -1 absent
+  std::vector<int64_t> slot_offsets_;     // OneHot prefix sums (slot_num + 1)
+  std::vector<int64_t> slot_key_limits_;  // OneHot: slot s takes keys in [0, limit[s])
+  // OneHot: table key -> row + 1 (0: absent). Reserved, not committed: a 33 M-row table costs
+  // the pages of the keys it has seen, like rows_.
+  MappedArray<int64_t> dense_index_;
 
   mutable std::shared_mutex mutex_;
   KeyIndex index_;                  // hash types

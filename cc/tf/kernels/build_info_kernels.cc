@@ -50,8 +50,7 @@ class SumChecksumOp : public OpKernel {
 };
 
 REGISTER_KERNEL_BUILDER(Name("HugeCTR>BuildInfo").Device(tensorflow::DEVICE_CPU), BuildInfoOp);
-REGISTER_KERNEL_BUILDER(Name("HugeCTR>SumChecksum").Device(tensorflow::DEVICE_CPU),
-                        SumChecksumOp);
+REGISTER_KERNEL_BUILDER(Name("HugeCTR>SumChecksum").Device(tensorflow::DEVICE_CPU), SumChecksumOp);
 
 }  // namespace
 }  // namespace hugectr_tf

@@ -71,6 +71,64 @@ inline bool CheckCsr(OpKernelContext* ctx, const Tensor& values, const Tensor& s
   return true;
 }
 
+// The lookups' checks: the table's width and the CSR input. Returns false with the status set.
+inline bool CheckLookupInputs(OpKernelContext* ctx, int64_t table_vec, int64_t vec,
+                              int64_t slot_num, int64_t* num_rows) {
+  if (table_vec != vec) {
+    ctx->SetStatus(absl::InvalidArgumentError("lookup asks for embedding_vec_size=" +
+                                              std::to_string(vec) + " but the table has " +
+                                              std::to_string(table_vec)));
+    return false;
+  }
+  return CheckCsr(ctx, ctx->input(1), ctx->input(2), slot_num, num_rows);
+}
+
+// EmbeddingBackward inputs: grad (batch, slot_num, vec), row_splits (batch * slot_num + 1),
+// inverse and unique_keys vectors. Sets num_rows and vec.
+inline bool CheckBackwardInputs(OpKernelContext* ctx, int64_t* num_rows, int64_t* vec) {
+  const Tensor& grad = ctx->input(0);
+  const Tensor& splits = ctx->input(1);
+  if (grad.dims() != 3) {
+    ctx->SetStatus(absl::InvalidArgumentError(
+        "grad must be (batch, slot_num, vec). Received shape " + grad.shape().DebugString()));
+    return false;
+  }
+  *num_rows = grad.dim_size(0) * grad.dim_size(1);
+  *vec = grad.dim_size(2);
+  if (splits.dims() != 1 || splits.NumElements() != *num_rows + 1) {
+    ctx->SetStatus(absl::InvalidArgumentError(
+        "row_splits must have batch * slot_num + 1 = " + std::to_string(*num_rows + 1) +
+        " entries. Received shape " + splits.shape().DebugString()));
+    return false;
+  }
+  if (ctx->input(2).dims() != 1 || ctx->input(3).dims() != 1) {
+    ctx->SetStatus(absl::InvalidArgumentError("inverse and unique_keys must be vectors"));
+    return false;
+  }
+  return true;
+}
+
+// EmbeddingApplyGradients inputs: keys [n], key_grads [n, vec], a scalar learning rate.
+inline bool CheckApplyInputs(OpKernelContext* ctx, int64_t vec) {
+  const Tensor& keys = ctx->input(1);
+  const Tensor& grads = ctx->input(2);
+  const Tensor& lr = ctx->input(3);
+  if (!(keys.dims() == 1 && grads.dims() == 2 && grads.dim_size(0) == keys.NumElements() &&
+        grads.dim_size(1) == vec)) {
+    ctx->SetStatus(absl::InvalidArgumentError(
+        "key_grads must be (len(unique_keys), embedding_vec_size=" + std::to_string(vec) +
+        "). Received shapes " + keys.shape().DebugString() + " and " +
+        grads.shape().DebugString()));
+    return false;
+  }
+  if (lr.NumElements() != 1) {
+    ctx->SetStatus(absl::InvalidArgumentError("learning_rate must be a scalar. Received shape " +
+                                              lr.shape().DebugString()));
+    return false;
+  }
+  return true;
+}
+
 // EmbeddingTableImport inputs: keys [n], rows [n, vec], slot_ids empty or [n].
 inline bool CheckImportRows(OpKernelContext* ctx, const Tensor& keys, const Tensor& rows,
                             const Tensor& slot_ids, int64_t vec) {

@@ -25,7 +25,9 @@ using tensorflow::ResourceHandle;
 using tensorflow::Tensor;
 using tensorflow::TensorShape;
 using tensorflow::core::RefCountPtr;
-using embedding_kernels::CheckCsr;
+using embedding_kernels::CheckApplyInputs;
+using embedding_kernels::CheckBackwardInputs;
+using embedding_kernels::CheckLookupInputs;
 using embedding_kernels::CheckImportRows;
 using embedding_kernels::CheckOptimizerState;
 using embedding_kernels::CopyOut;
@@ -85,13 +87,7 @@ class LookupOpBase : public OpKernel {
                Tensor** emb) {
     OP_REQUIRES_OK_OR_RETURN(ctx, GetTable(ctx, res));
     const int64_t table_vec = (*res)->table()->options().vec;
-    if (table_vec != vec_) {
-      ctx->SetStatus(absl::InvalidArgumentError("lookup asks for embedding_vec_size=" +
-                                                std::to_string(vec_) + " but the table has " +
-                                                std::to_string(table_vec)));
-      return false;
-    }
-    if (!CheckCsr(ctx, ctx->input(1), ctx->input(2), slot_num_, num_rows)) return false;
+    if (!CheckLookupInputs(ctx, table_vec, vec_, slot_num_, num_rows)) return false;
     OP_REQUIRES_OK_OR_RETURN(
         ctx, ctx->allocate_output(0, {*num_rows / slot_num_, slot_num_, vec_}, emb));
     return true;
@@ -156,21 +152,12 @@ class BackwardOp : public OpKernel {
   }
 
   void Compute(OpKernelContext* ctx) override {
+    int64_t num_rows = 0, vec = 0;
+    if (!CheckBackwardInputs(ctx, &num_rows, &vec)) return;
     const Tensor& grad = ctx->input(0);
     const Tensor& splits = ctx->input(1);
     const Tensor& inverse = ctx->input(2);
     const Tensor& keys = ctx->input(3);
-    OP_REQUIRES(ctx, grad.dims() == 3,
-                absl::InvalidArgumentError("grad must be (batch, slot_num, vec). Received shape " +
-                                           grad.shape().DebugString()));
-    const int64_t num_rows = grad.dim_size(0) * grad.dim_size(1);
-    const int64_t vec = grad.dim_size(2);
-    OP_REQUIRES(ctx, splits.dims() == 1 && splits.NumElements() == num_rows + 1,
-                absl::InvalidArgumentError(
-                    "row_splits must have batch * slot_num + 1 = " + std::to_string(num_rows + 1) +
-                    " entries. Received shape " + splits.shape().DebugString()));
-    OP_REQUIRES(ctx, inverse.dims() == 1 && keys.dims() == 1,
-                absl::InvalidArgumentError("inverse and unique_keys must be vectors"));
     Tensor* out = nullptr;
     OP_REQUIRES_OK(ctx, ctx->allocate_output(0, {keys.NumElements(), vec}, &out));
     HCTR_OP_REQUIRES_CORE(ctx, {
@@ -196,17 +183,7 @@ class ApplyGradientsOp : public OpKernel {
     const Tensor& keys = ctx->input(1);
     const Tensor& grads = ctx->input(2);
     const Tensor& lr = ctx->input(3);
-    OP_REQUIRES(ctx,
-                keys.dims() == 1 && grads.dims() == 2 &&
-                    grads.dim_size(0) == keys.NumElements() &&
-                    grads.dim_size(1) == table->options().vec,
-                absl::InvalidArgumentError(
-                    "key_grads must be (len(unique_keys), embedding_vec_size=" +
-                    std::to_string(table->options().vec) + "). Received shapes " +
-                    keys.shape().DebugString() + " and " + grads.shape().DebugString()));
-    OP_REQUIRES(ctx, lr.NumElements() == 1,
-                absl::InvalidArgumentError("learning_rate must be a scalar. Received shape " +
-                                           lr.shape().DebugString()));
+    if (!CheckApplyInputs(ctx, table->options().vec)) return;
     HCTR_OP_REQUIRES_CORE(ctx, table->ApplyGradients(keys.flat<int64_t>().data(),
                                                      keys.NumElements(), grads.flat<float>().data(),
                                                      lr.flat<float>()(0), PoolParallelFor(ctx)));

@@ -1,5 +1,6 @@
 // tf.data adapter of cc/core/data/batch_pipeline: a dataset whose iterator owns one BatchPipeline.
 
+#include <algorithm>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -14,21 +15,21 @@ namespace hugectr_tf {
 namespace {
 
 using tensorflow::AttrValue;
+using tensorflow::DataTypeVector;
+using tensorflow::OpKernelConstruction;
+using tensorflow::OpKernelContext;
+using tensorflow::PartialTensorShape;
+using tensorflow::Tensor;
+using tensorflow::TensorShape;
 using tensorflow::data::DatasetBase;
 using tensorflow::data::DatasetContext;
 using tensorflow::data::DatasetIterator;
 using tensorflow::data::DatasetOpKernel;
-using tensorflow::DataTypeVector;
 using tensorflow::data::IteratorBase;
 using tensorflow::data::IteratorContext;
 using tensorflow::data::IteratorStateReader;
 using tensorflow::data::IteratorStateWriter;
-using tensorflow::OpKernelConstruction;
-using tensorflow::OpKernelContext;
-using tensorflow::PartialTensorShape;
 using tensorflow::data::SerializationContext;
-using tensorflow::Tensor;
-using tensorflow::TensorShape;
 
 constexpr char kDatasetType[] = "HugeCTRBinaryReader";
 
@@ -160,9 +161,7 @@ class BinaryReaderDatasetOp : public DatasetOpKernel {
  public:
   explicit BinaryReaderDatasetOp(OpKernelConstruction* ctx) : DatasetOpKernel(ctx) {
     std::string format;
-    std::vector<int64_t> slots, max_nnz, slot_sizes;
     std::vector<bool> fixed;
-    std::vector<std::string> names;
     OP_REQUIRES_OK(ctx, ctx->GetAttr("format", &format));
     format_.format = format == "norm" ? BinaryFormat::kNorm : BinaryFormat::kRaw;
     OP_REQUIRES_OK(ctx, ctx->GetAttr("label_dim", &format_.label_dim));

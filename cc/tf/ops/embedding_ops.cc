@@ -1,5 +1,5 @@
 // Hash-table sparse embedding: the table resource, lookups, backward, sparse optimizer apply,
-// export / import. Semantics: EMBEDDING_SEMANTICS.md and docs/embedding.md.
+// export / import. Semantics: docs/EMBEDDING_SEMANTICS.md and docs/embedding.md.
 
 #include "tensorflow/core/framework/common_shape_fns.h"
 #include "tensorflow/core/framework/op.h"

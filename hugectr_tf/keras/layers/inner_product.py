@@ -4,7 +4,7 @@ import math
 
 import keras
 
-from hugectr_tf.config import Initializer_t
+from hugectr_tf.config import Activation_t, FcPosition_t, Initializer_t
 from hugectr_tf.keras import initializers
 from hugectr_tf.keras.layers._base import layer_error, positive_int, serializable
 
@@ -98,10 +98,38 @@ class InnerProduct(keras.layers.Layer):
 
 @serializable
 class FusedInnerProduct(InnerProduct):
-    """InnerProduct with the ReLU fused in, as HugeCTR's `FusedInnerProduct`: `relu(x @ W + b)`.
+    """InnerProduct with the activation fused in, as HugeCTR's `FusedInnerProduct`.
 
-    Same arguments, weights (kernel `[in, out]`, bias `[1, out]`) and initializers as
-    `InnerProduct`. HugeCTR runs it in mixed precision; here it runs in any Keras dtype policy.
+    `y = relu(x @ W + b)`, or `x @ W + b` with `act_type=Activation_t.Non` (the last layer of
+    HugeCTR's MLPerf DLRM MLPs). Same weights (kernel `[in, out]`, bias `[1, out]`) and
+    initializers as `InnerProduct`. HugeCTR runs it in mixed precision; here it runs in any Keras
+    dtype policy.
+
+    `pos_type` is the layer's place in HugeCTR's chain of fused layers (Head, Body, Tail): HugeCTR
+    fuses the bias and ReLU of one layer into the GEMMs of its neighbours and passes its buffers
+    between them as extra tensors. The math is the same wherever the fusion happens, so the value
+    is kept (for the graph JSON) and the hugectr `Model` wires the extra tensors to the one output.
+
+    Args:
+        num_output, weight_init_type, bias_init_type: As `InnerProduct`.
+        pos_type: `FcPosition_t` or its name. Default `Non` (a standalone layer).
+        act_type: `Activation_t` or its name: `Relu` (default) or `Non`.
+
+    Example:
+    >>> layer = FusedInnerProduct(num_output=2, act_type="None", bias_init_type="Zero")
+    >>> tuple(layer(keras.ops.ones((3, 4))).shape)
+    (3, 2)
     """
 
-    activation = staticmethod(keras.ops.relu)
+    def __init__(self, *args, pos_type=FcPosition_t.Non, act_type=Activation_t.Relu, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.pos_type = FcPosition_t.parse(pos_type, "pos_type")
+        self.act_type = Activation_t.parse(act_type, "act_type")
+        self.activation = keras.ops.relu if self.act_type == Activation_t.Relu else None
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "pos_type": self.pos_type.value,
+            "act_type": self.act_type.value,
+        }

@@ -23,8 +23,11 @@ class Reshape(keras.layers.Layer):
     - `selected=True`: input `[B, S, E]`; keeps `selected_slots` in the listed order (repeats
       allowed) and gives `[B, len(selected_slots) * E]`.
 
-    When the batch size is unknown at build time, `leading_dim` (times `time_step`) must divide
-    the per-sample element count, so that rows never mix samples of different batches.
+    The row count may change: DeepFM reshapes a `[B, 26, 11]` embedding to `[B * 26, 11]` and,
+    after a slice, `[B * 26, 10]` back to `[B, 260]`. `leading_dim` (times `time_step`) must
+    divide the element count of the input; with the batch size unknown at build time that is
+    checked when the shape is known (TensorFlow's reshape at run time, or `compute_output_shape`
+    with a known batch, which the hugectr `Model` uses to follow rows per sample).
 
     Args:
         leading_dim: Integer. Innermost output dimension.
@@ -76,17 +79,19 @@ class Reshape(keras.layers.Layer):
             return
         if len(shape) < 2 or any(d is None for d in shape[1:]):
             raise layer_error(self, f"input needs known non-batch dimensions, received {shape}")
-        per_sample = math.prod(shape[1:])
-        total = per_sample * shape[0] if shape[0] is not None else None
+        self._check_divides(shape)
+
+    def _check_divides(self, shape):
+        """`leading_dim` (times `time_step`) divides the elements, when the row count is known."""
+        if shape[0] is None:
+            return  # the input may hold several rows per sample (HugeCTR's DeepFM)
+        total = math.prod(shape)
         row = self._row()
-        if (total if total is not None else per_sample) % row:
+        if total % row:
             what = "leading_dim" if self.time_step == 0 else "leading_dim * time_step"
-            count = (
-                f"the {total} elements of the batch"
-                if total is not None
-                else f"the {per_sample} elements per sample (batch size unknown)"
+            raise layer_error(
+                self, f"{what}={row} does not divide the {total} elements of input shape {shape}"
             )
-            raise layer_error(self, f"{what}={row} does not divide {count}; input shape {shape}")
 
     def call(self, inputs):
         if self.selected:
@@ -103,7 +108,8 @@ class Reshape(keras.layers.Layer):
             return (shape[0], None if e is None else len(self.selected_slots) * e)
         rows = None
         if shape[0] is not None:
-            rows = shape[0] * math.prod(shape[1:]) // self._row()
+            self._check_divides(shape)
+            rows = math.prod(shape) // self._row()
         if self.time_step:
             return (rows, self.time_step, self.leading_dim)
         return (rows, self.leading_dim)

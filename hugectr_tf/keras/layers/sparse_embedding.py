@@ -3,7 +3,7 @@
 import keras
 import numpy as np
 
-from hugectr_tf.config import Embedding_t, parse_optimizer
+from hugectr_tf.config import Embedding_t, check_slot_size_array, parse_optimizer
 from hugectr_tf.embedding.frozen import frozen_lookup
 from hugectr_tf.embedding.keys import keys_to_csr
 from hugectr_tf.embedding.table import STATE_NAMES, EmbeddingTable
@@ -39,9 +39,10 @@ class SparseEmbedding(keras.layers.Layer):
         embedding_vec_size: Integer. Floats per embedding row.
         slot_num: Integer. Slots per sample.
         combiner: String. "sum" or "mean" of the rows of one slot.
-        workspace_size_per_gpu_in_mb: Number. Memory limit of the table: rows, optimizer state,
-            counters and index (bytes per row in docs/embedding.md). Exceeding it raises an
-            error that says how many MB are needed.
+        workspace_size_per_gpu_in_mb: Number. Memory limit of a hash table: rows, optimizer
+            state, counters and index (bytes per row in docs/embedding.md). Exceeding it raises
+            an error that says how many MB are needed. A OneHot table holds
+            sum(slot_size_array) rows whatever its value (as HugeCTR).
         optimizer: `hugectr_tf.CreateOptimizer(...)`, a dict of its arguments, an optimizer
             name ("Adam", "AdaGrad", "SGD", "MomentumSGD", "Nesterov") or None (Adam defaults,
             update type Global).
@@ -110,9 +111,7 @@ class SparseEmbedding(keras.layers.Layer):
         self.workspace_size_per_gpu_in_mb = workspace_size_per_gpu_in_mb
         self.optimizer = parse_optimizer(optimizer)
         self.embedding_type = Embedding_t.parse(embedding_type, "embedding_type")
-        self.slot_size_array = [
-            _positive_int(s, "slot_size_array") for s in (slot_size_array or [])
-        ]
+        self.slot_size_array = check_slot_size_array(list(slot_size_array or []))
         if self.embedding_type == Embedding_t.LocalizedSlotSparseEmbeddingOneHot:
             if len(self.slot_size_array) != self.slot_num:
                 raise ValueError(
