@@ -14,9 +14,9 @@ void CatchUpRows(const OptimizerOptions& opt, int64_t n, int64_t vec, float* row
   HCTR_CHECK(step >= 0, "step must be >= 0. Received: step=" << step);
   int64_t oldest = step;
   for (int64_t i = 0; i < n; ++i) {
-    HCTR_CHECK(last_step[i] >= 0 && last_step[i] <= step,
-               "row " << i << " has last_step=" << last_step[i] << " outside [0, step=" << step
-                      << "]");
+    HCTR_CHECK(
+        last_step[i] >= 0 && last_step[i] <= step,
+        "row " << i << " has last_step=" << last_step[i] << " outside [0, step=" << step << "]");
     oldest = std::min(oldest, last_step[i]);
   }
   if (ZeroGradientIsNoOp(opt.type) || oldest == step) {

@@ -44,11 +44,11 @@ class PsCatchUpOp : public OpKernel {
                                            rows.shape().DebugString() + " and " +
                                            last.shape().DebugString()));
     const int64_t n = rows.dim_size(0), vec = rows.dim_size(1);
-    OP_REQUIRES(ctx, slots.NumElements() == n * k * vec,
-                absl::InvalidArgumentError(
-                    "optimizer_slots must hold " + std::to_string(k) + " slot vectors per row (" +
-                    std::to_string(n * k * vec) + " values). Received shape " +
-                    slots.shape().DebugString()));
+    OP_REQUIRES(
+        ctx, slots.NumElements() == n * k * vec,
+        absl::InvalidArgumentError("optimizer_slots must hold " + std::to_string(k) +
+                                   " slot vectors per row (" + std::to_string(n * k * vec) +
+                                   " values). Received shape " + slots.shape().DebugString()));
     OP_REQUIRES(ctx, step.NumElements() == 1, absl::InvalidArgumentError("step must be a scalar"));
     const int64_t s = step.flat<int64_t>()(0);
     OP_REQUIRES(ctx, lr_history.NumElements() == s,
