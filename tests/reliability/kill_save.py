@@ -3,9 +3,10 @@ at a random moment; then a worker checks what is on disk. Outcome classes:
 
     complete       the files load as one whole round, the last finished one or the one in progress
     refused        the load fails with an error naming the file (an interrupted save)
-    keras_error    Keras' own writers (save_weights, model.save) write the file in place: an
-                   interrupted one is refused by Keras/h5py/zipfile, whose message does not
-                   name the file (documented; tf.train.Checkpoint is the crash-safe choice)
+    keras_error    Keras' and TensorFlow's own writers (save_weights, model.save,
+                   tf.train.Checkpoint.write) rewrite the same names in place: an interrupted
+                   file is refused by Keras/h5py/zipfile/TensorFlow, whose message does not name
+                   the file (documented in docs/reliability.md; not this project's formats)
     unclear_error  the load fails without saying which file
     partial_load   the load failed but changed the model
     stale          the files load as a round older than the last finished save (a save was lost)
@@ -38,7 +39,10 @@ KINDS = (
     "keras_model_save",
     "tf_checkpoint",
 )
-KERAS_OWN = ("keras_save_weights", "keras_model_save")
+# Formats this project does not own: their readers' errors may not name the file. The long run
+# of 2026-11-30 met one for tf_checkpoint ("The length checksum does not match: ..."):
+# Checkpoint.write replaces the index and the data file one after the other.
+KERAS_OWN = ("keras_save_weights", "keras_model_save", "tf_checkpoint")
 FAST_KINDS = ("save_params_to_files", "export_sparse_model", "keras_save_weights", "tf_checkpoint")
 CLASSES = (
     "complete",
