@@ -1,4 +1,5 @@
-"""The `hugectr-tf` command: `hugectr-tf generate ...`, `hugectr-tf convert-criteo ...`.
+"""The `hugectr-tf` command: `hugectr-tf generate ...`, `hugectr-tf convert-criteo ...`,
+`hugectr-tf keyset ...`.
 
 The console script enters here, outside the `hugectr_tf` package, on purpose: importing the
 package imports TensorFlow and Keras (seconds), while `--help` and `--version` should answer at
@@ -44,7 +45,7 @@ def _int_list(text):
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="hugectr-tf",
-        description="Synthetic data and Criteo conversion in HugeCTR's file formats.",
+        description="Synthetic data, Criteo conversion and keyset files in HugeCTR's file formats.",
         formatter_class=_HelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
@@ -88,6 +89,16 @@ def build_parser():
         "--signal", type=float, default=1.0, help="weight scale (larger: higher best AUC)"
     )
     gen.add_argument("--seed", type=int, default=0, help="random seed")
+    gen.add_argument(
+        "--num-file-lists",
+        type=int,
+        default=1,
+        help="Norm: split the train files into this many file lists train/file_list.<i>.txt "
+        "(model oversubscription trains them pass by pass)",
+    )
+    gen.add_argument(
+        "--keyset", action="store_true", help="write each train file list's keyset (for MOS)"
+    )
 
     conv = sub.add_parser(
         "convert-criteo",
@@ -111,6 +122,33 @@ def build_parser():
     )
     conv.add_argument("--check-type", default="Sum", choices=CHECK_TYPES, help="Norm checksum")
     conv.add_argument("--i64-input-key", action="store_true", help="int64 Norm keys (else uint32)")
+    conv.add_argument(
+        "--keyset", action="store_true", help="write <source>.keyset next to the train list (MOS)"
+    )
+
+    keys = sub.add_parser(
+        "keyset",
+        help="keyset file of a Norm/Parquet file list (for MOS)",
+        description="Reads the files of existing file lists and writes each list's keyset "
+        "(<list>.keyset: its distinct keys) for model oversubscription; prints the paths as JSON.",
+        formatter_class=_HelpFormatter,
+    )
+    keys.add_argument("source", nargs="+", help="file list(s); each gets <list>.keyset")
+    keys.add_argument("--format", default="Norm", choices=["Norm", "Parquet"], help="file format")
+    keys.add_argument("--output", default=None, help="keyset path (one source only)")
+    keys.add_argument(
+        "--check-type",
+        default=None,
+        choices=CHECK_TYPES,
+        help="Norm checksum (default: read from the first file's header)",
+    )
+    keys.add_argument("--i64-input-key", action="store_true", help="int64 keys (else uint32)")
+    keys.add_argument(
+        "--slot-size-array",
+        type=_int_list,
+        default=None,
+        help="Parquet: slot sizes whose offsets the reader adds, comma-separated",
+    )
     return parser
 
 

@@ -22,6 +22,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from hugectr_tf.data import read_keyset
+
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 CRITEO_SAMPLE = ROOT.parent / "shared" / "data" / "criteo" / "criteo_kaggle_head999.tsv"
@@ -123,8 +125,37 @@ def _readme_hugectr_model_trained(folder, namespace):
     assert (folder / "dcn_dense_100.model").is_file()
 
 
+def _data_keysets_written(folder, namespace):
+    for i in (0, 1):
+        keys = read_keyset(folder / f"data/train/file_list.{i}.keyset")
+        assert len(keys) > 0 and np.all(np.diff(keys) > 0)
+
+
+def _api_mos_trained(folder, namespace):
+    assert namespace["model"].iteration == 24  # 3 epochs of 2 file lists of 4096, batch 1024
+    assert (folder / "dcn_sparse0.model" / "ps.json").is_file()  # the SSD-PS folder
+    passes = namespace["model"].get_model_oversubscriber().passes
+    assert len(passes) == 6 and passes[-1]["rows_loaded"] > 0
+
+
+def _api_mos_served(folder, namespace):
+    assert 0.55 < namespace["auc"] <= 1.0 and 0.0 < namespace["session"].hit_rate() < 1.0
+
+
 # Extra checks after a block ran: (document, language, first line) -> check(folder, namespace).
+MOS_TRAINING = (
+    "# Two file lists with their keysets, trained pass by pass through an SSD parameter server"
+)
+MOS_SERVING = "# The model trained above, served from its SSD-PS folder behind an embedding cache"
 CHECKS = {
+    (
+        "data.md",
+        "bash",
+        "hugectr-tf generate --output data --num-train 8192 --num-eval 2048 "
+        "--num-file-lists 2 --keyset --i64-input-key",
+    ): _data_keysets_written,
+    ("api.md", "python", MOS_TRAINING): _api_mos_trained,
+    ("api.md", "python", MOS_SERVING): _api_mos_served,
     ("README.md", "python", "import keras"): _readme_keras_model_predicts,
     ("README.md", "python", "import hugectr_tf as hugectr"): _readme_hugectr_model_trained,
 }

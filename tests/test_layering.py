@@ -33,6 +33,7 @@ FUNCTION_IMPORTS = {
     # `hugectr-tf --help` answers without importing TensorFlow.
     ("tools/cli.py", "hugectr_tf.tools.generator"): "fast --help",
     ("tools/cli.py", "hugectr_tf.tools.criteo"): "fast --help",
+    ("tools/cli.py", "hugectr_tf.tools.keyset"): "fast --help",
 }
 # Optional third-party dependencies may be imported where they are used.
 OPTIONAL = {"sklearn", "matplotlib", "tensorboard", "torch", "pandas"}

@@ -6,6 +6,7 @@ facade adds `Model` on top of them.
 
 from hugectr_tf.api.lr_scheduler import LearningRateScheduler
 from hugectr_tf.api.model import Model
+from hugectr_tf.api.oversubscription import ModelOversubscriber
 from hugectr_tf.config import (
     Activation_t,
     Alignment_t,
@@ -71,6 +72,7 @@ __all__ = [
     "LrPolicy_t",
     "MetricsType",
     "Model",
+    "ModelOversubscriber",
     "ModelOversubscriberParams",
     "OptParamsPy",
     "Optimizer_t",

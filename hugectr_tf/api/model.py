@@ -17,6 +17,7 @@ from hugectr_tf.api.keras_state import PrivateKerasState
 from hugectr_tf.api.log import log
 from hugectr_tf.api.lr_scheduler import LearningRateScheduler
 from hugectr_tf.api.network import Network
+from hugectr_tf.api.oversubscription import ModelOversubscriber, fit_in_passes
 from hugectr_tf.api.training import Trainer
 from hugectr_tf.config import DataReaderParams, ModelOversubscriberParams, OptParamsPy, Solver
 
@@ -34,10 +35,17 @@ class Model:
                 raise TypeError(f"`{name}` must be a hugectr {cls.__name__}. Received: {value!r}")
         if mos is not None and not isinstance(mos, ModelOversubscriberParams):
             raise TypeError(f"`mos` must come from hugectr.CreateMOS. Received: {mos!r}")
+        if mos is not None:
+            _check_mos_reader(solver, reader_params)
         # First: logical devices (vvgpu without GPUs) exist only if made before TensorFlow starts.
         self.placement = distributed.placement_for(solver)
         for note in self.placement.notes:
             log(note)
+        if mos is not None and self.placement.strategy is not None:
+            raise ValueError(
+                f"model oversubscription (CreateMOS) trains on one device; vvgpu={solver.vvgpu} "
+                "asks for several. Use vvgpu=[[0]] with `mos`, or several devices without it."
+            )
         self.solver = solver
         self.reader_params = reader_params
         self.opt_params = opt_params
@@ -47,6 +55,7 @@ class Model:
             self.graph = ModelGraph(reader_params, opt_params, solver.lr, solver.seed)
         self.network = None  # set by compile()
         self._trainer = None
+        self._oversubscriber = None  # ModelOversubscriber, made by compile() when mos is given
         self._dense_frozen = False
         self._incremental = persistence.IncrementalTracker()
         self._lr_scheduler = LearningRateScheduler(
@@ -92,6 +101,13 @@ class Model:
                 dense_frozen=self._dense_frozen,
                 strategy=self.placement.strategy,
                 jit_compile=jit_compile,
+            )
+        if self.mos is not None:
+            self._oversubscriber = ModelOversubscriber(
+                self.mos,
+                self.network.embedding_layers,
+                self.solver.i64_input_key,
+                iteration=lambda: self.iteration,
             )
 
     def compile_for_inference(self):
@@ -171,12 +187,24 @@ class Model:
         snapshot=10000,
         snapshot_prefix="",
     ):
-        """Trains in epoch mode (repeat_dataset=False) or iteration mode (max_iter).
+        """Trains in epoch mode (repeat_dataset=False) or iteration mode (max_iter); with model
+        oversubscription, pass by pass over the sources and their keysets.
 
         Logs as HugeCTR does and returns a `FitHistory` (loss per display interval, metrics
         per evaluation), which writes itself as CSV (`to_csv`) or TensorBoard event files
         (`write_tensorboard`).
         """
+        if self._oversubscriber is not None:
+            return fit_in_passes(
+                self._compiled("fit"),
+                self._oversubscriber,
+                self._lr_scheduler,
+                self.reader_params,
+                num_epochs=num_epochs,
+                display=display,
+                eval_interval=eval_interval,
+                snapshot=snapshot,
+            )
         return self._compiled("fit").fit(
             self._lr_scheduler,
             self.save_params_to_files,
@@ -210,17 +238,27 @@ class Model:
         )
 
     def get_model_oversubscriber(self):
-        raise RuntimeError(
-            "Model oversubscription is not available: hash tables grow in host memory as keys "
-            "arrive, so tables larger than a device are trained without it"
-        )
+        """The `ModelOversubscriber` (needs `mos=hugectr.CreateMOS(...)` and `compile()`)."""
+        if self.mos is None:
+            raise RuntimeError(
+                "get_model_oversubscriber needs model oversubscription: create the Model with "
+                "mos=hugectr.CreateMOS(...)"
+            )
+        self._compiled("get_model_oversubscriber")
+        return self._oversubscriber
 
     def set_learning_rate(self, lr):
         self._compiled("set_learning_rate").set_learning_rate(lr)
 
     def train(self):
         """Trains on the next batch. Returns False (and trains nothing) at the end of an epoch."""
-        return self._compiled("train").train()
+        trainer = self._compiled("train")
+        if self._oversubscriber is not None and not self._oversubscriber.loaded:
+            raise RuntimeError(
+                "with model oversubscription, load a keyset before training: "
+                "model.get_model_oversubscriber().update(keyset_file)"
+            )
+        return trainer.train()
 
     def get_current_loss(self):
         return self._trainer.current_loss if self._trainer is not None else float("nan")
@@ -239,16 +277,37 @@ class Model:
             output_prediction_file_name, output_label_file_name
         )
 
-    def set_source(self, source, eval_source):
-        """Epoch mode: point the train and eval readers at new sources."""
+    def set_source(self, source, keyset=None, eval_source=None):
+        """Epoch mode: point the readers at new sources. With model oversubscription
+        `set_source(source, keyset, eval_source)` (lists of file lists and their keysets, as
+        `fit` then trains them); without it `set_source(source, eval_source)`."""
         if self.solver.repeat_dataset:
             raise RuntimeError("Model.set_source is for epoch mode (repeat_dataset=False)")
+        if self.mos is None:
+            if eval_source is None and isinstance(keyset, str):
+                keyset, eval_source = None, keyset  # HugeCTR's set_source(source, eval_source)
+            if keyset is not None:
+                raise ValueError(
+                    "Model.set_source takes a keyset only with model oversubscription "
+                    f"(mos=hugectr.CreateMOS(...)). Received: keyset={keyset!r}"
+                )
         sources = [source] if isinstance(source, str) else list(source)
-        if len(sources) != 1:
+        if self.mos is not None:
+            keysets = [keyset] if isinstance(keyset, str) else list(keyset or [])
+            if len(keysets) != len(sources) or not isinstance(eval_source, str):
+                raise ValueError(
+                    "with model oversubscription Model.set_source(source, keyset, eval_source) "
+                    "takes one keyset per source and an eval_source string. Received: "
+                    f"source={source!r}, keyset={keyset!r}, eval_source={eval_source!r}"
+                )
+            self.reader_params.keyset = keysets
+        elif len(sources) != 1:
             raise ValueError(
                 "Model.set_source takes one training source without model oversubscription. "
                 f"Received: source={source!r}"
             )
+        if not isinstance(eval_source, str):
+            raise ValueError(f"`eval_source` must be a string. Received: {eval_source!r}")
         self.reader_params.source = sources
         self.reader_params.eval_source = eval_source
         if self._trainer is not None:
@@ -281,8 +340,16 @@ class Model:
 
     # ----------------------------------------------------------------------------- files
     def save_params_to_files(self, prefix, iter=0):  # noqa: A002 (HugeCTR's argument name)
+        """Writes the dense weights and optimizer states with `prefix`, and the tables: to
+        `<prefix><i>_sparse_<iter>.model`, or with model oversubscription to the CreateMOS
+        sparse model folders (as HugeCTR)."""
         self._compiled("save_params_to_files")
-        return persistence.save_params_to_files(self.network, prefix, iter)
+        if self._oversubscriber is None:
+            return persistence.save_params_to_files(self.network, prefix, iter)
+        names = persistence.save_dense_params_to_files(self.network, prefix, iter)
+        names["sparse"] = self._oversubscriber.save()
+        log(f"Model oversubscription: sparse tables written to {names['sparse']}")
+        return names
 
     def load_dense_weights(self, dense_model_file):
         self._compiled("load_dense_weights")
@@ -294,17 +361,42 @@ class Model:
 
     def load_sparse_weights(self, sparse_embedding_files):
         self._compiled("load_sparse_weights")
+        self._refuse_under_mos("load_sparse_weights")
         persistence.load_sparse_weights(self.network, sparse_embedding_files)
 
     def load_sparse_optimizer_states(self, sparse_opt_states_files):
         self._compiled("load_sparse_optimizer_states")
+        self._refuse_under_mos("load_sparse_optimizer_states")
         persistence.load_sparse_optimizer_states(self.network, sparse_opt_states_files)
 
     def get_incremental_model(self):
         """[(keys int64 [n], vectors float32 [n, vec])] per embedding: the rows updated since the
         previous call (all rows on the first call), as HugeCTR returns for online updates."""
         self._compiled("get_incremental_model")
+        if self._oversubscriber is not None:
+            return self._oversubscriber.incremental_model()
         return self._incremental.collect(self.network)
+
+    def _refuse_under_mos(self, what):
+        if self.mos is not None:
+            raise RuntimeError(
+                f"Model.{what} is not available with model oversubscription (as in HugeCTR): "
+                "the tables come from CreateMOS(trained_sparse_models=...)"
+            )
+
+
+def _check_mos_reader(solver, reader_params):
+    """HugeCTR's checks of a Model with model oversubscription."""
+    if solver.repeat_dataset:
+        raise ValueError(
+            "model oversubscription trains in epoch mode: set repeat_dataset=False in "
+            "CreateSolver. Received: repeat_dataset=True"
+        )
+    if len(reader_params.keyset) != len(reader_params.source):
+        raise ValueError(
+            "with model oversubscription DataReaderParams needs one keyset file per training "
+            f"source. Received: source={reader_params.source}, keyset={reader_params.keyset}"
+        )
 
 
 def _apply_solver_settings(solver):

@@ -23,11 +23,13 @@ from hugectr_tf.embedding.table import naming_file
 snapshot_names = snapshot.snapshot_names
 
 
-def _relative(names):
+def _relative(names, with_tables=True):
     """{name relative to the manifest's folder: None} of every file a snapshot will hold."""
     out = {}
     for key in ("dense", "opt_dense"):
         out[_base(names[key])] = None
+    if not with_tables:
+        return out
     for folder in names["sparse"]:
         out[f"{_base(folder)}/{FOLDER_MANIFEST}"] = None
     for path in names["opt_sparse"]:
@@ -40,10 +42,25 @@ def _base(path):
 
 
 def save_params_to_files(network, prefix, iteration):
+    return _save(network, prefix, iteration, with_tables=True)
+
+
+def save_dense_params_to_files(network, prefix, iteration):
+    """The dense weights and optimizer state of `save_params_to_files`, with their manifest
+    (model oversubscription: the tables are the parameter servers' folders); returns all the
+    names."""
+    return _save(network, prefix, iteration, with_tables=False)
+
+
+def _save(network, prefix, iteration, with_tables):
     names = snapshot_names(prefix, iteration, len(network.embedding_layers))
     # Announce the save first: if it is interrupted, every file of this snapshot is refused.
     manifest.write_manifest(
-        names["manifest"], snapshot.KIND, _relative(names), complete=False, step=iteration
+        names["manifest"],
+        snapshot.KIND,
+        _relative(names, with_tables),
+        complete=False,
+        step=iteration,
     )
     digests = {}
 
@@ -75,12 +92,13 @@ def save_params_to_files(network, prefix, iteration):
             },
         ),
     )
-    for layer, folder, opt_file in zip(
-        network.embedding_layers, names["sparse"], names["opt_sparse"]
-    ):
-        for inner, digest in layer.table.write_sparse_model(folder).items():
-            digests[f"{_base(folder)}/{inner}"] = digest
-        record(opt_file, layer.table.save_optimizer_states(opt_file))
+    if with_tables:
+        for layer, folder, opt_file in zip(
+            network.embedding_layers, names["sparse"], names["opt_sparse"]
+        ):
+            for inner, digest in layer.table.write_sparse_model(folder).items():
+                digests[f"{_base(folder)}/{inner}"] = digest
+            record(opt_file, layer.table.save_optimizer_states(opt_file))
     manifest.write_manifest(names["manifest"], snapshot.KIND, digests, step=iteration)
     return names
 

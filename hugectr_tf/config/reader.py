@@ -82,6 +82,15 @@ class DataReaderParams:
             "a non-empty list of file names",
         )
         self.source = list(self.source)
+        if isinstance(self.keyset, str):
+            self.keyset = [self.keyset]
+        require(
+            isinstance(self.keyset, (list, tuple)) and all(isinstance(k, str) for k in self.keyset),
+            "keyset",
+            self.keyset,
+            "a list of keyset file names (one per source, with model oversubscription)",
+        )
+        self.keyset = list(self.keyset)
         require(isinstance(self.eval_source, str), "eval_source", self.eval_source, "a string")
         non_negative_int(self.cache_eval_data, "cache_eval_data")
         non_negative_int(self.num_samples, "num_samples")

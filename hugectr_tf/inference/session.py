@@ -1,11 +1,11 @@
 """Inference sessions over a model graph JSON plus HugeCTR dense and sparse model files.
 
 The session rebuilds the network from the graph (`Model.construct_from_json`), loads the dense
-weights and the sparse model folders, and predicts with find-only embedding lookups: a key that
-is not in a table contributes a zero vector, as HugeCTR's parameter server does for unknown keys.
-The embedding cache settings (`use_gpu_embedding_cache`, `cache_size_percentage`,
-`hit_rate_threshold`) are accepted and validated; the tables live in host memory, which is what
-HugeCTR's cache falls back to.
+weights, serves each sparse model folder from a parameter server (host memory, or SSD with
+`use_host_memory_ps=False`) behind an embedding cache (`use_gpu_embedding_cache`,
+`cache_size_percentage`, `hit_rate_threshold`; served_tables.py), and predicts with find-only
+embedding lookups: a key that is not in a table contributes a zero vector, as HugeCTR's parameter
+server does for unknown keys.
 """
 
 from dataclasses import dataclass, field
@@ -24,6 +24,7 @@ from hugectr_tf.config import (
 )
 from hugectr_tf.data import DataReader
 from hugectr_tf.embedding.keys import int64_keys
+from hugectr_tf.inference.served_tables import ServedTables
 
 
 @dataclass
@@ -41,6 +42,9 @@ class InferenceParams:
     scaler: float = 1.0
     use_algorithm_search: bool = True
     use_cuda_graph: bool = True
+    # Not in HugeCTR 3.1 (its inference PS is in host memory): False serves the tables from
+    # their folders through the SSD parameter server, for tables larger than memory.
+    use_host_memory_ps: bool = True
     _checked: bool = field(default=False, repr=False)
 
     def __post_init__(self):
@@ -83,13 +87,32 @@ class InferenceSession:
         self._model.construct_from_json(model_config_path, include_dense_network=True)
         self._model.compile_for_inference()
         self._model.load_dense_weights(inference_params.dense_model_file)
-        self._model.load_sparse_weights(inference_params.sparse_model_files)
+        self._tables = ServedTables(
+            self._model.embedding_layers,
+            [e.bottom_name for e in self._model.graph.embedding_params],
+            inference_params.sparse_model_files,
+            inference_params,
+        )
         self._network = self._model.network
         self._predict_fn = tf.function(self._network.predict, reduce_retracing=True)
 
     @property
     def model(self):
         return self._model
+
+    def hit_rate(self):
+        """Share of looked-up keys found in the embedding caches since the session started
+        (per batch, each distinct key counts once); NaN without a cache."""
+        return self._tables.hit_rate()
+
+    def embedding_cache_stats(self):
+        """Per hash table: parameter server kind and rows, cache capacity, size, hit rates and
+        refresh count."""
+        return self._tables.stats()
+
+    def _predict(self, features):
+        self._tables.stage(features)
+        return self._predict_fn(features)
 
     def _batches(self, num_batches, source, data_reader_type, check_type, slot_size_array):
         params = DataReaderParams(
@@ -123,7 +146,7 @@ class InferenceSession:
 
     def _predict_files(self, num_batches, source, data_reader_type, check_type, slot_size_array=()):
         preds = [
-            self._predict_fn(features).numpy().reshape(-1)
+            self._predict(features).numpy().reshape(-1)
             for features, _ in self._batches(
                 num_batches, source, data_reader_type, check_type, slot_size_array
             )
@@ -136,7 +159,7 @@ class InferenceSession:
         for features, y in self._batches(
             num_batches, source, data_reader_type, check_type, slot_size_array
         ):
-            p = self._predict_fn(features).numpy()
+            p = self._predict(features).numpy()
             preds.append(p.reshape(-1))
             labels.append(y.numpy()[:, : p.shape[1]].reshape(-1))
         if not preds:
@@ -202,7 +225,7 @@ class InferenceSession:
             )
         if inp.dense_dim > 0:
             features[inp.dense_name] = tf.constant(dense.reshape(batch, inp.dense_dim))
-        return self._predict_fn(features).numpy().reshape(-1)
+        return self._predict(features).numpy().reshape(-1)
 
 
 def CreateInferenceSession(model_config_path, inference_params):  # noqa: N802

@@ -1,11 +1,12 @@
 """The commands of `hugectr-tf` (parsed by the top-level `hugectr_tf_cli` module, which imports
-this one only once a command has to run): `generate` and `convert-criteo`."""
+this one only once a command has to run): `generate`, `convert-criteo` and `keyset`."""
 
 import json
 import sys
 
 from hugectr_tf.tools.criteo import convert_criteo
 from hugectr_tf.tools.generator import DataGenerator
+from hugectr_tf.tools.keyset import write_source_keyset
 
 
 def _generate(args):
@@ -22,6 +23,8 @@ def _generate(args):
         i64_input_key=args.i64_input_key,
         signal=args.signal,
         seed=args.seed,
+        num_file_lists=args.num_file_lists,
+        keyset=args.keyset,
     ).generate()
     return gen.info()
 
@@ -36,10 +39,28 @@ def _convert(args):
         eval_fraction=args.eval_fraction,
         check_type=args.check_type,
         i64_input_key=args.i64_input_key,
+        keyset=args.keyset,
     )
 
 
-COMMANDS = {"generate": _generate, "convert-criteo": _convert}
+def _keyset(args):
+    if args.output and len(args.source) > 1:
+        raise ValueError("--output names one keyset file: give one source with it")
+    results = [
+        write_source_keyset(
+            args.format,
+            source,
+            args.output,
+            check_type=args.check_type,
+            i64_input_key=args.i64_input_key,
+            slot_size_array=args.slot_size_array or (),
+        )
+        for source in args.source
+    ]
+    return results[0] if len(results) == 1 else results
+
+
+COMMANDS = {"generate": _generate, "convert-criteo": _convert, "keyset": _keyset}
 
 
 def run(args):

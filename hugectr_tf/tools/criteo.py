@@ -21,6 +21,7 @@ import numpy as np
 
 from hugectr_tf.config import Check_t, DataReaderType_t, slot_offsets
 from hugectr_tf.data.file_list import write_file_list
+from hugectr_tf.data.keyset import default_keyset_path, distinct_keys, write_keyset
 from hugectr_tf.data.writers import (
     write_norm,
     write_parquet_metadata,
@@ -98,6 +99,7 @@ def convert_criteo(
     check_type=Check_t.Sum,
     i64_input_key=False,
     chunk_rows=100_000,
+    keyset=False,
 ):
     """Converts a Criteo text file; returns (and writes to `output_dir/dataset_info.json`) a dict
     with `source`, `eval_source` (None without eval rows), row counts and `slot_size_array`.
@@ -112,6 +114,9 @@ def convert_criteo(
         check_type: Check_t for Norm files.
         i64_input_key: Boolean. int64 Norm keys.
         chunk_rows: Integer. Lines converted at a time (memory bound).
+        keyset: Boolean. Also write the keyset of each written source (`<source>.keyset`, with
+            `.txt` replaced): its distinct table keys (slot offsets included, as every reader
+            yields them), int64 if `i64_input_key` else uint32. Model oversubscription reads it.
     """
     kind = DataReaderType_t.parse(data_reader_type, "data_reader_type")
     check_type = Check_t.parse(check_type, "check_type")
@@ -151,6 +156,8 @@ def convert_criteo(
 
     # Pass 2: convert and write.
     writer = _Writer(kind, output_dir, num_train, num_eval, num_files, check_type, i64_input_key)
+    seen_keys = {"source": [], "eval_source": []}  # table keys of each set, for the keysets
+    row_at = 0
     for first_line, block in _chunks(input_path, chunk_rows):
         label = _parse_numbers(block[:, :1], "label", input_path, first_line).astype(np.float32)
         dense = _parse_numbers(block[:, 1 : 1 + NUM_DENSE], "dense", input_path, first_line)
@@ -160,10 +167,21 @@ def convert_criteo(
             values, inverse = np.unique(block[:, 1 + NUM_DENSE + s], return_inverse=True)
             ids = np.array([vocab[s].get(v, 0) for v in values.tolist()], np.int64)
             keys[:, s] = ids[inverse.reshape(-1)]
+        if keyset:
+            table_keys = keys + offsets
+            cut = max(0, min(len(block), num_train - row_at))
+            seen_keys["source"].append(distinct_keys(table_keys[:cut]))
+            seen_keys["eval_source"].append(distinct_keys(table_keys[cut:]))
+        row_at += len(block)
         if kind == DataReaderType_t.Norm:
             keys = keys + offsets
         writer.add(label, dense, keys)
     info = writer.finish()
+    if keyset:
+        for name, parts in seen_keys.items():
+            if info[name] is not None:
+                info[name + "_keyset"] = default_keyset_path(info[name])
+                write_keyset(info[name + "_keyset"], np.concatenate(parts), i64_input_key)
     info.update(
         data_reader_type=kind.value,
         num_train_samples=num_train,

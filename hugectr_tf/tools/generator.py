@@ -29,6 +29,7 @@ from hugectr_tf.config import (
     slot_offsets,
 )
 from hugectr_tf.data.file_list import write_file_list
+from hugectr_tf.data.keyset import default_keyset_path, distinct_keys, write_keyset
 from hugectr_tf.data.writers import write_norm, write_parquet_folder, write_raw
 
 # Criteo-shaped vocabulary sizes, scaled down so a model learns them in minutes on a CPU.
@@ -63,9 +64,15 @@ class DataGenerator:
         float_label_dense: Boolean. Raw: float32 label/dense words, else int32 (dense as raw
             counts, which the reader turns into log(x + 1)).
         seed: Integer.
+        num_file_lists: Integer. Norm: also split the train files into this many file lists
+            `train/file_list.<i>.txt` (model oversubscription trains them pass by pass).
+        keyset: Boolean. Write the keyset of each train file list next to it (`<list>.keyset`
+            without `.txt`: the distinct table keys, int64 if `i64_input_key` else uint32).
 
     After `generate()`: `train_source`, `eval_source` (what DataReaderParams needs),
-    `slot_size_array`, `bayes_auc`, `eval_probabilities`, `eval_labels`; `input()` and
+    `slot_size_array`, `bayes_auc`, `eval_probabilities`, `eval_labels`, `train_sources` (the
+    file lists of `num_file_lists`), `train_keysets` (their keysets, with `keyset`) and
+    `train_keyset` (the keyset of `train_source`); `input()` and
     `reader_params()` build matching HugeCTR objects. Norm keys carry per-slot offsets (prefix
     sums of `slot_size_array`) so slots never share a key; Raw and Parquet files store per-slot
     ids and their readers add the offsets from `slot_size_array` (which `reader_params()` sets),
@@ -90,6 +97,8 @@ class DataGenerator:
         i64_input_key=False,
         float_label_dense=True,
         seed=0,
+        num_file_lists=1,
+        keyset=False,
     ):
         self.output_dir = os.fspath(output_dir)
         self.data_reader_type = DataReaderType_t.parse(data_reader_type, "data_reader_type")
@@ -103,6 +112,18 @@ class DataGenerator:
         ):
             if not isinstance(value, int) or value <= 0:
                 raise ValueError(f"`{name}` must be a positive integer. Received: {name}={value!r}")
+        if not isinstance(num_file_lists, int) or not 0 < num_file_lists <= num_files:
+            raise ValueError(
+                f"`num_file_lists` must be an integer in [1, num_files={num_files}]. Received: "
+                f"num_file_lists={num_file_lists!r}"
+            )
+        if num_file_lists > 1 and self.data_reader_type != DataReaderType_t.Norm:
+            raise ValueError(
+                "`num_file_lists` > 1 splits Norm file lists; Raw and Parquet write one source "
+                f"per set. Received: data_reader_type={self.data_reader_type.value}"
+            )
+        self.num_file_lists = num_file_lists
+        self.keyset = bool(keyset)
         self.num_train_samples = num_train_samples
         self.num_eval_samples = num_eval_samples
         self.num_files = num_files
@@ -134,6 +155,7 @@ class DataGenerator:
         self.seed = seed
         self._init_model(float(signal))
         self.train_source = self.eval_source = None
+        self.train_sources, self.train_keysets, self.train_keyset = [], [], None
         self.bayes_auc = None
         self.eval_probabilities = self.eval_labels = None
 
@@ -213,11 +235,13 @@ class DataGenerator:
         kind = self.data_reader_type
         if kind == DataReaderType_t.Raw:
             bounds = np.array([0, num])
-        labels, probs, parts, files = [], [], [], []
+        labels, probs, parts, files, file_keys = [], [], [], [], []
         for i in range(len(bounds) - 1):
             rec = self.sample(int(bounds[i + 1] - bounds[i]), rng)
             labels.append(rec["label"][:, 0])
             probs.append(rec["prob"])
+            # Table keys as every reader yields them: local ids plus the slot's offset.
+            file_keys.append(distinct_keys(rec["keys"] + self.offsets[rec["slot_of_key"]]))
             n = len(rec["label"])
             if kind == DataReaderType_t.Norm:
                 path = os.path.abspath(os.path.join(folder, f"part_{i}.bin"))
@@ -243,6 +267,8 @@ class DataGenerator:
         if kind == DataReaderType_t.Norm:
             source = os.path.join(folder, "file_list.txt")
             write_file_list(source, files)
+            if name == "train":
+                self._write_file_lists(folder, files, file_keys)
         elif kind == DataReaderType_t.Raw:
             source = files[0]
         else:
@@ -253,7 +279,25 @@ class DataGenerator:
                 dense_dim=self.dense_dim,
                 slot_num=len(self.slot_size_array),
             )
+        if name == "train" and self.keyset:
+            self.train_keyset = default_keyset_path(source)
+            write_keyset(self.train_keyset, np.concatenate(file_keys), self.i64_input_key)
         return source, np.concatenate(labels), np.concatenate(probs)
+
+    def _write_file_lists(self, folder, files, file_keys):
+        """`train/file_list.<i>.txt` over consecutive files (with keysets, when asked)."""
+        if self.num_file_lists == 1:
+            return
+        groups = np.array_split(np.arange(len(files)), self.num_file_lists)
+        for i, group in enumerate(groups):
+            source = os.path.join(folder, f"file_list.{i}.txt")
+            write_file_list(source, [files[j] for j in group])
+            self.train_sources.append(source)
+            if self.keyset:
+                path = default_keyset_path(source)
+                keys = np.concatenate([file_keys[j] for j in group])
+                write_keyset(path, keys, self.i64_input_key)
+                self.train_keysets.append(path)
 
     def generate(self):
         """Writes both sets, computes `bayes_auc`, writes `dataset_info.json`; returns self."""
@@ -283,6 +327,9 @@ class DataGenerator:
             "slot_size_array": [int(s) for s in self.slot_size_array],
             "nnz_per_slot": self.nnz_per_slot,
             "bayes_auc": self.bayes_auc,
+            "train_sources": self.train_sources,
+            "train_keysets": self.train_keysets,
+            "train_keyset": self.train_keyset,
         }
 
     def input(self, label_name="label", dense_name="dense", sparse_name="data1"):

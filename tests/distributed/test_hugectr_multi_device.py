@@ -218,3 +218,20 @@ def test_jit_compile_with_several_devices_raises():
             strategy=SimpleNamespace(num_replicas_in_sync=2),
             jit_compile=True,
         )
+
+
+def test_model_oversubscription_with_several_devices_raises():
+    """CreateMOS trains one working table on one device; with replicas it is refused."""
+    with pytest.raises(ValueError, match=r"model oversubscription \(CreateMOS\) trains on one"):
+        hugectr.Model(
+            _solver(vvgpu=[[0, 1]], repeat_dataset=False),
+            hugectr.DataReaderParams(
+                data_reader_type=hugectr.DataReaderType_t.Norm,
+                source=["unused.txt"],
+                keyset=["unused.keyset"],
+                eval_source="unused.txt",
+                check_type=hugectr.Check_t.Sum,
+            ),
+            hugectr.CreateOptimizer(),
+            hugectr.CreateMOS(train_from_scratch=True, dest_sparse_models=["unused_sparse"]),
+        )
