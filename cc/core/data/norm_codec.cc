@@ -281,8 +281,8 @@ void NormDecoder::CheckFileEnds() {
   const int64_t extra = file_.remaining();
   const std::string holds = DescribeTrailingData();
   next_record_ = -1;  // the message names the header's field
-  Fail("number_of_records", "is " + Str(number_of_records_) + " but " + holds + " (" +
-                                Str(extra) + " bytes follow the header's last record). Fix the "
+  Fail("number_of_records", "is " + Str(number_of_records_) + " but " + holds + " (" + Str(extra) +
+                                " bytes follow the header's last record). Fix the "
                                 "header's count or split the file");
 }
 
@@ -302,8 +302,9 @@ std::string NormDecoder::DescribeTrailingData() {
         f[2] == options_.label_dim && f[3] == options_.dense_dim &&
         f[4] == options_.total_slots()) {
       return "the file holds " + Str(number_of_records_) + " + " + Str(f[1]) +
-             " records: a second Norm header (number_of_records=" + Str(f[1]) + ") follows at byte " +
-             Str(file_.offset()) + ", as when two files are joined with `cat`";
+             " records: a second Norm header (number_of_records=" + Str(f[1]) +
+             ") follows at byte " + Str(file_.offset()) +
+             ", as when two files are joined with `cat`";
     }
   }
   // Otherwise count the whole records that follow.

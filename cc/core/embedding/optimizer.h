@@ -56,7 +56,7 @@ HCTR_HOST_DEVICE inline float InitialSlotValue(const OptimizerOptions& opt) {
 
 // Per-step scalars shared by all rows of step t (t >= 1).
 struct StepScalars {
-  float lr = 0.0f;       // the learning rate given for this step
+  float lr = 0.0f;        // the learning rate given for this step
   float adam_lr_t = 0.f;  // lr * sqrt(1 - beta2^t) / (1 - beta1^t), computed in double
 };
 
