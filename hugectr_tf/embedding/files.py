@@ -46,7 +46,7 @@ _CRC = struct.Struct("<I")
 FOLDER_MANIFEST = "hugectr_tf_manifest.json"
 
 
-def _replace_folder(tmp, folder):
+def replace_folder(tmp, folder):
     """Moves the finished `tmp` folder to `folder`, replacing any previous one."""
     old = None
     if folder.exists():
@@ -94,7 +94,7 @@ def write_sparse_model(folder, keys, rows, slot_ids=None):
             )
         manifest.write_manifest(tmp / FOLDER_MANIFEST, "sparse_model", digests)
         digests[FOLDER_MANIFEST] = manifest.file_digest(tmp / FOLDER_MANIFEST)
-        _replace_folder(tmp, folder)
+        replace_folder(tmp, folder)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from hugectr_tf.embedding.files import replace_folder
 from hugectr_tf.ps.rows import RowBlock
 
 MANIFEST = "ps.json"
@@ -217,17 +218,6 @@ def _write_array(path, array, durable):
         if durable:
             f.flush()
             os.fsync(f.fileno())
-
-
-def replace_folder(tmp, folder):
-    """Moves the finished `tmp` folder to `folder`, replacing any previous one."""
-    old = None
-    if folder.exists():
-        old = folder.with_name(f".{folder.name}.old-{uuid.uuid4().hex[:8]}")
-        os.rename(folder, old)
-    os.rename(tmp, folder)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
 
 
 def read_folder(folder, spec):
