@@ -8,9 +8,9 @@ float32, and a machine that falls back says so once in the log. The loss is scal
 either way, as HugeCTR does (an exact power-of-two scaling in bfloat16 and float32).
 """
 
-import time
-
 import tensorflow as tf
+
+from hugectr_tf.api.log import log
 
 _BF16_FLAGS = ("avx512_bf16", "amx_bf16")
 _noted = False
@@ -58,4 +58,4 @@ def note_once(note):
     global _noted
     if note and not _noted:
         _noted = True
-        print(f"[HCTR_TF][{time.strftime('%H:%M:%S')}][INFO]: {note}", flush=True)
+        log(note)
