@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hugectr_tf.api.history import FitHistory, eval_line, eval_time_line, iter_line
+from hugectr_tf.api.history import FitHistory, iter_line
 from hugectr_tf.api.log import log
 from hugectr_tf.config import Embedding_t
 from hugectr_tf.data.keyset import read_keyset
@@ -327,13 +327,7 @@ def fit_in_passes(trainer, oversubscriber, scheduler, reader_params, *, num_epoc
                     history.record_train(it, trainer.current_loss, lr, seconds, np.mean(losses))
                     window, losses = time.time(), []
                 if it % eval_interval == 0:
-                    evaluating = time.time()
-                    metrics = trainer.evaluate()
-                    seconds = time.time() - evaluating
-                    for name, value in metrics:
-                        log(eval_line(name, value))
-                    log(eval_time_line(trainer.solver.max_eval_batches, seconds))
-                    history.record_evaluation(it, metrics, seconds)
+                    trainer.evaluate_and_log(it, history)
     oversubscriber.end_pass()
     log(f"Finished {trainer.iteration} iterations in {time.time() - started:.2f}s")
     return history

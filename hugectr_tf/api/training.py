@@ -305,12 +305,14 @@ class Trainer:
                 if snapshot and it % snapshot == 0:
                     snapshot_fn(snapshot_prefix, it)
                     log(f"Dumped model parameters, iter {it}, prefix {snapshot_prefix!r}")
-                if it % eval_interval == 0 and self._eval_reached(auc_goal, it, history):
+                if it % eval_interval == 0 and self.evaluate_and_log(it, history, auc_goal):
                     return history
         log(f"Finished {self.iteration} iterations in {time.time() - started:.2f}s")
         return history
 
-    def _eval_reached(self, auc_goal, it, history):
+    def evaluate_and_log(self, it, history, auc_goal=None):
+        """Evaluates, logs HugeCTR's evaluation lines and records them in `history`; True when
+        the AUC reached `auc_goal` (a threshold below 1.0; None never stops)."""
         started = time.time()
         metrics = self.evaluate()
         seconds = time.time() - started
