@@ -150,6 +150,13 @@ def main():
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--json", type=Path)
     p.add_argument("--gpus", type=int, default=1, help=">= 2: the sharded table's scaling run")
+    p.add_argument(
+        "--profile",
+        type=int,
+        default=0,
+        help="with --gpus: also record this many steps of each sharded configuration with "
+        "torch.profiler (CUPTI) and print GPU time per kernel and the GPUs' busy time per step",
+    )
     args = p.parse_args()
     if args.gpus >= 2:
         run_sharded(args)

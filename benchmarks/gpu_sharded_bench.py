@@ -18,6 +18,11 @@ Exchange: with timing on, the table times its all-to-all of vectors (forward) an
 (backward) alone (streams drained before, CUDA events around it); its bandwidth (bytes a GPU
 sends to other GPUs / time) is set against NCCL's all-to-all of the same size between the
 same GPUs (ncclSend/ncclRecv pairs in one group), measured in the same process.
+--profile N records N steps of each sharded configuration with torch.profiler (CUPTI sees the
+harness's kernels too): GPU time per step of every kernel and copy per GPU, each GPU's busy
+time per step (the union of its kernels' and copies' intervals, so overlapping streams count
+once) against the step's wall time, and the host's CUDA runtime calls per step. The profiled
+steps are not the timed ones.
 """
 
 import datetime
@@ -31,6 +36,8 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F  # noqa: N812
+from torch.autograd import DeviceType
+from torch.profiler import ProfilerActivity, profile
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "gpu"))
 import _hctr_cuda_harness as h  # noqa: E402
@@ -63,6 +70,56 @@ def make_keys(args, rng, count):
         perm[(rng.zipf(args.alpha, count) - 1) % args.vocab].astype(np.int64)
         for _ in range(args.batches)
     ]
+
+
+def busy_us(intervals):
+    """Length of the union of (start, end) intervals."""
+    total, end = 0.0, float("-inf")
+    for s, e in sorted(intervals):
+        if e <= end:
+            continue
+        total += e - max(s, end)
+        end = e
+    return total
+
+
+def profile_steps(step, sync, steps):
+    """Per GPU: microseconds per step of every kernel/copy, busy time per step; host calls."""
+    sync()
+    with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
+        t0 = time.perf_counter()
+        for i in range(steps):
+            step(i)
+        sync()
+        wall_us = (time.perf_counter() - t0) * 1e6 / steps
+    kernels, intervals, host = {}, {}, {}
+    for e in prof.events():
+        if e.device_type == DeviceType.CUDA:
+            key = (e.device_index, e.name)
+            us, count = kernels.get(key, (0.0, 0))
+            kernels[key] = (us + e.time_range.elapsed_us() / steps, count + 1)
+            intervals.setdefault(e.device_index, []).append((e.time_range.start, e.time_range.end))
+        elif e.name.startswith(("cuda", "cu", "nccl")):
+            us, count = host.get(e.name, (0.0, 0))
+            host[e.name] = (us + e.time_range.elapsed_us() / steps, count + 1)
+    busy = {d: busy_us(v) / steps for d, v in intervals.items()}
+    return dict(wall_us=wall_us, kernels=kernels, busy_us=busy, host=host, steps=steps)
+
+
+def print_profile(name, prof):
+    steps = prof["steps"]
+    print(f"\nprofile of {name}: {steps} steps, {prof['wall_us']:.0f} us per step (wall)")
+    for d, us in sorted(prof["busy_us"].items()):
+        print(f"  GPU {d}: busy {us:.0f} us per step ({100 * us / prof['wall_us']:.0f}% of wall)")
+    print("| GPU | kernel or copy | us per step | calls per step |")
+    print("|---:|---|---:|---:|")
+    rows = sorted(prof["kernels"].items(), key=lambda kv: (kv[0][0], -kv[1][0]))
+    for (d, kname), (us, count) in rows:
+        print(f"| {d} | {kname[:90]} | {us:.1f} | {count / steps:.1f} |")
+    print("| host call | us per step | calls per step |")
+    print("|---|---:|---:|")
+    for hname, (us, count) in sorted(prof["host"].items(), key=lambda kv: -kv[1][0])[:15]:
+        print(f"| {hname} | {us:.1f} | {count / steps:.1f} |")
 
 
 def bench_sharded(args, gpus, global_keys, workspace_mb):
@@ -131,6 +188,9 @@ def bench_sharded(args, gpus, global_keys, workspace_mb):
         alltoall["probe"] = table.overlap_probe(
             int(ex["vectors_bytes"]) // (gpus - 1), 1 << 30, args.iters
         )
+    if getattr(args, "profile", 0) > 0:
+        res_profile = profile_steps(step, sync, args.profile)
+        alltoall["profile"] = res_profile
     return res, ex, alltoall  # the table and its buffers go with this frame
 
 
@@ -234,8 +294,17 @@ def run_sharded(args):
     for name, g, keys in configs:
         res, ex, a2a = bench_sharded(args, g, keys, mb)
         torch.cuda.empty_cache()
+        prof = a2a.pop("profile", None)
         results[name] = dict(gpus=g, keys=len(keys[0]), times_s=res, exchange=ex, alltoall_ms=a2a)
         print(name, {k: f"{v * 1e3:.3f} ms" for k, v in res.items()}, ex, a2a, flush=True)
+        if prof is not None:
+            print_profile(name, prof)
+            results[name]["profile"] = dict(
+                wall_us=prof["wall_us"],
+                busy_us={str(d): us for d, us in prof["busy_us"].items()},
+                kernels=[[d, k, us, c] for (d, k), (us, c) in prof["kernels"].items()],
+                host=[[k, us, c] for k, (us, c) in prof["host"].items()],
+            )
     single = bench_single_table(args, keys_b, distinct + 1024)
     torch_step = bench_torch(args, keys_b)
 

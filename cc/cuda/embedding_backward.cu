@@ -194,7 +194,7 @@ size_t ScanBytes(int64_t items) {
 
 template <typename VecT>
 void Launch(const float* dout_f, int vec, const int64_t* row_splits, bool mean, int64_t n,
-            const UniqueOutputs& u, int32_t* bag_of_value, int32_t* long_list,
+            const UniqueOutputs& u, const int32_t* bag_of_value, int32_t* long_list,
             unsigned int* long_count, int32_t* pieces, int32_t* piece_offsets, void* scan_temp,
             size_t scan_bytes, float* partial_f, float* grads_f, cudaStream_t stream) {
   const int64_t units = vec / (sizeof(VecT) / sizeof(float));
@@ -232,9 +232,19 @@ size_t EmbeddingBackwardWorkspaceBytes(int64_t n, int vec) {
          Carver::Align(static_cast<size_t>(MaxPieces(n)) * vec * sizeof(float));
 }
 
+void BagsOfPositions(const int64_t* row_splits, int64_t num_bags, int64_t n, int32_t* bags,
+                     cudaStream_t stream) {
+  HCTR_CHECK(num_bags < (int64_t{1} << 31),
+             "a batch may hold at most 2^31-1 (sample, slot) bags; received " << num_bags);
+  if (n == 0) return;
+  BagOfValueKernel<<<GridFor(n), kBlock, 0, stream>>>(row_splits, num_bags, n, bags);
+  HCTR_CUDA_CHECK_LAUNCH();
+}
+
 void EmbeddingBackward(const float* dout, int vec, const int64_t* row_splits, int64_t num_bags,
                        Combiner combiner, int64_t n, const UniqueOutputs& u, void* workspace,
-                       size_t workspace_bytes, float* grads, cudaStream_t stream) {
+                       size_t workspace_bytes, float* grads, cudaStream_t stream,
+                       const int32_t* bags) {
   HCTR_CHECK(workspace_bytes >= EmbeddingBackwardWorkspaceBytes(n, vec),
              "EmbeddingBackward needs " << EmbeddingBackwardWorkspaceBytes(n, vec)
                                         << " workspace bytes, got " << workspace_bytes);
@@ -252,15 +262,18 @@ void EmbeddingBackward(const float* dout, int vec, const int64_t* row_splits, in
   const bool mean = combiner == Combiner::kMean;
 
   HCTR_CUDA_CHECK(cudaMemsetAsync(long_count, 0, sizeof(unsigned int), stream));
-  BagOfValueKernel<<<GridFor(n), kBlock, 0, stream>>>(row_splits, num_bags, n, bag_of_value);
-  HCTR_CUDA_CHECK_LAUNCH();
+  if (bags == nullptr) {
+    BagOfValueKernel<<<GridFor(n), kBlock, 0, stream>>>(row_splits, num_bags, n, bag_of_value);
+    HCTR_CUDA_CHECK_LAUNCH();
+    bags = bag_of_value;
+  }
   const bool wide = vec % 4 == 0 && reinterpret_cast<uintptr_t>(dout) % 16 == 0 &&
                     reinterpret_cast<uintptr_t>(grads) % 16 == 0;
   if (wide) {
-    Launch<float4>(dout, vec, row_splits, mean, n, u, bag_of_value, long_list, long_count, pieces,
+    Launch<float4>(dout, vec, row_splits, mean, n, u, bags, long_list, long_count, pieces,
                    piece_offsets, scan_temp, scan_bytes, partial, grads, stream);
   } else {
-    Launch<float>(dout, vec, row_splits, mean, n, u, bag_of_value, long_list, long_count, pieces,
+    Launch<float>(dout, vec, row_splits, mean, n, u, bags, long_list, long_count, pieces,
                   piece_offsets, scan_temp, scan_bytes, partial, grads, stream);
   }
 }

@@ -24,14 +24,19 @@ constexpr int kBackwardPiece = 128;
 size_t EmbeddingBackwardWorkspaceBytes(int64_t n, int vec);
 
 // `u` is SortedUnique's output for the n values of this batch (the keys or, for the one-hot
-// table, the rows). grads gets (*u.num_unique, vec) rows.
+// table, the rows). grads gets (*u.num_unique, vec) rows. bags (nullable): BagsOfPositions of
+// this batch, for a caller that sums one batch in several calls (else each call finds them).
 void EmbeddingBackward(const float* dout,  // (num_bags, vec)
                        int vec,
                        const int64_t* row_splits,  // (num_bags + 1)
                        int64_t num_bags, Combiner combiner, int64_t n, const UniqueOutputs& u,
                        void* workspace, size_t workspace_bytes,
                        float* grads,  // (n, vec) capacity
-                       cudaStream_t stream);
+                       cudaStream_t stream, const int32_t* bags = nullptr);
+
+// bags[p] = the bag (CSR row) of position p, for p < n (num_bags < 2^31).
+void BagsOfPositions(const int64_t* row_splits, int64_t num_bags, int64_t n, int32_t* bags,
+                     cudaStream_t stream);
 
 // The whole backward over a batch's ids (keys, one-hot rows, or a lookup's `inverse`): sorted
 // unique + EmbeddingBackward, with caller-provided scratch (e.g. a TensorFlow temp tensor).

@@ -88,7 +88,7 @@ int64_t GpuEmbeddingTable::Backward(const int64_t* ids, int64_t n, const int64_t
 }
 
 void GpuEmbeddingTable::ApplyRows(const int64_t* rows, const float* grads, int64_t num, float lr,
-                                  cudaStream_t stream) {
+                                  cudaStream_t stream, const unsigned int* device_num) {
   HCTR_CHECK(num >= 0 && num <= max_rows_,
              "Apply got " << num << " rows for a table of at most " << max_rows_ << " rows");
   ++step_;
@@ -108,7 +108,7 @@ void GpuEmbeddingTable::ApplyRows(const int64_t* rows, const float* grads, int64
   SetFloatKernel<<<1, 1, 0, stream>>>(step_lr_.as<float>() + step_, effective);
   HCTR_CUDA_CHECK_LAUNCH();
   SparseApply(opt_, view_, step_lr_.as<float>(), step_, rows, grads, num, rows_in_use(),
-              row_to_grad_.as<int32_t>(), stream);
+              row_to_grad_.as<int32_t>(), stream, device_num);
 }
 
 void GpuEmbeddingTable::RestoreSteps(int64_t step, const float* lr_history, cudaStream_t stream) {

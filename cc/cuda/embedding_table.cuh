@@ -36,9 +36,10 @@ class GpuEmbeddingTable {
                    Combiner combiner, const float* dout, int64_t* unique_ids, float* grads,
                    cudaStream_t stream);
 
-  // One optimizer step on distinct rows (advances the step counter first).
+  // One optimizer step on distinct rows (advances the step counter first). device_num
+  // (nullable): the rows are the first min(num, *device_num) (SparseApply).
   void ApplyRows(const int64_t* rows, const float* grads, int64_t num, float lr,
-                 cudaStream_t stream);
+                 cudaStream_t stream, const unsigned int* device_num = nullptr);
 
   // Checkpoint restore: sets the step counter to `step` and the per-step rates from the
   // learning rates given for steps 1..step (host array lr_history[t - 1]), as ApplyRows would

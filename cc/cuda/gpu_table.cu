@@ -243,9 +243,9 @@ void GpuTable::FinishInsert(const int64_t* rows, const int64_t* slots, int64_t n
 }
 
 void GpuTable::ApplyDistinctRows(const int64_t* rows, int64_t n, const float* grads, float lr,
-                                 cudaStream_t stream) {
+                                 cudaStream_t stream, const unsigned int* device_n) {
   CheckLearningRate(lr);
-  table_->ApplyRows(rows, grads, n, lr, stream);
+  table_->ApplyRows(rows, grads, n, lr, stream, device_n);
   lr_history_.push_back(lr);
 }
 

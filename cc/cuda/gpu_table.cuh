@@ -99,9 +99,10 @@ class GpuTable {
   // Row storage (rows_in_use, vec), for a caller that reads rows found by FindKeysAsync.
   const float* weights() const { return table_->view().weights; }
   // One optimizer step on distinct rows of this table (as ApplyGradients, whose key checks the
-  // caller's construction makes redundant).
+  // caller's construction makes redundant). device_n (nullable, on the device): the rows are
+  // the first min(n, *device_n), so the host need not read the count back first.
   void ApplyDistinctRows(const int64_t* rows, int64_t n, const float* grads, float lr,
-                         cudaStream_t stream);
+                         cudaStream_t stream, const unsigned int* device_n = nullptr);
 
  private:
   // Throws the "table is full" error unless the new distinct keys of keys (n) fit.

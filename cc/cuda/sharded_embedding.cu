@@ -48,6 +48,15 @@ class DeviceGuard {
 
 void Grow(DeviceBuffer& buffer, size_t bytes) { buffer.Reserve(std::max<size_t>(bytes, 8)); }
 
+// The vector and gradient exchanges go in this many chunks of every GPU-to-GPU block, each
+// sent as soon as its rows are gathered (forward) or summed (backward): the link starts after
+// the first chunk's computation instead of after all of it, and the rest overlaps.
+constexpr int kExchangeChunks = 4;
+
+// Chunk c of a block of `count` items starts at item ChunkStart(count, c) (c = 0..chunks, the
+// last the block's end). Sender and receiver derive the same bounds from the same count.
+int64_t ChunkStart(int64_t count, int c) { return count * c / kExchangeChunks; }
+
 std::vector<int64_t> Offsets(const std::vector<int64_t>& counts) {
   std::vector<int64_t> at(counts.size() + 1, 0);
   for (size_t i = 0; i < counts.size(); ++i) at[i + 1] = at[i] + counts[i];
@@ -56,13 +65,14 @@ std::vector<int64_t> Offsets(const std::vector<int64_t>& counts) {
 
 // Each rank's read-backs land in pinned host words (so the copies are asynchronous and every
 // GPU is awaited together): [0, G) positions per owner, G the first reserved key, G + 1 the
-// first bad row_splits entry, then the words below, then the G x G count matrix.
+// first bad row_splits entry, then the words below, then the rank's distinct keys per owner
+// (its row of the G x G count matrix, which the host assembles from every rank's row).
 constexpr int kFind = kMaxShards + 2;  // misses, reserved-key flag
 constexpr int kRowCount = kFind + 2;
 constexpr int kOwnerCount = kRowCount + 1;
 constexpr int kMisses = kOwnerCount + 1;
-constexpr int kMatrix = 32;
-constexpr int kHostWords = kMatrix + kMaxShards * kMaxShards;
+constexpr int kCounts = 32;
+constexpr int kHostWords = kCounts + kMaxShards;
 
 }  // namespace
 
@@ -82,8 +92,8 @@ struct ShardedGpuTable::Rank {
   std::vector<int64_t> send_counts, send_off;  // distinct keys this GPU sends each owner
   std::vector<int64_t> recv_counts, recv_off;  // keys this GPU (as owner) gets from each GPU
   DeviceBuffer owner, counters, route_ws, unique_keys, first_slots, ids, unique_counts, num_unique;
-  DeviceBuffer all_counts, sorted_positions, segment_starts, segments_ws, src, ret_vecs, ret_rows;
-  DeviceBuffer send_grads, backward_ws, range_counts;
+  DeviceBuffer sorted_positions, segment_starts, segments_ws, src, ret_vecs, ret_rows;
+  DeviceBuffer send_grads, backward_ws, range_counts, bags;
   // Owner side: the keys of every GPU (own block included) in GPU order, their rows, and the
   // gradients per distinct row.
   DeviceBuffer recv_keys, recv_slots, recv_rows, gathered, recv_grads;
@@ -291,42 +301,25 @@ void ShardedGpuTable::Route(const std::vector<Batch>& batches, int64_t slot_num)
     Grow(r.ids, n * 4);
     Grow(r.unique_counts, G * 8);
     Grow(r.num_unique, 8);
-    Grow(r.all_counts, G * G * 8);
     const RouteOutputs out{r.unique_keys.as<int64_t>(), r.first_slots.as<int64_t>(),
                            r.ids.as<int32_t>(), r.unique_counts.as<int64_t>(),
                            r.num_unique.as<int64_t>()};
     DedupByOwner(b.values, b.n, r.owner.as<int32_t>(), b.row_splits, b.num_rows, slot_num, G,
                  regions, r.route_ws.as<void>(), r.route_ws.bytes(), out, r.stream);
-  }
-  if (G > 1) {
-    Exchange([&] {
-      HCTR_NCCL_CHECK(ncclGroupStart());
-      for (auto& r : ranks_) {
-        HCTR_NCCL_CHECK(ncclAllGather(r->unique_counts.as<int64_t>(), r->all_counts.as<int64_t>(),
-                                      G, ncclInt64, r->comm, r->nccl_stream));
-      }
-      HCTR_NCCL_CHECK(ncclGroupEnd());
-    });
-    for (auto& r : ranks_) {
-      DeviceGuard guard(r->device);
-      HCTR_CUDA_CHECK(cudaMemcpyAsync(r->host + kMatrix, r->all_counts.as<int64_t>(), G * G * 8,
-                                      cudaMemcpyDeviceToHost, r->nccl_stream));
-    }
-  } else {
-    Rank& r = *ranks_[0];
-    DeviceGuard guard(r.device);
-    HCTR_CUDA_CHECK(cudaMemcpyAsync(r.host + kMatrix, r.unique_counts.as<int64_t>(), 8,
+    // One host thread drives every GPU, so the host assembles the G x G count matrix from
+    // each GPU's row: no NCCL all-gather (and no wait on the NCCL stream) to size the exchange.
+    HCTR_CUDA_CHECK(cudaMemcpyAsync(r.host + kCounts, r.unique_counts.as<int64_t>(), G * 8,
                                     cudaMemcpyDeviceToHost, r.stream));
   }
   SyncAll();
   for (int g = 0; g < G; ++g) {
     Rank& r = *ranks_[g];
-    const unsigned long long* matrix = r.host + kMatrix;
     r.send_counts.assign(G, 0);
     r.recv_counts.assign(G, 0);
     for (int s = 0; s < G; ++s) {
-      r.send_counts[s] = static_cast<int64_t>(matrix[g * G + s]);  // row g: to each owner
-      r.recv_counts[s] = static_cast<int64_t>(matrix[s * G + g]);  // column g: from each GPU
+      // GPU g's counts per owner s are its row; its column is every GPU's count for owner g.
+      r.send_counts[s] = static_cast<int64_t>(r.host[kCounts + s]);
+      r.recv_counts[s] = static_cast<int64_t>(ranks_[s]->host[kCounts + g]);
     }
     r.send_off = Offsets(r.send_counts);
     r.recv_off = Offsets(r.recv_counts);
@@ -440,40 +433,56 @@ void ShardedGpuTable::ExchangeRows(bool training) {
     Grow(r.gathered, r.num_received() * vec * 4);
     Grow(r.ret_vecs, r.num_unique_host() * vec * 4);
     if (!training) Grow(r.ret_rows, r.num_unique_host() * 8);
-    for (int o = 0; o < G; ++o) {
-      if (o == g) continue;
-      GatherTableRows(r.table->weights(), vec, r.recv_rows.as<int64_t>() + r.recv_off[o],
-                      r.recv_counts[o], r.gathered.as<float>() + r.recv_off[o] * vec, r.stream);
-    }
   }
   if (G == 1) return;
-  last_.vectors_ms = Exchange([&] {
-    HCTR_NCCL_CHECK(ncclGroupStart());
+  // Chunk by chunk: every owner gathers chunk c of the rows each other GPU asked for, then
+  // chunk c goes out while chunk c + 1 is gathered.
+  last_.vectors_ms = 0;
+  for (int c = 0; c < kExchangeChunks; ++c) {
     for (int g = 0; g < G; ++g) {
       Rank& r = *ranks_[g];
+      DeviceGuard guard(r.device);
       for (int o = 0; o < G; ++o) {
         if (o == g) continue;
-        // As owner: the rows of GPU o's keys go back to o; as requester: rows of my keys come.
-        if (r.recv_counts[o] > 0) {
-          HCTR_NCCL_CHECK(ncclSend(r.gathered.as<float>() + r.recv_off[o] * vec,
-                                   r.recv_counts[o] * vec, ncclFloat32, o, r.comm, r.nccl_stream));
-          if (!training) {
-            HCTR_NCCL_CHECK(ncclSend(r.recv_rows.as<int64_t>() + r.recv_off[o], r.recv_counts[o],
-                                     ncclInt64, o, r.comm, r.nccl_stream));
+        const int64_t first = r.recv_off[o] + ChunkStart(r.recv_counts[o], c);
+        const int64_t last = r.recv_off[o] + ChunkStart(r.recv_counts[o], c + 1);
+        GatherTableRows(r.table->weights(), vec, r.recv_rows.as<int64_t>() + first, last - first,
+                        r.gathered.as<float>() + first * vec, r.stream);
+      }
+    }
+    last_.vectors_ms += Exchange([&] {
+      HCTR_NCCL_CHECK(ncclGroupStart());
+      for (int g = 0; g < G; ++g) {
+        Rank& r = *ranks_[g];
+        for (int o = 0; o < G; ++o) {
+          if (o == g) continue;
+          // As owner: the rows of GPU o's keys go back to o; as requester: rows of my keys
+          // come.
+          const int64_t s0 = r.recv_off[o] + ChunkStart(r.recv_counts[o], c);
+          const int64_t s1 = r.recv_off[o] + ChunkStart(r.recv_counts[o], c + 1);
+          if (s1 > s0) {
+            HCTR_NCCL_CHECK(ncclSend(r.gathered.as<float>() + s0 * vec, (s1 - s0) * vec,
+                                     ncclFloat32, o, r.comm, r.nccl_stream));
+            if (!training) {
+              HCTR_NCCL_CHECK(ncclSend(r.recv_rows.as<int64_t>() + s0, s1 - s0, ncclInt64, o,
+                                       r.comm, r.nccl_stream));
+            }
           }
-        }
-        if (r.send_counts[o] > 0) {
-          HCTR_NCCL_CHECK(ncclRecv(r.ret_vecs.as<float>() + r.send_off[o] * vec,
-                                   r.send_counts[o] * vec, ncclFloat32, o, r.comm, r.nccl_stream));
-          if (!training) {
-            HCTR_NCCL_CHECK(ncclRecv(r.ret_rows.as<int64_t>() + r.send_off[o], r.send_counts[o],
-                                     ncclInt64, o, r.comm, r.nccl_stream));
+          const int64_t r0 = r.send_off[o] + ChunkStart(r.send_counts[o], c);
+          const int64_t r1 = r.send_off[o] + ChunkStart(r.send_counts[o], c + 1);
+          if (r1 > r0) {
+            HCTR_NCCL_CHECK(ncclRecv(r.ret_vecs.as<float>() + r0 * vec, (r1 - r0) * vec,
+                                     ncclFloat32, o, r.comm, r.nccl_stream));
+            if (!training) {
+              HCTR_NCCL_CHECK(ncclRecv(r.ret_rows.as<int64_t>() + r0, r1 - r0, ncclInt64, o, r.comm,
+                                       r.nccl_stream));
+            }
           }
         }
       }
-    }
-    HCTR_NCCL_CHECK(ncclGroupEnd());
-  });
+      HCTR_NCCL_CHECK(ncclGroupEnd());
+    });
+  }
   for (auto& r : ranks_) {
     DeviceGuard guard(r->device);
     HCTR_CUDA_CHECK(cudaEventRecord(r->rows_done, r->nccl_stream));
@@ -581,7 +590,7 @@ void ShardedGpuTable::BackwardRange(Rank& r, const float* dout, int64_t first, i
                         r.segment_starts.as<int32_t>() + first, device_count};
   EmbeddingBackward(dout, vec, r.batch.row_splits, r.batch.num_rows, combiner_, r.batch.n, u,
                     r.backward_ws.as<void>(), r.backward_ws.bytes(),
-                    r.send_grads.as<float>() + first * vec, r.stream);
+                    r.send_grads.as<float>() + first * vec, r.stream, r.bags.as<int32_t>());
 }
 
 void ShardedGpuTable::Backward(const std::vector<const float*>& dout) {
@@ -590,7 +599,7 @@ void ShardedGpuTable::Backward(const std::vector<const float*>& dout) {
   HCTR_CHECK(static_cast<int>(dout.size()) == G, "one dout per GPU; received " << dout.size());
   const int vec = static_cast<int>(options_.vec);
   // Each GPU's gradient per entry of its batch (owner-major), other owners' entries first so
-  // that their exchange can start.
+  // that their exchange can start. The bag of every position is found once for all ranges.
   for (int g = 0; g < G; ++g) {
     Rank& r = *ranks_[g];
     DeviceGuard guard(r.device);
@@ -598,12 +607,10 @@ void ShardedGpuTable::Backward(const std::vector<const float*>& dout) {
     Grow(r.send_grads, all * vec * 4);
     Grow(r.backward_ws, EmbeddingBackwardWorkspaceBytes(r.batch.n, vec));
     Grow(r.range_counts, 4 * 8);
-    if (G == 1) {
-      BackwardRange(r, dout[g], 0, all, 0);
-    } else {
-      BackwardRange(r, dout[g], 0, r.send_off[g], 0);
-      BackwardRange(r, dout[g], r.send_off[g + 1], all, 1);
-    }
+    Grow(r.bags, r.batch.n * 4);
+    BagsOfPositions(r.batch.row_splits, r.batch.num_rows, r.batch.n, r.bags.as<int32_t>(),
+                    r.stream);
+    if (G == 1) BackwardRange(r, dout[g], 0, all, 0);
   }
   last_.grads_bytes = RemoteBytes(ranks_, false, vec, 4);
   if (G == 1) {  // the single shard owns every entry: its sums are the owner gradients
@@ -619,24 +626,42 @@ void ShardedGpuTable::Backward(const std::vector<const float*>& dout) {
     DeviceGuard guard(r->device);
     Grow(r->recv_grads, r->num_received() * vec * 4);
   }
-  last_.grads_ms = Exchange([&] {
-    HCTR_NCCL_CHECK(ncclGroupStart());
+  // Chunk by chunk: every GPU sums chunk c of its block for each other owner, then chunk c
+  // goes out while chunk c + 1 is summed. A key's sum lies in one chunk: the same sums.
+  last_.grads_ms = 0;
+  for (int c = 0; c < kExchangeChunks; ++c) {
     for (int g = 0; g < G; ++g) {
       Rank& r = *ranks_[g];
+      DeviceGuard guard(r.device);
       for (int o = 0; o < G; ++o) {
         if (o == g) continue;
-        if (r.send_counts[o] > 0) {
-          HCTR_NCCL_CHECK(ncclSend(r.send_grads.as<float>() + r.send_off[o] * vec,
-                                   r.send_counts[o] * vec, ncclFloat32, o, r.comm, r.nccl_stream));
-        }
-        if (r.recv_counts[o] > 0) {
-          HCTR_NCCL_CHECK(ncclRecv(r.recv_grads.as<float>() + r.recv_off[o] * vec,
-                                   r.recv_counts[o] * vec, ncclFloat32, o, r.comm, r.nccl_stream));
-        }
+        BackwardRange(r, dout[g], r.send_off[o] + ChunkStart(r.send_counts[o], c),
+                      r.send_off[o] + ChunkStart(r.send_counts[o], c + 1), c % 2);
       }
     }
-    HCTR_NCCL_CHECK(ncclGroupEnd());
-  });
+    last_.grads_ms += Exchange([&] {
+      HCTR_NCCL_CHECK(ncclGroupStart());
+      for (int g = 0; g < G; ++g) {
+        Rank& r = *ranks_[g];
+        for (int o = 0; o < G; ++o) {
+          if (o == g) continue;
+          const int64_t s0 = ChunkStart(r.send_counts[o], c);
+          const int64_t s1 = ChunkStart(r.send_counts[o], c + 1);
+          if (s1 > s0) {
+            HCTR_NCCL_CHECK(ncclSend(r.send_grads.as<float>() + (r.send_off[o] + s0) * vec,
+                                     (s1 - s0) * vec, ncclFloat32, o, r.comm, r.nccl_stream));
+          }
+          const int64_t r0 = ChunkStart(r.recv_counts[o], c);
+          const int64_t r1 = ChunkStart(r.recv_counts[o], c + 1);
+          if (r1 > r0) {
+            HCTR_NCCL_CHECK(ncclRecv(r.recv_grads.as<float>() + (r.recv_off[o] + r0) * vec,
+                                     (r1 - r0) * vec, ncclFloat32, o, r.comm, r.nccl_stream));
+          }
+        }
+      }
+      HCTR_NCCL_CHECK(ncclGroupEnd());
+    });
+  }
   for (int g = 0; g < G; ++g) {
     Rank& r = *ranks_[g];
     DeviceGuard guard(r.device);
@@ -704,11 +729,19 @@ void ShardedGpuTable::OwnerAddsReceived(Rank& r, int g) {
 
 void ShardedGpuTable::ApplyGradients(float lr) {
   CheckLearningRate(lr);  // before any shard steps
-  ReadOwnerCounts();
   for (auto& r : ranks_) {
     DeviceGuard guard(r->device);
-    r->table->ApplyDistinctRows(r->owner_rows_ptr, r->owner_count, r->owner_grads_ptr, lr,
-                                r->stream);
+    if (!owner_counts_pending_) {  // one GPU, or counts already read back
+      r->table->ApplyDistinctRows(r->owner_rows_ptr, r->owner_count, r->owner_grads_ptr, lr,
+                                  r->stream);
+      continue;
+    }
+    // The owner's distinct rows are counted on the device (OwnerAddsOwnBlock): the step reads
+    // the count there instead of the host waiting for every GPU between backward and apply.
+    // The received keys bound it, and so do the shard's rows (every received key has one).
+    const int64_t bound = std::min(r->num_received(), r->table->capacity());
+    r->table->ApplyDistinctRows(r->owner_rows_ptr, bound, r->owner_grads_ptr, lr, r->stream,
+                                r->owner_count_dev.as<unsigned int>());
   }
 }
 

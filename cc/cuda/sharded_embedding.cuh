@@ -24,7 +24,10 @@
 // priority for NCCL, so the exchanges overlap computation that does not need them: the
 // combine of bags with no remote key and the backward's segment sort run while the rows are in
 // transit; the sums of a GPU's own keys, and their share of the owner's gradients, while the
-// gradients are. Compiled only where
+// gradients are. The rows and the gradients go in chunks, each sent once it is gathered or
+// summed, so the link starts after the first chunk's computation. The host reads the owners'
+// counts only where it must size a transfer: the optimizer step reads them on the device.
+// Compiled only where
 // HUGECTR_TF_WITH_NCCL is defined (the harness build finds NCCL; the TensorFlow library does not
 // use this file: its multi-device path is tf.distribute).
 

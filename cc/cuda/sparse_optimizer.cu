@@ -80,6 +80,13 @@ __device__ inline void UpdateUnit(const Hyper& h, const RowPtrs<VecT>& t, int64_
   if (t.s1) t.s1[idx] = s1;
 }
 
+// The rows to apply: num, or fewer when the count lives on the device.
+__device__ inline int64_t RowsToApply(int64_t num, const unsigned int* device_num) {
+  if (device_num == nullptr) return num;
+  const int64_t d = static_cast<int64_t>(*device_num);
+  return d < num ? d : num;
+}
+
 #define HCTR_FOR_EACH_GROUP(index, limit)                                                \
   const int lane = threadIdx.x % group;                                                  \
   const int64_t groups_per_grid = (int64_t)gridDim.x * (blockDim.x / group);             \
@@ -90,9 +97,10 @@ template <typename VecT>
 __global__ void LocalKernel(Hyper h, RowPtrs<VecT> t, int64_t units, int group,
                             const float* __restrict__ step_lr, int64_t step,
                             const int64_t* __restrict__ rows, const VecT* __restrict__ grads,
-                            int64_t num) {
+                            int64_t num, const unsigned int* device_num) {
   const float lr = step_lr[step];
-  HCTR_FOR_EACH_GROUP(k, num) {
+  const int64_t count = RowsToApply(num, device_num);
+  HCTR_FOR_EACH_GROUP(k, count) {
     const int64_t r = rows[k];
     for (int64_t uu = lane; uu < units; uu += group) {
       UpdateUnit(h, t, r * units + uu, grads[k * units + uu], lr);
@@ -101,8 +109,10 @@ __global__ void LocalKernel(Hyper h, RowPtrs<VecT> t, int64_t units, int group,
 }
 
 __global__ void ScatterGradIndexKernel(const int64_t* __restrict__ rows, int64_t num,
+                                       const unsigned int* device_num,
                                        int32_t* __restrict__ row_to_grad) {
-  for (int64_t k = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; k < num;
+  const int64_t count = RowsToApply(num, device_num);
+  for (int64_t k = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; k < count;
        k += (int64_t)gridDim.x * blockDim.x) {
     row_to_grad[rows[k]] = static_cast<int32_t>(k);
   }
@@ -137,8 +147,9 @@ __global__ void LazyGlobalKernel(Hyper h, RowPtrs<VecT> t, int64_t units, int gr
                                  const int64_t* __restrict__ last_step,
                                  const float* __restrict__ step_lr, int64_t step,
                                  const int64_t* __restrict__ rows, const VecT* __restrict__ grads,
-                                 int64_t num) {
-  HCTR_FOR_EACH_GROUP(k, num) {
+                                 int64_t num, const unsigned int* device_num) {
+  const int64_t count = RowsToApply(num, device_num);
+  HCTR_FOR_EACH_GROUP(k, count) {
     const int64_t r = rows[k];
     const int64_t first_missed = h.zero_noop ? step : last_step[r] + 1;
     for (int64_t uu = lane; uu < units; uu += group) {
@@ -153,8 +164,9 @@ __global__ void LazyGlobalKernel(Hyper h, RowPtrs<VecT> t, int64_t units, int gr
 
 // Separate launch: every lane of a row must have read last_step before it changes.
 __global__ void MarkStepKernel(int64_t* last_step, const int64_t* __restrict__ rows, int64_t num,
-                               int64_t step) {
-  for (int64_t k = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; k < num;
+                               const unsigned int* device_num, int64_t step) {
+  const int64_t count = RowsToApply(num, device_num);
+  for (int64_t k = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; k < count;
        k += (int64_t)gridDim.x * blockDim.x) {
     last_step[rows[k]] = step;
   }
@@ -194,7 +206,8 @@ namespace {
 template <typename VecT>
 void LaunchApply(const Hyper& h, const TableView& t, const float* step_lr, int64_t step,
                  UpdateType update, const int64_t* rows, const float* grads_f, int64_t num,
-                 int64_t table_rows, int32_t* row_to_grad, cudaStream_t stream) {
+                 const unsigned int* device_num, int64_t table_rows, int32_t* row_to_grad,
+                 cudaStream_t stream) {
   const int64_t units = t.vec / (sizeof(VecT) / sizeof(float));
   const int group = GroupSize(units);
   const int per_block = kBlock / group;
@@ -205,24 +218,25 @@ void LaunchApply(const Hyper& h, const TableView& t, const float* step_lr, int64
     case UpdateType::kLocal:
       if (num == 0) return;
       LocalKernel<VecT><<<GridFor(num, per_block), kBlock, 0, stream>>>(
-          h, ptrs, units, group, step_lr, step, rows, grads, num);
+          h, ptrs, units, group, step_lr, step, rows, grads, num, device_num);
       HCTR_CUDA_CHECK_LAUNCH();
-      MarkStepKernel<<<GridFor(num), kBlock, 0, stream>>>(t.last_step, rows, num, step);
+      MarkStepKernel<<<GridFor(num), kBlock, 0, stream>>>(t.last_step, rows, num, device_num, step);
       HCTR_CUDA_CHECK_LAUNCH();
       return;
     case UpdateType::kLazyGlobal:
       if (num == 0) return;
       LazyGlobalKernel<VecT><<<GridFor(num, per_block), kBlock, 0, stream>>>(
-          h, ptrs, units, group, t.last_step, step_lr, step, rows, grads, num);
+          h, ptrs, units, group, t.last_step, step_lr, step, rows, grads, num, device_num);
       HCTR_CUDA_CHECK_LAUNCH();
-      MarkStepKernel<<<GridFor(num), kBlock, 0, stream>>>(t.last_step, rows, num, step);
+      MarkStepKernel<<<GridFor(num), kBlock, 0, stream>>>(t.last_step, rows, num, device_num, step);
       HCTR_CUDA_CHECK_LAUNCH();
       return;
     case UpdateType::kGlobal:
       if (table_rows == 0) return;
       HCTR_CUDA_CHECK(cudaMemsetAsync(row_to_grad, 0xFF, table_rows * sizeof(int32_t), stream));
       if (num > 0) {
-        ScatterGradIndexKernel<<<GridFor(num), kBlock, 0, stream>>>(rows, num, row_to_grad);
+        ScatterGradIndexKernel<<<GridFor(num), kBlock, 0, stream>>>(rows, num, device_num,
+                                                                    row_to_grad);
         HCTR_CUDA_CHECK_LAUNCH();
       }
       GlobalKernel<VecT><<<GridFor(table_rows, per_block), kBlock, 0, stream>>>(
@@ -236,15 +250,15 @@ void LaunchApply(const Hyper& h, const TableView& t, const float* step_lr, int64
 
 void SparseApply(const OptimizerParams& p, const TableView& t, const float* step_lr, int64_t step,
                  const int64_t* rows, const float* grads, int64_t num, int64_t table_rows,
-                 int32_t* row_to_grad, cudaStream_t stream) {
+                 int32_t* row_to_grad, cudaStream_t stream, const unsigned int* device_num) {
   const Hyper h = MakeHyper(p);
   const bool wide = t.vec % 4 == 0 && reinterpret_cast<uintptr_t>(grads) % 16 == 0;
   if (wide) {
-    LaunchApply<float4>(h, t, step_lr, step, p.update, rows, grads, num, table_rows, row_to_grad,
-                        stream);
+    LaunchApply<float4>(h, t, step_lr, step, p.update, rows, grads, num, device_num, table_rows,
+                        row_to_grad, stream);
   } else {
-    LaunchApply<float>(h, t, step_lr, step, p.update, rows, grads, num, table_rows, row_to_grad,
-                       stream);
+    LaunchApply<float>(h, t, step_lr, step, p.update, rows, grads, num, device_num, table_rows,
+                       row_to_grad, stream);
   }
 }
 

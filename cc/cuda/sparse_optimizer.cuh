@@ -26,10 +26,14 @@ double EffectiveLearningRate(const OptimizerParams& p, double lr, int64_t step);
 // Applies step `step` (>= 1). step_lr (device, indexed by step) holds EffectiveLearningRate of
 // every step so far (LazyGlobal replays missed steps with them). rows are distinct.
 // row_to_grad (max_rows int32 scratch) is used by Global only; table_rows = rows in use.
+// device_num (nullable, on the device): the rows are the first min(num, *device_num), for a
+// caller whose count is known only on the device (num bounds it and sizes the launch), so the
+// host need not wait for it.
 void SparseApply(const OptimizerParams& p, const TableView& t, const float* step_lr, int64_t step,
                  const int64_t* rows,  // (num)
                  const float* grads,   // (num, vec)
-                 int64_t num, int64_t table_rows, int32_t* row_to_grad, cudaStream_t stream);
+                 int64_t num, int64_t table_rows, int32_t* row_to_grad, cudaStream_t stream,
+                 const unsigned int* device_num = nullptr);
 
 // New rows [begin, end): weights from InitialRowValue(row_keys[r], seed, j) (cc/core
 // row_init.h), slots zeroed

@@ -326,3 +326,37 @@ def test_overlap_changes_nothing(table_type):
     b, _ = merged_export(off)
     for name in ("keys", "weights", "slot_ids", "opt_slots", "last_step"):
         np.testing.assert_array_equal(a[name], b[name], err_msg=name)
+
+
+@needs_nccl
+@needs_two
+@pytest.mark.parametrize("update", UPDATES)
+@pytest.mark.parametrize("optimizer", OPTIMIZERS)
+def test_apply_on_device_counts_changes_nothing(optimizer, update):
+    """Applying straight after the backward, the optimizer kernels read each owner's count of
+    distinct rows on the device (no host wait; the benchmark's path); reading the owner
+    gradients first puts the count on the host: the same bits, every optimizer x update type."""
+    rng = np.random.default_rng([len(optimizer), len(update), 23])
+    _, on_host = pair(DIST, 2, optimizer, update)
+    _, on_device = pair(DIST, 2, optimizer, update)
+    pool = key_pool(rng, 1500)
+    for lr in LRS:
+        values, splits = global_batch(rng, DIST, pool)
+        batches = split(values, splits, SLOTS, 2)
+        for a, b in zip(
+            on_host.lookup_train(batches, SLOTS, "sum"),
+            on_device.lookup_train(batches, SLOTS, "sum"),
+        ):
+            np.testing.assert_array_equal(a, b)
+        dout = rng.standard_normal((len(splits) - 1, 16)).astype(np.float32)
+        on_host.backward(split_rows(dout, splits, SLOTS, 2))
+        on_device.backward(split_rows(dout, splits, SLOTS, 2))
+        assert sum(len(k) for k, _ in on_host.owner_gradients()) > 0  # counts read back
+        on_host.apply(lr)
+        on_device.apply(lr)
+    a, parts_a = merged_export(on_host)
+    b, parts_b = merged_export(on_device)
+    for name in ("keys", "weights", "slot_ids", "opt_slots", "last_step"):
+        np.testing.assert_array_equal(a[name], b[name], err_msg=name)
+    for pa, pb in zip(parts_a, parts_b):
+        assert pa["step"] == pb["step"] == len(LRS)
