@@ -1,5 +1,7 @@
 // Owner-side kernels of the sharded table (see shard_owner.cuh).
 
+#include <algorithm>
+
 #include "cc/cuda/cuda_check.cuh"
 #include "cc/cuda/device_util.cuh"
 #include "cc/cuda/shard_owner.cuh"
@@ -22,22 +24,41 @@ __device__ inline int BlockOf(const ShardOffsets& blocks, int num_blocks, int64_
   return b;
 }
 
+// The own block's entries [own_first, own_first + own_count): entry i takes id i - own_first
+// (its rows are distinct). Also sets *count = own_count (the next free id).
+__global__ void ClaimOwnKernel(const int64_t* __restrict__ rows, const int64_t* __restrict__ keys,
+                               int64_t own_first, int64_t own_count, int32_t* uid_of_row,
+                               unsigned int* count, int64_t* __restrict__ owner_rows,
+                               int64_t* __restrict__ owner_keys, int32_t* __restrict__ first_turn) {
+  if (blockIdx.x == 0 && threadIdx.x == 0) *count = static_cast<unsigned int>(own_count);
+  HCTR_GRID_LOOP(u, own_count) {
+    const int64_t r = rows[own_first + u];
+    uid_of_row[r] = static_cast<int32_t>(u);
+    owner_rows[u] = r;
+    owner_keys[u] = keys[own_first + u];
+    first_turn[u] = 0;  // BlockTurn of the own block
+  }
+}
+
+// The other blocks' entries: the first entry of a row no block claimed yet claims it, with its
+// block's turn (a later kernel lowers it to the first turn of the row's blocks).
 __global__ void ClaimKernel(const int64_t* __restrict__ rows, const int64_t* __restrict__ keys,
-                            int64_t n, int32_t* uid_of_row, unsigned int* count,
-                            int64_t* __restrict__ owner_rows, int64_t* __restrict__ owner_keys) {
+                            int64_t n, ShardOffsets blocks, int num_blocks, int own_block,
+                            int32_t* uid_of_row, unsigned int* count,
+                            int64_t* __restrict__ owner_rows, int64_t* __restrict__ owner_keys,
+                            int32_t* __restrict__ first_turn) {
   HCTR_GRID_LOOP(i, n) {
+    const int b = BlockOf(blocks, num_blocks, i);
+    if (b == own_block) continue;
     const int64_t r = rows[i];
     if (atomicCAS(&uid_of_row[r], -1, -2) == -1) {  // first entry of this row claims it
       const unsigned int u = atomicAdd(count, 1u);
       uid_of_row[r] = static_cast<int32_t>(u);
       owner_rows[u] = r;
       owner_keys[u] = keys[i];
+      first_turn[u] = b + 1;  // BlockTurn of another block
     }
   }
-}
-
-__global__ void FillKernel(int32_t* out, int64_t n, int32_t value) {
-  HCTR_GRID_LOOP(i, n) { out[i] = value; }
 }
 
 __global__ void FirstTurnKernel(const int64_t* __restrict__ rows, int64_t n, ShardOffsets blocks,
@@ -45,7 +66,8 @@ __global__ void FirstTurnKernel(const int64_t* __restrict__ rows, int64_t n, Sha
                                 const int32_t* __restrict__ uid_of_row, int32_t* first_turn) {
   HCTR_GRID_LOOP(i, n) {
     const int b = BlockOf(blocks, num_blocks, i);
-    atomicMin(&first_turn[uid_of_row[rows[i]]], b == own_block ? 0 : b + 1);  // BlockTurn
+    if (b == own_block) continue;                        // turn 0, set by ClaimOwnKernel
+    atomicMin(&first_turn[uid_of_row[rows[i]]], b + 1);  // BlockTurn
   }
 }
 
@@ -106,12 +128,18 @@ void ClaimOwnerRows(const int64_t* rows, const int64_t* keys, int64_t n, const S
                     int num_blocks, int own_block, int32_t* uid_of_row, unsigned int* count,
                     int64_t* owner_rows, int64_t* owner_keys, int32_t* first_turn,
                     cudaStream_t stream) {
-  if (n == 0) return;
-  ClaimKernel<<<GridFor(n), kBlock, 0, stream>>>(rows, keys, n, uid_of_row, count, owner_rows,
-                                                 owner_keys);
+  const int64_t own_first = blocks.at[own_block];
+  const int64_t own_count = blocks.at[own_block + 1] - own_first;
+  // The own block first (always launched: it also sets *count), then the other blocks.
+  ClaimOwnKernel<<<GridFor(std::max<int64_t>(own_count, 1)), kBlock, 0, stream>>>(
+      rows, keys, own_first, own_count, uid_of_row, count, owner_rows, owner_keys, first_turn);
   HCTR_CUDA_CHECK_LAUNCH();
-  FillKernel<<<GridFor(n), kBlock, 0, stream>>>(first_turn, n, num_blocks + 1);
+  if (n == own_count) return;
+  ClaimKernel<<<GridFor(n), kBlock, 0, stream>>>(rows, keys, n, blocks, num_blocks, own_block,
+                                                 uid_of_row, count, owner_rows, owner_keys,
+                                                 first_turn);
   HCTR_CUDA_CHECK_LAUNCH();
+  if (num_blocks <= 2) return;  // one other block: the claimer's turn is the row's first
   FirstTurnKernel<<<GridFor(n), kBlock, 0, stream>>>(rows, n, blocks, num_blocks, own_block,
                                                      uid_of_row, first_turn);
   HCTR_CUDA_CHECK_LAUNCH();

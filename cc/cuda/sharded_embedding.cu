@@ -577,9 +577,10 @@ int64_t ShardedGpuTable::LookupInference(const std::vector<Batch>& batches, int6
 }
 
 // The gradient sums of the batch's entries [first, last) (each in position order, as the
-// single table sums a key), into send_grads; `part` picks the device word for the count.
+// single table sums a key), into out (null: their rows of send_grads); `part` picks the
+// device word for the count.
 void ShardedGpuTable::BackwardRange(Rank& r, const float* dout, int64_t first, int64_t last,
-                                    int part) {
+                                    int part, float* out) {
   if (last <= first) return;
   const int vec = static_cast<int>(options_.vec);
   Int64Quad count{};
@@ -590,7 +591,8 @@ void ShardedGpuTable::BackwardRange(Rank& r, const float* dout, int64_t first, i
                         r.segment_starts.as<int32_t>() + first, device_count};
   EmbeddingBackward(dout, vec, r.batch.row_splits, r.batch.num_rows, combiner_, r.batch.n, u,
                     r.backward_ws.as<void>(), r.backward_ws.bytes(),
-                    r.send_grads.as<float>() + first * vec, r.stream, r.bags.as<int32_t>());
+                    out != nullptr ? out : r.send_grads.as<float>() + first * vec, r.stream,
+                    r.bags.as<int32_t>());
 }
 
 void ShardedGpuTable::Backward(const std::vector<const float*>& dout) {
@@ -666,10 +668,10 @@ void ShardedGpuTable::Backward(const std::vector<const float*>& dout) {
     Rank& r = *ranks_[g];
     DeviceGuard guard(r.device);
     HCTR_CUDA_CHECK(cudaEventRecord(r.grads_done, r.nccl_stream));
-    // While the gradients travel: the sums of the GPU's own entries, which as owner it adds
-    // first.
-    BackwardRange(r, dout[g], r.send_off[g], r.send_off[g + 1], 2);
-    OwnerAddsOwnBlock(r, g);
+    // While the gradients travel: owner ids for the rows asked for, the own block's first,
+    // and the sums of the GPU's own entries straight into those ids (the owner's first term).
+    OwnerClaimsRows(r, g);
+    BackwardRange(r, dout[g], r.send_off[g], r.send_off[g + 1], 2, r.owner_grads.as<float>());
   }
   for (int g = 0; g < G; ++g) {
     Rank& r = *ranks_[g];
@@ -680,9 +682,10 @@ void ShardedGpuTable::Backward(const std::vector<const float*>& dout) {
   owner_counts_pending_ = true;
 }
 
-// Owner g: an owner id per distinct row it was asked for (rows known since the forward), and
-// the sums of its own block (turn 0).
-void ShardedGpuTable::OwnerAddsOwnBlock(Rank& r, int g) {
+// Owner g: an owner id per distinct row it was asked for (rows known since the forward); its
+// own block's rows take ids 0, 1, ... in block order (ClaimOwnerRows), the order of the
+// GPU's own entries in send_grads, so their sums can be written there directly.
+void ShardedGpuTable::OwnerClaimsRows(Rank& r, int g) {
   const int G = num_shards();
   const int vec = static_cast<int>(options_.vec);
   const int64_t received = r.num_received();
@@ -692,7 +695,7 @@ void ShardedGpuTable::OwnerAddsOwnBlock(Rank& r, int g) {
   Grow(r.first_turn, received * 4);
   Grow(r.owner_count_dev, 8);
   auto* count = r.owner_count_dev.as<unsigned long long>();
-  HCTR_CUDA_CHECK(cudaMemsetAsync(count, 0, 8, r.stream));
+  HCTR_CUDA_CHECK(cudaMemsetAsync(count, 0, 8, r.stream));  // the high word stays 0
   ShardOffsets blocks{};
   for (int o = 0; o <= G; ++o) blocks.at[o] = r.recv_off[o];
   // The count's low 32 bits (little-endian) are the kernels' counter.
@@ -700,10 +703,6 @@ void ShardedGpuTable::OwnerAddsOwnBlock(Rank& r, int g) {
                  r.uid_of_row.as<int32_t>(), reinterpret_cast<unsigned int*>(count),
                  r.owner_rows.as<int64_t>(), r.owner_keys.as<int64_t>(), r.first_turn.as<int32_t>(),
                  r.stream);
-  AddBlockGradients(r.recv_rows.as<int64_t>() + r.recv_off[g], r.recv_counts[g],
-                    r.send_grads.as<float>() + r.send_off[g] * vec, BlockTurn(g, g),
-                    r.uid_of_row.as<int32_t>(), r.first_turn.as<int32_t>(), vec,
-                    r.owner_grads.as<float>(), r.stream);
   r.owner_rows_ptr = r.owner_rows.as<int64_t>();
   r.owner_keys_ptr = r.owner_keys.as<int64_t>();
   r.owner_grads_ptr = r.owner_grads.as<float>();

@@ -105,8 +105,9 @@ class ShardedGpuTable {
   void ExchangeKeys(bool with_slots);
   void OwnersLookUp(bool training);
   void ExchangeRows(bool training);
-  void BackwardRange(Rank& r, const float* dout, int64_t first, int64_t last, int part);
-  void OwnerAddsOwnBlock(Rank& r, int g);
+  void BackwardRange(Rank& r, const float* dout, int64_t first, int64_t last, int part,
+                     float* out = nullptr);
+  void OwnerClaimsRows(Rank& r, int g);
   void OwnerAddsReceived(Rank& r, int g);
   void ReadOwnerCounts();
   void SyncAll();
