@@ -48,14 +48,15 @@ class DeviceGuard {
 
 void Grow(DeviceBuffer& buffer, size_t bytes) { buffer.Reserve(std::max<size_t>(bytes, 8)); }
 
-// The vector and gradient exchanges go in this many chunks of every GPU-to-GPU block, each
-// sent as soon as its rows are gathered (forward) or summed (backward): the link starts after
-// the first chunk's computation instead of after all of it, and the rest overlaps.
-constexpr int kExchangeChunks = 4;
+// The vector and gradient exchanges go in chunks of every GPU-to-GPU block (set_exchange_chunks),
+// each sent as soon as its rows are gathered (forward) or summed (backward): the link starts
+// after the first chunk's computation instead of after all of it, and the rest overlaps.
+constexpr int kMaxExchangeChunks = 64;
 
-// Chunk c of a block of `count` items starts at item ChunkStart(count, c) (c = 0..chunks, the
-// last the block's end). Sender and receiver derive the same bounds from the same count.
-int64_t ChunkStart(int64_t count, int c) { return count * c / kExchangeChunks; }
+// Chunk c of `chunks` of a block of `count` items starts at item ChunkStart(count, c, chunks)
+// (c = 0..chunks, the last the block's end). Sender and receiver derive the same bounds from
+// the same count.
+int64_t ChunkStart(int64_t count, int c, int chunks) { return count * c / chunks; }
 
 std::vector<int64_t> Offsets(const std::vector<int64_t>& counts) {
   std::vector<int64_t> at(counts.size() + 1, 0);
@@ -184,6 +185,12 @@ GpuTable& ShardedGpuTable::shard(int g) {
 }
 
 cudaStream_t ShardedGpuTable::stream(int g) const { return ranks_.at(g)->stream; }
+
+void ShardedGpuTable::set_exchange_chunks(int chunks) {
+  HCTR_CHECK(chunks >= 1 && chunks <= kMaxExchangeChunks,
+             "exchange chunks must be 1 to " << kMaxExchangeChunks << "; received " << chunks);
+  chunks_ = chunks;
+}
 
 void ShardedGpuTable::set_overlap(bool on) {
   SyncAll();
@@ -438,14 +445,14 @@ void ShardedGpuTable::ExchangeRows(bool training) {
   // Chunk by chunk: every owner gathers chunk c of the rows each other GPU asked for, then
   // chunk c goes out while chunk c + 1 is gathered.
   last_.vectors_ms = 0;
-  for (int c = 0; c < kExchangeChunks; ++c) {
+  for (int c = 0; c < chunks_; ++c) {
     for (int g = 0; g < G; ++g) {
       Rank& r = *ranks_[g];
       DeviceGuard guard(r.device);
       for (int o = 0; o < G; ++o) {
         if (o == g) continue;
-        const int64_t first = r.recv_off[o] + ChunkStart(r.recv_counts[o], c);
-        const int64_t last = r.recv_off[o] + ChunkStart(r.recv_counts[o], c + 1);
+        const int64_t first = r.recv_off[o] + ChunkStart(r.recv_counts[o], c, chunks_);
+        const int64_t last = r.recv_off[o] + ChunkStart(r.recv_counts[o], c + 1, chunks_);
         GatherTableRows(r.table->weights(), vec, r.recv_rows.as<int64_t>() + first, last - first,
                         r.gathered.as<float>() + first * vec, r.stream);
       }
@@ -458,8 +465,8 @@ void ShardedGpuTable::ExchangeRows(bool training) {
           if (o == g) continue;
           // As owner: the rows of GPU o's keys go back to o; as requester: rows of my keys
           // come.
-          const int64_t s0 = r.recv_off[o] + ChunkStart(r.recv_counts[o], c);
-          const int64_t s1 = r.recv_off[o] + ChunkStart(r.recv_counts[o], c + 1);
+          const int64_t s0 = r.recv_off[o] + ChunkStart(r.recv_counts[o], c, chunks_);
+          const int64_t s1 = r.recv_off[o] + ChunkStart(r.recv_counts[o], c + 1, chunks_);
           if (s1 > s0) {
             HCTR_NCCL_CHECK(ncclSend(r.gathered.as<float>() + s0 * vec, (s1 - s0) * vec,
                                      ncclFloat32, o, r.comm, r.nccl_stream));
@@ -468,8 +475,8 @@ void ShardedGpuTable::ExchangeRows(bool training) {
                                        r.comm, r.nccl_stream));
             }
           }
-          const int64_t r0 = r.send_off[o] + ChunkStart(r.send_counts[o], c);
-          const int64_t r1 = r.send_off[o] + ChunkStart(r.send_counts[o], c + 1);
+          const int64_t r0 = r.send_off[o] + ChunkStart(r.send_counts[o], c, chunks_);
+          const int64_t r1 = r.send_off[o] + ChunkStart(r.send_counts[o], c + 1, chunks_);
           if (r1 > r0) {
             HCTR_NCCL_CHECK(ncclRecv(r.ret_vecs.as<float>() + r0 * vec, (r1 - r0) * vec,
                                      ncclFloat32, o, r.comm, r.nccl_stream));
@@ -631,14 +638,14 @@ void ShardedGpuTable::Backward(const std::vector<const float*>& dout) {
   // Chunk by chunk: every GPU sums chunk c of its block for each other owner, then chunk c
   // goes out while chunk c + 1 is summed. A key's sum lies in one chunk: the same sums.
   last_.grads_ms = 0;
-  for (int c = 0; c < kExchangeChunks; ++c) {
+  for (int c = 0; c < chunks_; ++c) {
     for (int g = 0; g < G; ++g) {
       Rank& r = *ranks_[g];
       DeviceGuard guard(r.device);
       for (int o = 0; o < G; ++o) {
         if (o == g) continue;
-        BackwardRange(r, dout[g], r.send_off[o] + ChunkStart(r.send_counts[o], c),
-                      r.send_off[o] + ChunkStart(r.send_counts[o], c + 1), c % 2);
+        BackwardRange(r, dout[g], r.send_off[o] + ChunkStart(r.send_counts[o], c, chunks_),
+                      r.send_off[o] + ChunkStart(r.send_counts[o], c + 1, chunks_), c % 2);
       }
     }
     last_.grads_ms += Exchange([&] {
@@ -647,14 +654,14 @@ void ShardedGpuTable::Backward(const std::vector<const float*>& dout) {
         Rank& r = *ranks_[g];
         for (int o = 0; o < G; ++o) {
           if (o == g) continue;
-          const int64_t s0 = ChunkStart(r.send_counts[o], c);
-          const int64_t s1 = ChunkStart(r.send_counts[o], c + 1);
+          const int64_t s0 = ChunkStart(r.send_counts[o], c, chunks_);
+          const int64_t s1 = ChunkStart(r.send_counts[o], c + 1, chunks_);
           if (s1 > s0) {
             HCTR_NCCL_CHECK(ncclSend(r.send_grads.as<float>() + (r.send_off[o] + s0) * vec,
                                      (s1 - s0) * vec, ncclFloat32, o, r.comm, r.nccl_stream));
           }
-          const int64_t r0 = ChunkStart(r.recv_counts[o], c);
-          const int64_t r1 = ChunkStart(r.recv_counts[o], c + 1);
+          const int64_t r0 = ChunkStart(r.recv_counts[o], c, chunks_);
+          const int64_t r1 = ChunkStart(r.recv_counts[o], c + 1, chunks_);
           if (r1 > r0) {
             HCTR_NCCL_CHECK(ncclRecv(r.recv_grads.as<float>() + (r.recv_off[o] + r0) * vec,
                                      (r1 - r0) * vec, ncclFloat32, o, r.comm, r.nccl_stream));

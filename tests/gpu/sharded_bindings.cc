@@ -427,6 +427,8 @@ void BindSharded(py::module_& m) {
       .def("alltoall_ms", &ShardedHarness::AllToAllMs, py::arg("bytes_per_peer"),
            py::arg("iters") = 20)
       .def("set_overlap", [](ShardedHarness& h, bool on) { h.table().set_overlap(on); })
+      .def("set_exchange_chunks",
+           [](ShardedHarness& h, int chunks) { h.table().set_exchange_chunks(chunks); })
       .def("overlap_probe", &ShardedHarness::OverlapProbe, py::arg("nccl_bytes_per_peer"),
            py::arg("copy_bytes"), py::arg("iters") = 20);
 }

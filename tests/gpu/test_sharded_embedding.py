@@ -292,6 +292,9 @@ def test_bad_inputs_name_the_gpu():
             type="LocalizedSlotSparseEmbeddingOneHot",
             slot_sizes=[3],
         )
+    for chunks in (0, 65):
+        with pytest.raises(ValueError, match=f"exchange chunks must be 1 to 64; received {chunks}"):
+            sharded.set_exchange_chunks(chunks)
     assert [sharded.shard_size(g) for g in range(2)] == [0, 0]
 
 
@@ -326,6 +329,48 @@ def test_overlap_changes_nothing(table_type):
     b, _ = merged_export(off)
     for name in ("keys", "weights", "slot_ids", "opt_slots", "last_step"):
         np.testing.assert_array_equal(a[name], b[name], err_msg=name)
+
+
+@needs_nccl
+@needs_two
+@pytest.mark.parametrize("chunks", [1, 3, 64])
+@pytest.mark.parametrize("table_type", [DIST, LOCAL])
+def test_exchange_chunks_change_nothing(table_type, chunks):
+    """The exchanges in 1, 3 or 64 pieces per GPU pair (64: many empty) against the default 4:
+    the same bits in the forward, the owner gradients, the trained state and inference."""
+    rng = np.random.default_rng([len(table_type), chunks, 29])
+    _, default = pair(table_type, 2, "adam", "lazy_global")
+    _, other = pair(table_type, 2, "adam", "lazy_global")
+    other.set_exchange_chunks(chunks)
+    pool = key_pool(rng, 1500)
+    for lr in LRS:
+        values, splits = global_batch(rng, table_type, pool)
+        batches = split(values, splits, SLOTS, 2)
+        for a, b in zip(
+            default.lookup_train(batches, SLOTS, "sum"), other.lookup_train(batches, SLOTS, "sum")
+        ):
+            np.testing.assert_array_equal(a, b)
+        dout = rng.standard_normal((len(splits) - 1, 16)).astype(np.float32)
+        default.backward(split_rows(dout, splits, SLOTS, 2))
+        other.backward(split_rows(dout, splits, SLOTS, 2))
+        for (ka, ga), (kb, gb) in zip(default.owner_gradients(), other.owner_gradients()):
+            oa, ob = np.argsort(ka), np.argsort(kb)
+            np.testing.assert_array_equal(ka[oa], kb[ob])
+            np.testing.assert_array_equal(ga[oa], gb[ob])
+        default.apply(lr)
+        other.apply(lr)
+    a, _ = merged_export(default)
+    b, _ = merged_export(other)
+    for name in ("keys", "weights", "slot_ids", "opt_slots", "last_step"):
+        np.testing.assert_array_equal(a[name], b[name], err_msg=name)
+    values, splits = global_batch(rng, table_type, pool)
+    values = values + (rng.random(len(values)) < 0.3)  # some keys never trained
+    batches = split(values, splits, SLOTS, 2)
+    (outs_a, misses_a) = default.lookup_inference(batches, SLOTS, "mean")
+    (outs_b, misses_b) = other.lookup_inference(batches, SLOTS, "mean")
+    assert misses_a == misses_b > 0
+    for a, b in zip(outs_a, outs_b):
+        np.testing.assert_array_equal(a, b)
 
 
 @needs_nccl
