@@ -61,8 +61,6 @@ GpuEmbeddingTable::GpuEmbeddingTable(int64_t max_rows, int vec, uint64_t seed,
                     slots >= 2 ? slot1_.as<float>() : nullptr, last_step_.as<int64_t>(), vec};
 }
 
-float GpuEmbeddingTable::InitBound() const { return ::hugectr_tf::InitBound(vec_); }
-
 void GpuEmbeddingTable::CheckRowSplits(const int64_t* row_splits, int64_t num_bags, int64_t n,
                                        cudaStream_t stream) {
   auto* first_bad = counters_.as<unsigned long long>() + 8;
@@ -212,7 +210,7 @@ void GpuHashEmbedding::InitNewRows(int64_t new_rows_in_use, cudaStream_t stream)
   HCTR_CHECK(new_rows_in_use >= size_ && new_rows_in_use <= max_rows_,
              "the hash table's row count went from " << size_ << " to " << new_rows_in_use
                                                      << " (at most " << max_rows_ << ")");
-  InitRows(opt_, view_, row_keys_.as<int64_t>(), size_, new_rows_in_use, seed_, InitBound(), step_,
+  InitRows(opt_, view_, row_keys_.as<int64_t>(), size_, new_rows_in_use, seed_, nullptr, 0, step_,
            stream);
   size_ = new_rows_in_use;
 }
@@ -292,7 +290,8 @@ GpuOneHotEmbedding::GpuOneHotEmbedding(const std::vector<int64_t>& slot_sizes, i
   row_ids_.Reserve(ids.size() * sizeof(int64_t));
   HCTR_CUDA_CHECK(cudaMemcpyAsync(row_ids_.as<int64_t>(), ids.data(), ids.size() * sizeof(int64_t),
                                   cudaMemcpyHostToDevice, stream));
-  InitRows(opt_, view_, row_ids_.as<int64_t>(), 0, max_rows_, seed_, InitBound(), 0, stream);
+  InitRows(opt_, view_, row_ids_.as<int64_t>(), 0, max_rows_, seed_, slot_offsets_.as<int64_t>(),
+           slot_num(), 0, stream);
   seen_.Reserve(static_cast<size_t>(max_rows_));
   HCTR_CUDA_CHECK(cudaMemsetAsync(seen_.as<uint8_t>(), 0, max_rows_, stream));
   HCTR_CUDA_CHECK(cudaStreamSynchronize(stream));
@@ -305,7 +304,8 @@ void GpuOneHotEmbedding::ResetRows(cudaStream_t stream) {
   DeviceBuffer row_ids(ids.size() * sizeof(int64_t));
   HCTR_CUDA_CHECK(cudaMemcpyAsync(row_ids.as<int64_t>(), ids.data(), ids.size() * sizeof(int64_t),
                                   cudaMemcpyHostToDevice, stream));
-  InitRows(opt_, view_, row_ids.as<int64_t>(), 0, max_rows_, seed_, InitBound(), step_, stream);
+  InitRows(opt_, view_, row_ids.as<int64_t>(), 0, max_rows_, seed_, slot_offsets_.as<int64_t>(),
+           slot_num(), step_, stream);
   HCTR_CUDA_CHECK(cudaMemsetAsync(seen_.as<uint8_t>(), 0, max_rows_, stream));
   HCTR_CUDA_CHECK(cudaStreamSynchronize(stream));  // `ids` and `row_ids` are locals
 }

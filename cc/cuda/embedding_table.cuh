@@ -47,7 +47,6 @@ class GpuEmbeddingTable {
   void RestoreSteps(int64_t step, const float* lr_history, cudaStream_t stream);
 
  protected:
-  float InitBound() const;
   void* Scratch(size_t bytes) {
     scratch_.Reserve(bytes);
     return scratch_.as<void>();

@@ -173,14 +173,20 @@ __global__ void MarkStepKernel(int64_t* last_step, const int64_t* __restrict__ r
 }
 
 __global__ void InitRowsKernel(TableView t, const int64_t* __restrict__ row_keys, int64_t begin,
-                               int64_t end, uint64_t seed, float bound, float accu,
-                               int64_t step_now) {
+                               int64_t end, uint64_t seed,
+                               const int64_t* __restrict__ one_hot_offsets, int64_t num_slots,
+                               float accu, int64_t step_now) {
   const int64_t total = (end - begin) * t.vec;
   for (int64_t e = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; e < total;
        e += (int64_t)gridDim.x * blockDim.x) {
     const int64_t r = begin + e / t.vec, j = e % t.vec;
     const int64_t idx = r * t.vec + j;
-    t.weights[idx] = ::hugectr_tf::InitialRowValue(row_keys[r], seed, j, bound);
+    const int64_t key = row_keys[r];
+    const float bound =
+        one_hot_offsets != nullptr
+            ? ::hugectr_tf::OneHotInitBound(key, one_hot_offsets, num_slots)
+            : ::hugectr_tf::kHashInitBound;
+    t.weights[idx] = ::hugectr_tf::InitialRowValue(key, seed, j, bound);
     if (t.slot0) t.slot0[idx] = accu;
     if (t.slot1) t.slot1[idx] = 0.f;
     if (j == 0) t.last_step[r] = step_now;
@@ -263,11 +269,12 @@ void SparseApply(const OptimizerParams& p, const TableView& t, const float* step
 }
 
 void InitRows(const OptimizerParams& p, const TableView& t, const int64_t* row_keys, int64_t begin,
-              int64_t end, uint64_t seed, float bound, int64_t step_now, cudaStream_t stream) {
+              int64_t end, uint64_t seed, const int64_t* one_hot_offsets, int64_t num_slots,
+              int64_t step_now, cudaStream_t stream) {
   if (end <= begin) return;
   const float accu = p.type == OptimizerType::kAdagrad ? p.initial_accu_value : 0.f;
   InitRowsKernel<<<GridFor((end - begin) * t.vec), kBlock, 0, stream>>>(
-      t, row_keys, begin, end, seed, bound, accu, step_now);
+      t, row_keys, begin, end, seed, one_hot_offsets, num_slots, accu, step_now);
   HCTR_CUDA_CHECK_LAUNCH();
 }
 

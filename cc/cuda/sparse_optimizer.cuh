@@ -35,11 +35,13 @@ void SparseApply(const OptimizerParams& p, const TableView& t, const float* step
                  int64_t num, int64_t table_rows, int32_t* row_to_grad, cudaStream_t stream,
                  const unsigned int* device_num = nullptr);
 
-// New rows [begin, end): weights from InitialRowValue(row_keys[r], seed, j) (cc/core
-// row_init.h), slots zeroed
-// (Adagrad's accumulator at initial_accu_value), last_step = step_now.
+// New rows [begin, end): weights from InitialRowValue(row_keys[r], seed, j, bound) (cc/core
+// row_init.h), slots zeroed (Adagrad's accumulator at initial_accu_value), last_step = step_now.
+// bound is kHashInitBound, or with one_hot_offsets (device, num_slots + 1 prefix sums of
+// slot_size_array) the OneHot bound of each row's key.
 void InitRows(const OptimizerParams& p, const TableView& t, const int64_t* row_keys, int64_t begin,
-              int64_t end, uint64_t seed, float bound, int64_t step_now, cudaStream_t stream);
+              int64_t end, uint64_t seed, const int64_t* one_hot_offsets, int64_t num_slots,
+              int64_t step_now, cudaStream_t stream);
 
 }  // namespace cuda
 }  // namespace hugectr_tf

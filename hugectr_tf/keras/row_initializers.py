@@ -34,14 +34,14 @@ _MASK64 = (1 << 64) - 1
 
 
 def parse(value):
-    """None (HugeCTR's uniform +-1/sqrt(vec), computed by the table) or a Keras initializer."""
+    """None (HugeCTR's uniform +-0.05, computed by the table) or a Keras initializer."""
     if value is None or (isinstance(value, str) and value.lower() == "hugectr"):
         return None
     try:
         return keras.initializers.get(value)
     except (ValueError, TypeError) as err:
         raise ValueError(
-            "`embeddings_initializer` must be None (HugeCTR's uniform +-1/sqrt(vec)) or a Keras "
+            "`embeddings_initializer` must be None (HugeCTR's uniform +-0.05) or a Keras "
             f"initializer (object, name or config). Received: embeddings_initializer={value!r}"
         ) from err
 

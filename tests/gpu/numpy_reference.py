@@ -29,7 +29,7 @@ def initial_rows(keys, seed, vec):
         base = splitmix64(keys ^ np.uint64((seed * C1) & MASK))
         h = splitmix64(base[:, None] + np.arange(vec, dtype=np.uint64)[None, :])
     u = (h >> np.uint64(40)).astype(F) * F(2.0**-24)
-    bound = F(1) / np.sqrt(F(vec))
+    bound = F(0.05)  # HugeCTR 3.1's hash tables: U(-0.05, 0.05)
     return (F(2) * u - F(1)) * bound
 
 

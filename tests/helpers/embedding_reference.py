@@ -14,9 +14,20 @@ def splitmix64(z):
     return z ^ (z >> 31)
 
 
-def init_row(key, seed, vec):
+# HugeCTR 3.1's initial ranges: hash tables U(-0.05, 0.05), OneHot slot s U(+-sqrt(1 / size_s)).
+HASH_INIT_BOUND = np.float32(0.05)
+
+
+def one_hot_init_bound(table_key, slot_sizes):
+    """The bound of a OneHot table key (key + its slot's offset): the size of the slot whose
+    range holds it (a slot of size 0 holds none)."""
+    offsets = np.concatenate([[0], np.cumsum(slot_sizes)])
+    slot = int(np.searchsorted(offsets, table_key, side="right")) - 1
+    return np.sqrt(np.float32(1.0) / np.float32(slot_sizes[slot]))
+
+
+def init_row(key, seed, vec, bound=HASH_INIT_BOUND):
     base = splitmix64((key & M64) ^ ((seed * GOLDEN) & M64))
-    bound = np.float32(1.0) / np.sqrt(np.float32(vec))
     row = np.empty(vec, np.float32)
     for j in range(vec):
         h = splitmix64((base + j) & M64)

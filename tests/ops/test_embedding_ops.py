@@ -24,8 +24,27 @@ def test_row_init_matches_reference_formula():
     assert list(state["keys"].numpy()) == sorted(keys.tolist())
     for k, row in zip(state["keys"].numpy(), state["rows"].numpy()):
         np.testing.assert_array_equal(row, ref.init_row(int(k), 123, VEC))
-    bound = 1 / np.sqrt(VEC)
-    assert np.all(np.abs(state["rows"].numpy()) <= bound)
+    assert np.all(np.abs(state["rows"].numpy()) <= 0.05)  # HugeCTR 3.1: U(-0.05, 0.05)
+
+
+def test_one_hot_rows_start_in_hugectrs_per_slot_range():
+    # HugeCTR 3.1 fills OneHot slot s from U(+-sqrt(1 / slot_size[s])); a slot of size 0 (DIN)
+    # owns no rows, its keys use the next slot's range.
+    sizes = [4, 0, 100, 1]
+    t = _table(
+        seed=5, embedding_type="LocalizedSlotSparseEmbeddingOneHot", slot_size_array=sizes
+    )
+    values = np.array([3, 0, 99, 0, 7], np.int64)  # slots 0, 1, 2, 3, then 2 (second sample)
+    splits = np.array([0, 1, 2, 3, 4, 4, 4, 5, 5], np.int64)  # 2 samples x 4 slots
+    E.lookup_train(t, values, splits, 4, VEC)
+    state = E.export_table(t)
+    table_keys = state["keys"].numpy()
+    np.testing.assert_array_equal(table_keys, [3, 4, 11, 103, 104])
+    for k, row in zip(table_keys, state["rows"].numpy()):
+        bound = ref.one_hot_init_bound(int(k), sizes)
+        np.testing.assert_array_equal(row, ref.init_row(int(k), 5, VEC, bound))
+    bounds = [ref.one_hot_init_bound(int(k), sizes) for k in table_keys]
+    np.testing.assert_allclose(bounds, [0.5, 0.1, 0.1, 0.1, 1.0], rtol=1e-6)
 
 
 @pytest.mark.parametrize("combiner", ["sum", "mean"])

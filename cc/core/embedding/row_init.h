@@ -31,7 +31,7 @@ HCTR_HOST_DEVICE inline uint32_t RowRandomBits(int64_t key, uint64_t seed, int64
   return static_cast<uint32_t>(SplitMix64(base + static_cast<uint64_t>(j)) >> 40);
 }
 
-// Element j of the initial row of `key`; bound = 1 / sqrt(vec) (float32).
+// Element j of the initial row of `key`, from U(-bound, bound) (float32).
 HCTR_HOST_DEVICE inline float InitialRowValue(int64_t key, uint64_t seed, int64_t j, float bound) {
   const float u = static_cast<float>(RowRandomBits(key, seed, j)) * (1.0f / 16777216.0f);  // 2^-24
   return (2.0f * u - 1.0f) * bound;
@@ -45,13 +45,31 @@ HCTR_HOST_DEVICE inline float KeyUniform(int64_t key, uint64_t seed, int64_t j) 
   return static_cast<float>(odd) * (1.0f / 16777216.0f);
 }
 
-HCTR_HOST_DEVICE inline float InitBound(int64_t vec) {
-  return 1.0f / sqrtf(static_cast<float>(vec));
+// HugeCTR 3.1's initial ranges: the hash tables fill their rows from U(-0.05, 0.05) whatever the
+// width; LocalizedSlotSparseEmbeddingOneHot fills slot s from U(+-sqrt(1 / slot_size[s])).
+constexpr float kHashInitBound = 0.05f;
+
+// The OneHot bound of table key `key`: offsets (num_slots + 1) are the prefix sums of
+// slot_size_array, and the key belongs to the last slot whose range starts at or below it (a slot
+// of size 0 owns no key: the next positive slot's range starts at the same offset).
+// The key must lie in [0, offsets[num_slots]).
+HCTR_HOST_DEVICE inline float OneHotInitBound(int64_t key, const int64_t* offsets,
+                                              int64_t num_slots) {
+  int64_t lo = 0, hi = num_slots;  // invariant: offsets[lo] <= key < offsets[hi]
+  while (hi - lo > 1) {
+    const int64_t mid = lo + (hi - lo) / 2;
+    if (offsets[mid] <= key) {
+      lo = mid;
+    } else {
+      hi = mid;
+    }
+  }
+  return sqrtf(1.0f / static_cast<float>(offsets[lo + 1] - offsets[lo]));
 }
 
-// Writes the initial row of `key` into row (vec).
-HCTR_HOST_DEVICE inline void InitRow(int64_t key, uint64_t seed, int64_t vec, float* row) {
-  const float bound = InitBound(vec);
+// Writes the initial row of `key` into row (vec), elements from U(-bound, bound).
+HCTR_HOST_DEVICE inline void InitRow(int64_t key, uint64_t seed, int64_t vec, float bound,
+                                     float* row) {
   for (int64_t j = 0; j < vec; ++j) row[j] = InitialRowValue(key, seed, j, bound);
 }
 

@@ -121,6 +121,8 @@ void EmbeddingTable::InsertRows(const std::vector<int64_t>& keys, const std::vec
   }
   const int64_t vec = options_.vec;
   const float slot_init = InitialSlotValue(options_.optimizer);
+  const bool one_hot = options_.type == TableType::kLocalizedSlotSparseEmbeddingOneHot;
+  const int64_t num_slots = static_cast<int64_t>(slot_offsets_.size()) - 1;
   parallel_for(m, vec * (20 + num_slots_), [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) {
       const int64_t row = base + i;
@@ -130,7 +132,9 @@ void EmbeddingTable::InsertRows(const std::vector<int64_t>& keys, const std::vec
       if (initial_rows != nullptr) {
         std::copy_n(initial_rows + i * vec, vec, rows_.data() + row * vec);
       } else {
-        InitRow(keys[i], options_.seed, vec, rows_.data() + row * vec);
+        const float bound = one_hot ? OneHotInitBound(keys[i], slot_offsets_.data(), num_slots)
+                                    : kHashInitBound;
+        InitRow(keys[i], options_.seed, vec, bound, rows_.data() + row * vec);
       }
       std::fill_n(opt_.data() + row * num_slots_ * vec, num_slots_ * vec, slot_init);
     }

@@ -59,7 +59,7 @@ class SparseEmbedding(keras.layers.Layer):
             the table's own rate, changed with `set_learning_rate` (hugectr.Model uses this for
             HugeCTR's solver rate and scheduler).
         seed: Integer. Seed of the row initialisation.
-        embeddings_initializer: None (HugeCTR's uniform +-1/sqrt(embedding_vec_size)) or any
+        embeddings_initializer: None (HugeCTR 3.1's uniform +-0.05) or any
             Keras initializer, applied to a row when its key is first seen in training; the row
             depends only on the key, `seed` and the initializer (see
             `hugectr_tf.keras.row_initializers`).
