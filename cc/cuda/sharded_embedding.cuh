@@ -97,7 +97,7 @@ class ShardedGpuTable {
   // computation (the benchmark's measure of what the overlap gains). On by default.
   void set_overlap(bool on);
   // The vector and gradient exchanges go in `chunks` pieces of every GPU-to-GPU block (1 to
-  // 64; default 4), each sent once gathered or summed. Changes no result (the benchmark's A/B).
+  // 64; default 1), each sent once gathered or summed. Changes no result (the benchmark's A/B).
   void set_exchange_chunks(int chunks);
   int exchange_chunks() const { return chunks_; }
   const Timing& timing() const { return last_; }
@@ -126,7 +126,7 @@ class ShardedGpuTable {
   Combiner combiner_ = Combiner::kSum;
   int64_t misses_ = 0;
   bool timing_ = false;
-  int chunks_ = 4;
+  int chunks_ = 1;  // 4 measured slower on 2 H200s (docs/benchmarks.md, run7)
   Timing last_;
 };
 
