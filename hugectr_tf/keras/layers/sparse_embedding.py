@@ -75,7 +75,7 @@ class SparseEmbedding(keras.layers.Layer):
         padded pair `[keys, nnz]`: keys `[batch, slot_num, max_nnz]` and integer `nnz`
         `[batch, slot_num]`, slot (b, s) holding `keys[b, s, :nnz[b, s]]` (the ragged keys
         in dense tensors: the form Keras' `fit` can split across the replicas of a strategy;
-        `hugectr_tf.embedding.keys.padded_keys` makes it, docs/distributed.md).
+        `hugectr_tf.keras.padded_keys` makes it, docs/distributed.md).
 
     Output shape:
         `[batch, slot_num, embedding_vec_size]` float32.
