@@ -3,7 +3,6 @@
 import math
 import numbers
 import os
-import struct
 
 import tensorflow as tf
 
@@ -25,26 +24,6 @@ def _check_files(files, what):
         if not os.path.isfile(f):
             raise FileNotFoundError(f"{what} data file `{f}` does not exist")
     return files
-
-
-def _norm_record_count(files, check_sum, layout):
-    """Sum of the headers' number_of_records, or None if a header is unreadable or counts more
-    records than its file can hold (the reader op then reports the problem with file, record and
-    field; a declared cardinality must never be a wild number)."""
-    # Smallest record: label and dense floats and one nnz word per slot (plus Sum framing).
-    smallest = 4 * (layout.label_dim + layout.dense_dim + layout.total_slots)
-    smallest += 5 if check_sum else 0
-    total = 0
-    for path in files:
-        with open(path, "rb") as f:
-            head = f.read(4 + 64 if check_sum else 64)[4 if check_sum else 0 :]
-        if len(head) != 64:
-            return None
-        count = struct.unpack("<8q", head)[1]
-        if count < 0 or count * smallest > os.path.getsize(path):
-            return None
-        total += count
-    return total
 
 
 def with_cardinality(ds, num_records, batch_size):
@@ -87,8 +66,10 @@ def norm_dataset(
 
     Returns:
         A `tf.data.Dataset` of dicts {label_name: float32 [B, label_dim], dense_name: float32
-        [B, dense_dim], sparse_name: int64 RaggedTensor [B, slot_num, None] per sparse input}.
-        Bad data raises `tf.errors.DataLossError` naming the file, record and field.
+        [B, dense_dim], sparse_name: int64 RaggedTensor [B, slot_num, None] per sparse input};
+        without `repeat` its cardinality is the batch count of the records the headers declare
+        (Keras then knows the epoch length). Bad data raises `tf.errors.DataLossError` naming
+        the file, record and field.
     """
     _check_batch(batch_size, num_workers)
     files = _check_files(files, "Norm")
@@ -103,9 +84,9 @@ def norm_dataset(
         repeat=repeat,
         num_workers=num_workers,
     )
-    if repeat:
-        return ds
-    return with_cardinality(ds, _norm_record_count(files, check_sum, layout), batch_size)
+    # Its cardinality (the batch count of the headers' records) comes from the C++ reader, the
+    # one parser of Norm headers (cc/core/data/norm_codec.h).
+    return ds
 
 
 def raw_dataset(

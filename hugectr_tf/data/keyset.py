@@ -7,9 +7,9 @@ the per-slot offsets their readers add from `slot_size_array`.
 """
 
 import os
-import struct
 
 import numpy as np
+import tensorflow as tf
 
 from hugectr_tf.config import (
     Check_t,
@@ -21,6 +21,7 @@ from hugectr_tf.config import (
 from hugectr_tf.data.file_list import read_file_list
 from hugectr_tf.data.params import dataset_for_sources
 from hugectr_tf.data.parquet import read_metadata
+from hugectr_tf.ops.reader_ops import read_norm_header
 
 _BATCH = 65536
 
@@ -82,23 +83,19 @@ def write_keyset(path, keys, i64_input_key=True):
 
 
 def _norm_input(files):
-    """(Input that reads any record of these Norm files, their Check_t), from the first header."""
-    with open(files[0], "rb") as f:
-        head = f.read(68)
-    check = Check_t.Non
-    if len(head) >= 12 and struct.unpack_from("<i", head)[0] == 64:
-        head, check = head[4:], Check_t.Sum  # Check_t.Sum frames the header too: length first
-    if len(head) < 64:
-        raise ValueError(f"Norm file `{files[0]}` is shorter than its 64-byte header")
-    _, _, label_dim, dense_dim, slot_num = struct.unpack_from("<5q", head)
-    if not (label_dim > 0 and dense_dim >= 0 and slot_num > 0):
-        raise ValueError(
-            f"Norm file `{files[0]}` header has label_dim={label_dim}, dense_dim={dense_dim}, "
-            f"slot_num={slot_num}; it is not a Norm file"
-        )
+    """(Input that reads any record of these Norm files, their Check_t), from the first header
+    (read by the C++ reader's parser; a bad one raises ValueError naming file and field, which
+    `hugectr-tf keyset` prints as its error)."""
+    try:
+        header = read_norm_header(files[0])
+    except tf.errors.DataLossError as err:
+        raise ValueError(err.message) from None
+    if header.slot_num == 0:
+        raise ValueError(f"Norm file `{files[0]}` has no slots (slot_num=0): it holds no keys")
+    check = Check_t.Sum if header.check_sum else Check_t.Non
     # nnz is only an upper bound for the reader's checks: any record passes with this one.
-    sparse = DataReaderSparseParam("keys", 1 << 30, False, int(slot_num))
-    return Input(int(label_dim), "label", int(dense_dim), "dense", [sparse]), check
+    sparse = DataReaderSparseParam("keys", 1 << 30, False, header.slot_num)
+    return Input(header.label_dim, "label", header.dense_dim, "dense", [sparse]), check
 
 
 def _parquet_input(file_list):

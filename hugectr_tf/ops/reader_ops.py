@@ -1,9 +1,35 @@
-"""Wrapper of the C++ Norm/Raw reader op `HugeCTR>BinaryReaderDataset` as a tf.data source."""
+"""Wrappers of the C++ reader ops: the Norm/Raw reader `HugeCTR>BinaryReaderDataset` as a tf.data
+source, and `HugeCTR>ReadNormHeader`, a Norm file's header as that reader parses it."""
+
+import collections
+import re
 
 import tensorflow as tf
 from tensorflow.python.data.ops import dataset_ops
 
 from hugectr_tf.ops import load_library
+
+NormHeader = collections.namedtuple(
+    "NormHeader", ["check_sum", "number_of_records", "label_dim", "dense_dim", "slot_num"]
+)
+
+# What eager execution wraps around an op's message: "{{function_node ...}} " and " [Op:...]".
+_EAGER_WRAPPING = re.compile(r"^\{\{function_node [^}]*\}\}\s*|\s*\[Op:[^\]]*\].*$", re.S)
+
+
+def read_norm_header(path):
+    """The header of Norm file `path` as a `NormHeader` (check_sum: written with Check_t.Sum,
+    detected from its framing), parsed by the C++ reader's own code (eagerly).
+
+    Raises `tf.errors.DataLossError` naming the file and field for a short file, a bad frame or
+    checksum, or fields no Norm file has.
+    """
+    try:
+        fields = load_library().huge_ctr_read_norm_header(filename=tf.constant(str(path)))
+    except tf.errors.OpError as err:  # the reader's message alone (keyset tools print it)
+        raise type(err)(err.node_def, err.op, _EAGER_WRAPPING.sub("", err.message)) from None
+    check_sum, *counts = (f.numpy() for f in fields)
+    return NormHeader(bool(check_sum), *(int(c) for c in counts))
 
 
 class BinaryReaderDataset(dataset_ops.DatasetSource):
@@ -13,7 +39,8 @@ class BinaryReaderDataset(dataset_ops.DatasetSource):
     *row_splits, *values)` with one int64 `row_splits` ([B * slots + 1]) and one int64 `values`
     vector per sparse input. Rows are (record, slot) pairs, record-major.
     `hugectr_tf.data` turns them into dicts of RaggedTensors; use that module unless you need the
-    raw CSR form.
+    raw CSR form. Without `repeat`, a Norm dataset's cardinality is the batch count of the
+    records its headers declare (unknown if a header is bad: the reader then names the problem).
     """
 
     def __init__(

@@ -12,6 +12,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from hugectr_tf.keras import padded_keys
 from hugectr_tf.keras.layers import SparseEmbedding
 
 SLOTS = 3
@@ -51,6 +52,13 @@ def dense_keys(seed=0, samples=SAMPLES, nnz=2):
     return keys.astype(np.int64)
 
 
+def padded_batches(keys, y):
+    """Dataset of GLOBAL_BATCH batches of ragged `keys` as the padded pair {"keys", "nnz"}
+    (`padded_keys`, padded per global batch before Keras splits it across replicas), and `y`."""
+    ds = tf.data.Dataset.from_tensor_slices((keys, y)).batch(GLOBAL_BATCH)
+    return ds.map(lambda k, yy: (dict(zip(("keys", "nnz"), padded_keys(k, SLOTS))), yy))
+
+
 def labels(seed=0, samples=SAMPLES):
     return np.random.default_rng(seed + 100).random((samples, 1)).astype(np.float32)
 
@@ -60,12 +68,22 @@ def build(
     combiner="sum",
     embedding_type="DistributedSlotSparseEmbeddingHash",
     learning_rate=0.05,
+    padded=False,
     **kw,
 ):
-    """keys -> SparseEmbedding (sparse Adam) -> Flatten -> Dense(1); same weights every call."""
+    """keys -> SparseEmbedding (sparse Adam) -> Flatten -> Dense(1); same weights every call.
+
+    `padded`: the keys come as the padded pair {"keys", "nnz"} (`padded_batches`).
+    """
     keras.utils.set_random_seed(7)
-    shape = (SLOTS, None) if ragged else (SLOTS, 2)
-    keys = keras.Input(shape=shape, dtype="int64", name="keys", ragged=ragged)
+    if padded:
+        keys = {
+            "keys": keras.Input(shape=(SLOTS, None), dtype="int64", name="keys"),
+            "nnz": keras.Input(shape=(SLOTS,), dtype="int64", name="nnz"),
+        }
+    else:
+        shape = (SLOTS, None) if ragged else (SLOTS, 2)
+        keys = keras.Input(shape=shape, dtype="int64", name="keys", ragged=ragged)
     emb = SparseEmbedding(
         VEC,
         SLOTS,
@@ -75,7 +93,7 @@ def build(
         learning_rate=learning_rate,
         name="emb",
         **kw,
-    )(keys)
+    )([keys["keys"], keys["nnz"]] if padded else keys)
     out = keras.layers.Dense(1, name="dense")(keras.layers.Flatten()(emb))
     return keras.Model(keys, out)
 
@@ -109,11 +127,15 @@ def train_custom_loop(model, keys, y):
             run(x, yy)
 
 
-def train_fit(model, keys, y):
-    """EPOCHS epochs of Keras `fit` (the model's strategy, if built in a scope, distributes)."""
+def train_fit(model, keys, y=None):
+    """EPOCHS epochs of Keras `fit` (the model's strategy, if built in a scope, distributes) on
+    `keys` and `y`, or on a dataset of batches (`keys`, y None)."""
     with model.distribute_strategy.scope():
         model.compile(keras.optimizers.Adam(0.01), "mse")
-    model.fit(keys, y, batch_size=GLOBAL_BATCH, epochs=EPOCHS, shuffle=False, verbose=0)
+    if y is None:
+        model.fit(keys, epochs=EPOCHS, verbose=0)
+    else:
+        model.fit(keys, y, batch_size=GLOBAL_BATCH, epochs=EPOCHS, shuffle=False, verbose=0)
 
 
 def table_state(model):

@@ -194,3 +194,27 @@ def test_fit_with_steps_per_execution_applies_every_step():
     model.compile(optimizer="adam", loss="binary_crossentropy", steps_per_execution=3)
     model.fit(dataset(data, 50), epochs=2, verbose=0)  # 6 batches per epoch in a tf.while_loop
     assert int(layer.table.stats()["step"]) == 12
+
+
+def test_padded_pair_holds_the_ragged_keys():
+    """[keys, nnz] (the form Keras' fit can split across replicas, docs/distributed.md) looks up
+    and trains exactly as the ragged keys it pads; the padding's values are ignored."""
+    ragged = tf.ragged.constant([[[5, -3], []], [[7], [0, 0, 9]]], dtype=tf.int64)
+    keys, nnz = hugectr_tf.keras.padded_keys(ragged, 2)
+    # Written out by hand: slot (b, s) holds keys[b, s, :nnz[b, s]], zeros after.
+    np.testing.assert_array_equal(keys, [[[5, -3, 0], [0, 0, 0]], [[7, 0, 0], [0, 0, 9]]])
+    np.testing.assert_array_equal(nnz, [[2, 0], [1, 3]])
+    garbage = tf.where(tf.sequence_mask(nnz, 3), keys, 123456)
+
+    def trained(inputs):
+        layer = SparseEmbedding(4, 2, combiner="mean", learning_rate=0.1, name="emb")
+        out = [layer(inputs, training=True) for _ in range(2)]  # inserts, then the new rows
+        return out[-1].numpy(), {k: v.numpy() for k, v in layer.table.export().items()}
+
+    want_out, want_table = trained(ragged)
+    for inputs in ([keys, nnz], (garbage, tf.cast(nnz, tf.int32))):
+        out, table = trained(inputs)
+        np.testing.assert_array_equal(out, want_out)
+        np.testing.assert_array_equal(np.sort(table["keys"]), [-3, 0, 5, 7, 9])
+        for name in ("keys", "rows", "slot_ids"):
+            np.testing.assert_array_equal(table[name], want_table[name])

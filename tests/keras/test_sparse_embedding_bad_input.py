@@ -92,6 +92,23 @@ def test_non_integer_keys_are_refused(dtype):
         model.fit(x, np.zeros((1, 8), np.float32), verbose=0)
 
 
+def test_bad_padded_pairs_are_named():
+    layer = SparseEmbedding(4, 2, workspace_size_per_gpu_in_mb=1, name="emb")
+    keys = tf.constant([[[1, 2], [3, 4]]], tf.int64)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="at most the padded width"):
+        layer([keys, tf.constant([[1, 3]])], training=True)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="`nnz` must be >= 0"):
+        layer([keys, tf.constant([[1, -1]])], training=True)
+    with pytest.raises(ValueError, match=r"`nnz` \[batch, slot_num=2\].*nnz of shape \(1, 3\)"):
+        layer([keys, tf.constant([[1, 1, 1]])])
+    with pytest.raises(ValueError, match="integer `nnz`. Received dtype float32"):
+        layer([keys, tf.constant([[1.0, 1.0]])])
+    with pytest.raises(ValueError, match=r"padded keys \[batch, slot_num=2, max_nnz\]"):
+        layer([tf.constant([[1, 2]], tf.int64), tf.constant([[1, 1]])])
+    with pytest.raises(ValueError, match="expects integer keys. Received dtype float32"):
+        layer([tf.cast(keys, tf.float32), tf.constant([[1, 1]])])
+
+
 def test_uint64_keys_keep_all_64_bits():
     layer = SparseEmbedding(4, 1, workspace_size_per_gpu_in_mb=1)
     big = np.array([[2**63 + 5], [5], [2**64 - 1]], np.uint64)

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 #include <sstream>
+#include <utility>
 
 #include "cc/core/check.h"
 #include "cc/core/checksum.h"
@@ -75,77 +76,154 @@ T Load(const char* p) {
 
 std::string Str(int64_t v) { return std::to_string(v); }
 
+[[noreturn]] void FailAt(const std::string& path, const std::string& where,
+                         const std::string& field, const std::string& what) {
+  HCTR_FAIL(ErrorCode::kDataLoss,
+            "Norm file `" << path << "`, " << where << ", field `" << field << "`: " << what);
+}
+
+[[noreturn]] void FailHeader(const std::string& path, const std::string& field,
+                             const std::string& what) {
+  FailAt(path, "header", field, what);
+}
+
+// The header's fields from its 64 bytes.
+NormHeader ParseFields(const char* h) {
+  int64_t f[5];
+  std::memcpy(f, h, sizeof(f));
+  return NormHeader{f[0], f[1], f[2], f[3], f[4]};
+}
+
+void CheckCount(const NormHeader& h, const std::string& path) {
+  if (h.number_of_records < 0) {
+    FailHeader(path, "number_of_records", "is negative: " + Str(h.number_of_records));
+  }
+}
+
+bool Matches(const NormHeader& h, const FormatOptions& o) {
+  return h.error_check == (o.check_sum ? 1 : 0) && h.number_of_records >= 0 &&
+         h.label_dim == o.label_dim && h.dense_dim == o.dense_dim && h.slot_num == o.total_slots();
+}
+
 }  // namespace
 
-NormDecoder::NormDecoder(const std::string& path, const FormatOptions& options)
-    : path_(path), options_(options), file_(path, 0), key_bytes_(options.key_i64 ? 8 : 4) {
-  ReadHeader();
+int64_t NormHeaderSize(bool check_sum) {
+  return check_sum ? 4 + kNormHeaderBytes + 1 : kNormHeaderBytes;
 }
 
-void NormDecoder::Fail(const std::string& field, const std::string& what) const {
-  std::ostringstream where;
-  if (next_record_ < 0) {
-    where << "header";
-  } else {
-    where << "record " << next_record_;
-  }
-  HCTR_FAIL(ErrorCode::kDataLoss, "Norm file `" << path_ << "`, " << where.str() << ", field `"
-                                                << field << "`: " << what);
-}
-
-void NormDecoder::ReadHeader() {
-  next_record_ = -1;  // messages say "header"
+NormHeader ReadNormHeader(FileBuffer* file, const std::string& path, bool check_sum) {
   const char* h = nullptr;
-  if (options_.check_sum) {
-    if (!file_.Ensure(4)) {
-      Fail("length", "file has " + Str(file_.file_size()) + " bytes, too short");
+  if (check_sum) {
+    if (!file->Ensure(4)) {
+      FailHeader(path, "length", "file has " + Str(file->file_size()) + " bytes, too short");
     }
-    int32_t n = Load<int32_t>(file_.data());
+    int32_t n = Load<int32_t>(file->data());
     if (n != kNormHeaderBytes) {
-      Fail("length",
-           "header unit length is " + Str(n) + ", expected 64 for check_type=Sum" +
-               (n == 0 ? " (the file looks unframed, i.e. written with Check_t.Non)" : ""));
+      FailHeader(path, "length",
+                 "header unit length is " + Str(n) + ", expected 64 for check_type=Sum" +
+                     (n == 0 ? " (the file looks unframed, i.e. written with Check_t.Non)" : ""));
     }
-    if (!file_.Ensure(4 + kNormHeaderBytes + 1)) {
-      Fail("header",
-           "file has " + Str(file_.file_size()) + " bytes, too short for a framed header");
+    if (!file->Ensure(NormHeaderSize(true))) {
+      FailHeader(path, "header",
+                 "file has " + Str(file->file_size()) + " bytes, too short for a framed header");
     }
-    h = file_.data() + 4;
+    h = file->data() + 4;
     int8_t want = static_cast<int8_t>(h[kNormHeaderBytes]);
     int8_t got = SumChecksum(h, kNormHeaderBytes);
     if (want != got) {
-      Fail("checksum", "stored " + Str(want) + ", computed " + Str(got) + " (corrupt header)");
+      FailHeader(path, "checksum",
+                 "stored " + Str(want) + ", computed " + Str(got) + " (corrupt header)");
     }
   } else {
-    if (!file_.Ensure(kNormHeaderBytes)) {
-      Fail("header",
-           "file has " + Str(file_.file_size()) + " bytes, fewer than the 64-byte header");
+    if (!file->Ensure(kNormHeaderBytes)) {
+      FailHeader(path, "header",
+                 "file has " + Str(file->file_size()) + " bytes, fewer than the 64-byte header");
     }
-    h = file_.data();
+    h = file->data();
   }
-  int64_t f[8];
-  std::memcpy(f, h, sizeof(f));
-  const int64_t expect_check = options_.check_sum ? 1 : 0;
-  if (f[0] != expect_check) {
-    Fail("error_check", "is " + Str(f[0]) + " but check_type is " +
-                            (options_.check_sum ? "Sum (expects 1)" : "Non (expects 0)"));
+  const NormHeader header = ParseFields(h);
+  file->Skip(NormHeaderSize(check_sum));
+  return header;
+}
+
+void CheckNormHeader(const NormHeader& h, const FormatOptions& o, const std::string& path) {
+  if (h.error_check != (o.check_sum ? 1 : 0)) {
+    FailHeader(path, "error_check",
+               "is " + Str(h.error_check) + " but check_type is " +
+                   (o.check_sum ? "Sum (expects 1)" : "Non (expects 0)"));
   }
-  if (f[1] < 0) Fail("number_of_records", "is negative: " + Str(f[1]));
-  if (f[2] != options_.label_dim) {
-    Fail("label_dim",
-         "is " + Str(f[2]) + " but the Input has label_dim=" + Str(options_.label_dim));
+  CheckCount(h, path);
+  if (h.label_dim != o.label_dim) {
+    FailHeader(path, "label_dim",
+               "is " + Str(h.label_dim) + " but the Input has label_dim=" + Str(o.label_dim));
   }
-  if (f[3] != options_.dense_dim) {
-    Fail("dense_dim",
-         "is " + Str(f[3]) + " but the Input has dense_dim=" + Str(options_.dense_dim));
+  if (h.dense_dim != o.dense_dim) {
+    FailHeader(path, "dense_dim",
+               "is " + Str(h.dense_dim) + " but the Input has dense_dim=" + Str(o.dense_dim));
   }
-  if (f[4] != options_.total_slots()) {
-    Fail("slot_num", "is " + Str(f[4]) + " but the Input's sparse inputs have " +
-                         Str(options_.total_slots()) + " slots in total");
+  if (h.slot_num != o.total_slots()) {
+    FailHeader(path, "slot_num",
+               "is " + Str(h.slot_num) + " but the Input's sparse inputs have " +
+                   Str(o.total_slots()) + " slots in total");
   }
-  number_of_records_ = f[1];
-  file_.Skip(options_.check_sum ? 4 + kNormHeaderBytes + 1 : kNormHeaderBytes);
+}
+
+NormHeader ReadNormHeader(const std::string& path, bool* check_sum) {
+  FileBuffer file(path, 0, static_cast<size_t>(NormHeaderSize(true)));
+  *check_sum = file.Ensure(4) && Load<int32_t>(file.data()) == kNormHeaderBytes;
+  const NormHeader h = ReadNormHeader(&file, path, *check_sum);
+  if (h.error_check != (*check_sum ? 1 : 0)) {
+    FailHeader(
+        path, "error_check",
+        "is " + Str(h.error_check) + " but the header is " +
+            (*check_sum ? "framed (Check_t.Sum, expects 1)" : "unframed (Check_t.Non, expects 0)") +
+            ": not a Norm file");
+  }
+  CheckCount(h, path);
+  const std::pair<const char*, int64_t> at_least[] = {
+      {"label_dim", 1}, {"dense_dim", 0}, {"slot_num", 0}};
+  const int64_t values[] = {h.label_dim, h.dense_dim, h.slot_num};
+  for (int i = 0; i < 3; ++i) {
+    if (values[i] < at_least[i].second) {
+      FailHeader(
+          path, at_least[i].first,
+          "is " + Str(values[i]) + ", less than " + Str(at_least[i].second) + ": not a Norm file");
+    }
+  }
+  return h;
+}
+
+int64_t NormRecordCount(const std::vector<std::string>& paths, const FormatOptions& options) {
+  // Smallest record: label and dense floats and one nnz word per slot (plus the Sum framing).
+  const int64_t smallest = 4 * (options.label_dim + options.dense_dim + options.total_slots()) +
+                           (options.check_sum ? 5 : 0);
+  int64_t total = 0;
+  for (const auto& path : paths) {
+    try {
+      FileBuffer file(path, 0, static_cast<size_t>(NormHeaderSize(options.check_sum)));
+      const NormHeader h = ReadNormHeader(&file, path, options.check_sum);
+      if (!Matches(h, options) || smallest <= 0 ||
+          h.number_of_records > file.remaining() / smallest) {
+        return -1;
+      }
+      total += h.number_of_records;
+    } catch (const std::exception&) {
+      return -1;  // unreadable: the reader names the problem
+    }
+  }
+  return total;
+}
+
+NormDecoder::NormDecoder(const std::string& path, const FormatOptions& options)
+    : path_(path), options_(options), file_(path, 0), key_bytes_(options.key_i64 ? 8 : 4) {
+  const NormHeader header = ReadNormHeader(&file_, path_, options_.check_sum);
+  CheckNormHeader(header, options_, path_);
+  number_of_records_ = header.number_of_records;
   next_record_ = 0;
+}
+
+void NormDecoder::Fail(const std::string& field, const std::string& what) const {
+  FailAt(path_, next_record_ < 0 ? "header" : "record " + Str(next_record_), field, what);
 }
 
 // `fail` reports invalid values; `missing` reports bytes missing from the source (truncation, or
@@ -292,19 +370,14 @@ std::string NormDecoder::DescribeTrailingData() {
   file_.Ensure(static_cast<size_t>(scan));
   const char* p = file_.data();
   // A second header with this file's layout: two Norm files joined with `cat`.
-  const int64_t head = options_.check_sum ? 4 + kNormHeaderBytes + 1 : kNormHeaderBytes;
-  if (scan >= head) {
-    const char* h = p + (options_.check_sum ? 4 : 0);
-    int64_t f[8];
-    std::memcpy(f, h, sizeof(f));
+  if (scan >= NormHeaderSize(options_.check_sum)) {
+    const NormHeader second = ParseFields(p + (options_.check_sum ? 4 : 0));
     const bool framed_ok = !options_.check_sum || Load<int32_t>(p) == kNormHeaderBytes;
-    if (framed_ok && f[0] == (options_.check_sum ? 1 : 0) && f[1] >= 0 &&
-        f[2] == options_.label_dim && f[3] == options_.dense_dim &&
-        f[4] == options_.total_slots()) {
-      return "the file holds " + Str(number_of_records_) + " + " + Str(f[1]) +
-             " records: a second Norm header (number_of_records=" + Str(f[1]) +
-             ") follows at byte " + Str(file_.offset()) +
-             ", as when two files are joined with `cat`";
+    if (framed_ok && Matches(second, options_)) {
+      const std::string count = Str(second.number_of_records);
+      return "the file holds " + Str(number_of_records_) + " + " + count +
+             " records: a second Norm header (number_of_records=" + count + ") follows at byte " +
+             Str(file_.offset()) + ", as when two files are joined with `cat`";
     }
   }
   // Otherwise count the whole records that follow.

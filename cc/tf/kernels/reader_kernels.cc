@@ -3,11 +3,13 @@
 #include <algorithm>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "cc/core/data/batch_pipeline.h"
+#include "cc/core/data/norm_codec.h"
 #include "cc/tf/status_util.h"
 #include "tensorflow/core/framework/dataset.h"
 
@@ -60,8 +62,13 @@ class BinaryReaderDataset : public DatasetBase {
   const std::vector<PartialTensorShape>& output_shapes() const override { return shapes_; }
   std::string DebugString() const override { return kDatasetType; }
   int64_t CardinalityInternal(tensorflow::data::CardinalityOptions) const override {
-    return pipeline_.repeat ? tensorflow::data::kInfiniteCardinality
-                            : tensorflow::data::kUnknownCardinality;
+    if (pipeline_.repeat) return tensorflow::data::kInfiniteCardinality;
+    // Norm: batches of the records the headers count (read once, on first request).
+    std::call_once(norm_records_once_, [this] {
+      if (format_.format == BinaryFormat::kNorm) norm_records_ = NormRecordCount(paths_, format_);
+    });
+    if (norm_records_ < 0) return tensorflow::data::kUnknownCardinality;
+    return (norm_records_ + pipeline_.batch_size - 1) / pipeline_.batch_size;
   }
   absl::Status InputDatasets(std::vector<const DatasetBase*>*) const override {
     return absl::OkStatus();
@@ -89,6 +96,8 @@ class BinaryReaderDataset : public DatasetBase {
   const std::vector<std::pair<std::string, AttrValue>> attrs_;
   DataTypeVector dtypes_;
   std::vector<PartialTensorShape> shapes_;
+  mutable std::once_flag norm_records_once_;
+  mutable int64_t norm_records_ = -1;  // -1: unknown (not Norm, or a header the reader rejects)
 };
 
 class BinaryReaderDataset::Iterator : public DatasetIterator<BinaryReaderDataset> {

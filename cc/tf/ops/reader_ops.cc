@@ -29,3 +29,21 @@ batches of label float [B, label_dim], dense float [B, dense_dim], then for ever
 row_splits int64 [B * slots + 1], then for every sparse input the keys int64 [nnz]. Rows are
 (record, slot) pairs, record-major. Bad data fails with DataLoss naming file, record and field.
 )doc");
+
+REGISTER_OP("HugeCTR>ReadNormHeader")
+    .Input("filename: string")
+    .Output("check_sum: bool")
+    .Output("number_of_records: int64")
+    .Output("label_dim: int64")
+    .Output("dense_dim: int64")
+    .Output("slot_num: int64")
+    .SetIsStateful()
+    .SetShapeFn([](tensorflow::shape_inference::InferenceContext* c) {
+      for (int i = 0; i < c->num_outputs(); ++i) c->set_output(i, c->Scalar());
+      return absl::OkStatus();
+    })
+    .Doc(R"doc(
+The header of a Norm file, whichever Check_t wrote it (check_sum: framed, Check_t.Sum), parsed by
+the reader's own code (cc/core/data/norm_codec.h). A short file, a bad frame or checksum, or
+fields no Norm file has fail with DataLoss naming the file and field.
+)doc");

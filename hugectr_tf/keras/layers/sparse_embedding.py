@@ -1,14 +1,16 @@
 """`SparseEmbedding`: HugeCTR's hash-table embedding as a Keras layer."""
 
 import contextlib
+import warnings
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from hugectr_tf import distributed
 from hugectr_tf.config import Embedding_t, check_slot_size_array, parse_optimizer
 from hugectr_tf.embedding.frozen import frozen_lookup
-from hugectr_tf.embedding.keys import keys_to_csr
+from hugectr_tf.embedding.keys import key_dtype, keys_to_csr
 from hugectr_tf.embedding.table import STATE_NAMES
 from hugectr_tf.embedding.training import train_lookup
 from hugectr_tf.keras import row_initializers
@@ -68,8 +70,12 @@ class SparseEmbedding(keras.layers.Layer):
 
     Input shape:
         `tf.RaggedTensor` of integer keys `[batch, slot_num, (nnz)]` (e.g. from
-        `keras.Input(shape=(slot_num, None), dtype="int64", ragged=True)`), or a dense integer
-        tensor `[batch, slot_num]` / `[batch, slot_num, nnz]` (every entry is a key).
+        `keras.Input(shape=(slot_num, None), dtype="int64", ragged=True)`), a dense integer
+        tensor `[batch, slot_num]` / `[batch, slot_num, nnz]` (every entry is a key), or the
+        padded pair `[keys, nnz]`: keys `[batch, slot_num, max_nnz]` and integer `nnz`
+        `[batch, slot_num]`, slot (b, s) holding `keys[b, s, :nnz[b, s]]` (the ragged keys
+        in dense tensors: the form Keras' `fit` can split across the replicas of a strategy;
+        `hugectr_tf.keras.padded_keys` makes it, docs/distributed.md).
 
     Output shape:
         `[batch, slot_num, embedding_vec_size]` float32.
@@ -155,6 +161,7 @@ class SparseEmbedding(keras.layers.Layer):
         # scaler): incoming gradients are divided by this. Under Keras' model.fit the loss scale
         # of the model's optimizer is read instead, at every update.
         self.gradient_scale = 1.0
+        self._warned_ragged_under_strategy = False
 
     # ----------------------------------------------------------------------------- building
     def build(self, input_shape=None):
@@ -200,8 +207,15 @@ class SparseEmbedding(keras.layers.Layer):
         weights = super().weights
         return weights + [self._table_weights] if self._table_weights is not None else weights
 
+    def compute_output_spec(self, inputs, *args, **kwargs):
+        # A functional model being built on symbolic keys (a keras.Input).
+        self._warn_if_ragged_under_strategy(inputs)
+        return super().compute_output_spec(inputs, *args, **kwargs)
+
     def compute_output_shape(self, input_shape):
-        return (input_shape[0], self.slot_num, self.embedding_vec_size)
+        padded_pair = len(input_shape) == 2 and isinstance(input_shape[0], (tuple, list))
+        batch = input_shape[0][0] if padded_pair else input_shape[0]
+        return (batch, self.slot_num, self.embedding_vec_size)
 
     # ----------------------------------------------------------------------------- forward
     def call(self, inputs, training=None):
@@ -224,7 +238,7 @@ class SparseEmbedding(keras.layers.Layer):
                 splits,
                 slot_num=self.slot_num,
                 combiner=self.combiner,
-                key_dtype=getattr(inputs, "dtype", None),
+                key_dtype=key_dtype(inputs),
                 trigger=self._update_trigger,
                 train_options=self._train_options() if train else None,
             )
@@ -236,6 +250,29 @@ class SparseEmbedding(keras.layers.Layer):
             handle, values, splits, self.slot_num, self.embedding_vec_size, self.combiner
         )
         return emb
+
+    def _warn_if_ragged_under_strategy(self, inputs):
+        """Ragged keys in a model built in the scope of a multi-replica strategy: Keras 3's
+        fit/evaluate cannot split them (they stop before any layer runs, in Keras'
+        `_maybe_symbolic_build`, which `strategy.reduce`s the first batch: TensorFlow reduces
+        dense tensors only). Said once, when the model is built, with what works."""
+        if self._warned_ragged_under_strategy or getattr(inputs, "ragged", False) is not True:
+            return
+        strategy = tf.distribute.get_strategy()
+        if strategy.num_replicas_in_sync == 1 or not tf.distribute.in_cross_replica_context():
+            return
+        self._warned_ragged_under_strategy = True
+        warnings.warn(
+            f"SparseEmbedding `{self.name}` takes ragged keys in the scope of "
+            f"{type(strategy).__name__} ({strategy.num_replicas_in_sync} replicas): Keras' "
+            "model.fit and model.evaluate cannot split ragged batches across replicas (they "
+            "stop with \"AttributeError: 'RaggedTensor' object has no attribute 'device'\"). "
+            "For fit/evaluate feed the padded pair [keys, nnz] instead "
+            "(hugectr_tf.keras.padded_keys, docs/distributed.md); predict and custom loops "
+            "(strategy.run) take ragged keys",
+            UserWarning,
+            stacklevel=2,
+        )
 
     # ------------------------------------------------------ how the table follows Keras
     def _train_lookup(self, handle, values, splits):
