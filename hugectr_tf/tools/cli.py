@@ -4,6 +4,8 @@ this one only once a command has to run): `generate`, `convert-criteo` and `keys
 import json
 import sys
 
+import tensorflow as tf
+
 from hugectr_tf.tools.criteo import convert_criteo
 from hugectr_tf.tools.generator import DataGenerator
 from hugectr_tf.tools.keyset import write_source_keyset
@@ -68,8 +70,11 @@ def run(args):
     as JSON and returns 0, or prints the error and returns 2."""
     try:
         info = COMMANDS[args.command](args)
-    except (OSError, ValueError) as err:
-        print(f"hugectr-tf {args.command}: error: {err}", file=sys.stderr)
+    except (OSError, ValueError, tf.errors.OpError) as err:
+        # A reader op's error (a corrupt record) carries TensorFlow's own framing; its message
+        # names the file and the field.
+        message = err.message if isinstance(err, tf.errors.OpError) else err
+        print(f"hugectr-tf {args.command}: error: {message}", file=sys.stderr)
         return 2
     print(json.dumps(info, indent=1))
     return 0

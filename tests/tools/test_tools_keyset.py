@@ -2,6 +2,7 @@
 keysets hold exactly the keys the readers yield for their sources."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -89,6 +90,15 @@ def test_cli_keyset_and_converter_keyset(tmp_path, criteo_dir, capsys):
     assert "one source" in capsys.readouterr().err
     assert main(["keyset", gen.train_source, "--format", "Parquet"]) == 2
     assert "Parquet metadata" in capsys.readouterr().err
+    # A corrupt record (not the header) is one line naming the file, not a traceback.
+    data_file = Path(Path(gen.train_sources[0]).read_text().split()[1])
+    raw = bytearray(data_file.read_bytes())
+    raw[-3] ^= 0xFF  # inside the last record: its checksum no longer matches
+    data_file.write_bytes(bytes(raw))
+    assert main(["keyset", gen.train_sources[0], "--output", str(tmp_path / "k.keyset")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("hugectr-tf keyset: error: ") and str(data_file) in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
     info = convert_criteo(criteo_dir / "criteo_sample200.csv", tmp_path / "c", "Norm",
                           eval_fraction=0.25, keyset=True)  # fmt: skip
     for name in ("source", "eval_source"):
