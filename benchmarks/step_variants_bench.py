@@ -15,8 +15,6 @@ hugectr_tf.Model variants (baseline: the first):
   of the fused `HugeCTR>FusedAdam` op (the same arithmetic): the fused Adam's gain.
 * `fit: one Python step per iteration`: `Model.fit` calling the step function once per
   iteration with a batch read in Python, instead of its compiled loop: the loop's gain.
-* `InnerProduct bias as a broadcast add`: the bias added with a broadcast `+` (gradient: a Sum
-  over the batch), as before, instead of a BiasAdd (gradient: BiasAddGrad): that change's gain.
 * `stock TF ops`: the same, traced under `dense_ops.stock_ops_only()` (no fused MultiCross,
   Interaction or Adam): the fused kernels' gain.
 * `jit_compile=True`: `Model.compile(jit_compile=True)`, the split step (dense part XLA-compiled,
@@ -54,7 +52,7 @@ import train_bench  # noqa: E402
 from hugectr_tf.api import precision, training  # noqa: E402
 from hugectr_tf.api.metrics import exact_auc  # noqa: E402
 from hugectr_tf.data import dataset_from_params, split_label  # noqa: E402
-from hugectr_tf.keras.layers import InnerProduct, MultiCross, SparseEmbedding  # noqa: E402
+from hugectr_tf.keras.layers import MultiCross, SparseEmbedding  # noqa: E402
 from hugectr_tf.ops import dense_ops  # noqa: E402
 from hugectr_tf.tools import DataGenerator  # noqa: E402
 from hugectr_tf.tools.generator import DEFAULT_SLOT_SIZES  # noqa: E402
@@ -182,23 +180,6 @@ def python_loop(model):
         trainer._train_steps = compiled
 
 
-@contextlib.contextmanager
-def broadcast_bias(model):
-    """InnerProduct traced with its previous bias formulation, a broadcast `+` (whose gradient is
-    a Sum over the batch) instead of a BiasAdd."""
-    original = InnerProduct.call
-
-    def call(self, inputs):
-        y = keras.ops.matmul(inputs, self.kernel) + keras.ops.reshape(self.bias, (-1,))
-        return y if self.activation is None else self.activation(y)
-
-    InnerProduct.call = call
-    try:
-        yield
-    finally:
-        InnerProduct.call = original
-
-
 def hugectr_variants(gen, args, batch):
     if args.model == "dcn":
 
@@ -216,7 +197,6 @@ def hugectr_variants(gen, args, batch):
         HugectrVariant("fused kernels (default)", build),
         HugectrVariant("Keras Adam (op by op) instead of the fused Adam", build, keras_adam),
         HugectrVariant("fit: one Python step per iteration", build, python_loop),
-        HugectrVariant("InnerProduct bias as a broadcast add", build, broadcast_bias),
         HugectrVariant("stock TF ops", build, stock_ops),
         HugectrVariant("jit_compile=True (split step)", lambda: build(jit_compile=True)),
         HugectrVariant("use_mixed_precision=True", lambda: build(**mixed)),

@@ -81,11 +81,7 @@ class InnerProduct(keras.layers.Layer):
         )
 
     def call(self, inputs):
-        # keras.ops.add (not `+`) makes the bias a BiasAdd: its gradient is one BiasAddGrad
-        # instead of a broadcast Sum over the batch, and it still fuses with the MatMul.
-        y = keras.ops.add(
-            keras.ops.matmul(inputs, self.kernel), keras.ops.reshape(self.bias, (-1,))
-        )
+        y = keras.ops.matmul(inputs, self.kernel) + keras.ops.reshape(self.bias, (-1,))
         return y if self.activation is None else self.activation(y)
 
     def compute_output_shape(self, input_shape):
