@@ -10,9 +10,10 @@ Two parts, printed as markdown tables:
    training iteration as `fit` runs it (reader included), the reader alone, the train step
    alone, the forward + loss, forward + backward (the sparse update runs in the backward), and
    the dense optimizer's apply alone. Differences between rows are the pieces' costs.
-2. TensorFlow's profiler over `--iters` train steps of each side, op time summed by kind (the
-   ops of the two cores add up, so a column can exceed the wall time), plus the count of op
-   executions per step, which shows how many small ops a step dispatches.
+2. TensorFlow's profiler over `--iters` train steps of each side (averaged over `--rounds // 2`
+   profiles per side), op time summed by kind (ops that run at the same time on the two cores
+   add up, and an op's time includes waiting for a core, so a column can exceed the wall time),
+   plus the count of op executions per step.
 """
 
 import argparse
@@ -201,6 +202,26 @@ def op_profile(step, iters):
     return per_step, {k: v / iters for k, v in types.items()}, count / iters
 
 
+def alternate_profiles(steps, iters, rounds):
+    """{side: (kinds, types, op count)}: op_profile of each side's step, averaged over
+    `rounds` profiles per side taken in turn, so both see the same background load."""
+    sums = {side: [collections.Counter(), collections.Counter(), 0.0] for side in steps}
+    for _ in range(rounds):
+        for side, step in steps.items():
+            kinds, types, count = op_profile(step, iters)
+            sums[side][0].update(kinds)
+            sums[side][1].update(types)
+            sums[side][2] += count
+    return {
+        side: (
+            {k: v / rounds for k, v in a.items()},
+            {k: v / rounds for k, v in b.items()},
+            c / rounds,
+        )
+        for side, (a, b, c) in sums.items()
+    }
+
+
 def _kind(name):
     for kind, needles in KINDS:
         if any(n in name for n in needles):
@@ -245,8 +266,8 @@ def main():
         pieces = {("h", n): f for n, f in h_pieces.items()}
         pieces.update({("k", n): f for n, f in k_pieces.items()})
         wall = wall_pieces(pieces, args.iters, args.rounds)
-        h_ops, h_types, h_count = op_profile(h_step, args.iters)
-        k_ops, k_types, k_count = op_profile(k_step, args.iters)
+        profiles = alternate_profiles({"h": h_step, "k": k_step}, args.iters, args.rounds // 2 or 1)
+        (h_ops, h_types, h_count), (k_ops, k_types, k_count) = profiles["h"], profiles["k"]
         after = train_bench.load()
     print(
         f"\nMachine: {train_bench.machine()}; TensorFlow {tf.__version__}, Keras "
