@@ -11,7 +11,12 @@ The table shows samples/s of the median round and, per variant, the median over 
 
 hugectr_tf.Model variants (baseline: the first):
 * `fused kernels (default)`: `Model.compile()`; MultiCross / Interaction run the fused CPU ops.
-* `stock TF ops`: the same, traced under `dense_ops.stock_ops_only()`: the fused kernels' gain.
+* `Keras Adam (op by op)`: the dense weights updated by `keras.optimizers.Adam.apply` instead
+  of the fused `HugeCTR>FusedAdam` op (the same arithmetic): the fused Adam's gain.
+* `fit: one Python step per iteration`: `Model.fit` calling the step function once per
+  iteration with a batch read in Python, instead of its compiled loop: the loop's gain.
+* `stock TF ops`: the same, traced under `dense_ops.stock_ops_only()` (no fused MultiCross,
+  Interaction or Adam): the fused kernels' gain.
 * `jit_compile=True`: `Model.compile(jit_compile=True)`, the split step (dense part XLA-compiled,
   lookups and sparse updates outside it).
 * `use_mixed_precision=True`: `CreateSolver(use_mixed_precision=True, scaler=1024)`, which on a
@@ -44,7 +49,7 @@ import tensorflow as tf  # noqa: E402
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import train_bench  # noqa: E402
 
-from hugectr_tf.api import precision  # noqa: E402
+from hugectr_tf.api import precision, training  # noqa: E402
 from hugectr_tf.api.metrics import exact_auc  # noqa: E402
 from hugectr_tf.data import dataset_from_params, split_label  # noqa: E402
 from hugectr_tf.keras.layers import MultiCross, SparseEmbedding  # noqa: E402
@@ -54,22 +59,21 @@ from hugectr_tf.tools.generator import DEFAULT_SLOT_SIZES  # noqa: E402
 
 
 class HugectrVariant:
-    """A hugectr_tf.Model trained round by round with Model.fit (its own reader)."""
+    """A hugectr_tf.Model trained round by round with Model.fit (its own reader); `scope(model)`
+    is a context manager entered around every fit and evaluation (it changes what is traced)."""
 
-    def __init__(self, name, build, stock_ops=False):
-        self.name, self.stock_ops = name, stock_ops
+    def __init__(self, name, build, scope=None):
+        self.name, self.scope = name, scope or (lambda model: contextlib.nullcontext())
         self.model, self.eval_batches = build()
         self.trained, self.times = 0, []
 
     def fit(self, iters):
         self.trained += iters
-        scope = dense_ops.stock_ops_only() if self.stock_ops else contextlib.nullcontext()
-        with scope, contextlib.redirect_stdout(io.StringIO()):
+        with self.scope(self.model), contextlib.redirect_stdout(io.StringIO()):
             self.model.fit(max_iter=self.trained, display=10**12, eval_interval=10**12, snapshot=0)
 
     def auc(self):
-        scope = dense_ops.stock_ops_only() if self.stock_ops else contextlib.nullcontext()
-        with scope:
+        with self.scope(self.model):
             for _ in range(self.eval_batches):
                 self.model.eval()
             return dict(self.model.get_eval_metrics())["AUC"]
@@ -148,6 +152,34 @@ def run(variants, args, batch):
     return rows
 
 
+def stock_ops(model):
+    return dense_ops.stock_ops_only()
+
+
+@contextlib.contextmanager
+def keras_adam(model):
+    """Traces the dense optimizer step as Keras' op-by-op Adam instead of the fused op."""
+    original = training.fused_apply
+    training.fused_apply = lambda optimizer, variables: (
+        lambda grads: optimizer.apply(grads, variables)
+    )
+    try:
+        yield
+    finally:
+        training.fused_apply = original
+
+
+@contextlib.contextmanager
+def python_loop(model):
+    """`Model.fit` with one Python step per iteration (what it did before the compiled loop)."""
+    trainer = model._trainer
+    compiled, trainer._train_steps = trainer._train_steps, None
+    try:
+        yield
+    finally:
+        trainer._train_steps = compiled
+
+
 def hugectr_variants(gen, args, batch):
     if args.model == "dcn":
 
@@ -163,7 +195,9 @@ def hugectr_variants(gen, args, batch):
     mixed = {"use_mixed_precision": True, "scaler": 1024}
     variants = [
         HugectrVariant("fused kernels (default)", build),
-        HugectrVariant("stock TF ops", build, stock_ops=True),
+        HugectrVariant("Keras Adam (op by op) instead of the fused Adam", build, keras_adam),
+        HugectrVariant("fit: one Python step per iteration", build, python_loop),
+        HugectrVariant("stock TF ops", build, stock_ops),
         HugectrVariant("jit_compile=True (split step)", lambda: build(jit_compile=True)),
         HugectrVariant("use_mixed_precision=True", lambda: build(**mixed)),
     ]

@@ -2,8 +2,15 @@
 
 One training iteration: the HugeCTR scheduler gives the learning rate, the step function runs the
 forward pass, the loss layer (plus the loss layer's L1/L2 term) and the backward pass; the Keras
-optimizer updates the dense weights and each SparseEmbedding updates its own table with its sparse
+optimizer updates the dense weights (Adam through one fused op where that is exact,
+`optimizers.fused_apply`) and each SparseEmbedding updates its own table with its sparse
 optimizer during the backward pass.
+
+`fit` on one device runs the iterations between two points where it has to act in Python (a
+display, an evaluation, a snapshot, `max_iter`, a change of the learning rate) as one call of a
+compiled loop that reads its batches from the reader's iterator itself, as Keras'
+`steps_per_execution` does: the same steps in the same order, without a Python round trip, a batch
+conversion and a loss read per iteration.
 """
 
 import time
@@ -15,6 +22,7 @@ from hugectr_tf import distributed
 from hugectr_tf.api.history import FitHistory, eval_line, eval_time_line, iter_line
 from hugectr_tf.api.log import log
 from hugectr_tf.api.metrics import exact_auc, hit_rate
+from hugectr_tf.api.optimizers import fused_apply
 from hugectr_tf.config import MetricsType
 from hugectr_tf.data import DataReader
 from hugectr_tf.keras.split_step import SplitNetwork
@@ -70,6 +78,7 @@ class Trainer:
         embedding_vars = [v for layer in trained_tables for v in layer.trainable_weights]
         sources = train_dense + embedding_vars
         optimizer = network.dense_optimizer
+        self._train_steps = None  # the compiled loop of `fit` (one device, no XLA split)
         if self.jit_compile:
             self._train_step, self._eval_step = _split_steps(
                 network, train_dense, optimizer, scaler
@@ -89,8 +98,10 @@ class Trainer:
                 scaled = total * scaler
             grads = tape.gradient(scaled, sources) if sources else []
             dense_grads = [g / scaler for g in grads[: len(train_dense)]]
-            if train_dense:
-                optimizer.apply(dense_grads, train_dense)
+            if train_dense and strategy is None:
+                fused_apply(optimizer, train_dense)(dense_grads)  # decided when traced
+            elif train_dense:
+                optimizer.apply(dense_grads, train_dense)  # all-reduces the replicas' gradients
             return total
 
         def eval_replica(features, labels, global_batch, weight):
@@ -117,8 +128,24 @@ class Trainer:
                 strategy.gather(labels, axis=0),
             )
 
+        @tf.function(reduce_retracing=True)
+        def train_steps(iterator, count):
+            # Up to `count` steps on the iterator's next batches; their losses (fewer at the end
+            # of the data).
+            losses = tf.TensorArray(tf.float32, size=0, dynamic_size=True)
+            for i in tf.range(count):
+                batch = iterator.get_next_as_optional()
+                if not batch.has_value():
+                    break
+                features, labels = network.split(batch.get_value())
+                total = train_replica(features, labels, tf.shape(labels)[0], 1.0)
+                losses = losses.write(i, tf.cast(total, tf.float32))
+            return losses.stack()
+
         self._train_step = train_step
         self._eval_step = eval_step
+        if strategy is None:
+            self._train_steps = train_steps
 
     def train_on_batch(self, batch):
         """One training step on a reader batch dict; returns the loss (float)."""
@@ -287,13 +314,26 @@ class Trainer:
                 reader.set_source()
                 log(f"{'-' * 35}Epoch {epoch}{'-' * 35}")  # HugeCTR's separator
             while epoch_mode or self.iteration < max_iter:
-                lr = scheduler.get_next()
-                if lr != applied_lr:
-                    self.set_learning_rate(lr)
-                    applied_lr = lr
-                if not self.train():
-                    break
-                losses.append(self.current_loss)
+                if self._train_steps is not None and hasattr(scheduler, "rate_at"):
+                    stop = _next_stop(
+                        self.iteration,
+                        display,
+                        eval_interval,
+                        snapshot,
+                        None if epoch_mode else max_iter,
+                    )
+                    trained, applied_lr, more = self._train_iterations(scheduler, stop, applied_lr)
+                    losses.extend(trained)
+                    if not more:
+                        break  # the end of the data (epoch mode), after the steps it held
+                else:
+                    lr = scheduler.get_next()
+                    if lr != applied_lr:
+                        self.set_learning_rate(lr)
+                        applied_lr = lr
+                    if not self.train():
+                        break
+                    losses.append(self.current_loss)
                 it = self.iteration
                 if it % display == 0:
                     # HugeCTR logs the loss of the current iteration; the history also keeps
@@ -310,6 +350,35 @@ class Trainer:
         log(f"Finished {self.iteration} iterations in {time.time() - started:.2f}s")
         return history
 
+    def _train_iterations(self, scheduler, stop, applied_lr):
+        """Trains the iterations up to `stop` that share the next learning rate, as one call of
+        the compiled loop. Returns (their losses, the rate applied, False when the data ended
+        first: the steps before its end ran and count). The scheduler advances as the one-step
+        loop advances it: once per iteration, and once more for the failed read."""
+        lr = scheduler.rate_at(scheduler.step + 1)
+        count = 1
+        while (
+            count < min(stop - self.iteration, _MAX_STEPS_PER_CALL)
+            and scheduler.rate_at(scheduler.step + count + 1) == lr
+        ):
+            count += 1
+        if lr != applied_lr:
+            self.set_learning_rate(lr)
+        reader = self.train_reader()
+        iterator = reader.tf_iterator()
+        losses = []
+        if iterator is not None:
+            losses = self._train_steps(iterator, tf.constant(count)).numpy().tolist()
+        ended = len(losses) < count
+        if ended:
+            reader.mark_eof()
+        for _ in range(len(losses) + ended):
+            scheduler.get_next()
+        self.iteration += len(losses)
+        if losses:
+            self.current_loss = losses[-1]
+        return losses, lr, not ended
+
     def evaluate_and_log(self, it, history, auc_goal=None):
         """Evaluates, logs HugeCTR's evaluation lines and records them in `history`; True when
         the AUC reached `auc_goal` (a threshold below 1.0; None never stops)."""
@@ -325,6 +394,19 @@ class Trainer:
             log(f"Hit target AUC {auc_goal} at iteration {it} with AUC {auc:.6f}; stop training")
             return True
         return False
+
+
+# Iterations per call of the compiled training loop at most, so that an interrupt or a long
+# `max_iter` without displays still returns to Python now and then.
+_MAX_STEPS_PER_CALL = 1000
+
+
+def _next_stop(iteration, display, eval_interval, snapshot, max_iter):
+    """The first iteration after `iteration` at which `fit` acts in Python."""
+    stops = [(iteration // k + 1) * k for k in (display, eval_interval, snapshot) if k]
+    if max_iter is not None:
+        stops.append(max_iter)
+    return min(stops)
 
 
 def _split_steps(network, train_dense, optimizer, scaler):

@@ -67,6 +67,16 @@ class DataReader:
             self._eof = True
             return None
 
+    def tf_iterator(self):
+        """The `tf.data` iterator that `next_batch` reads, for a compiled loop that reads its
+        batches itself (`Trainer.fit`); None at the end of the source. Call `mark_eof` when the
+        loop finds it exhausted."""
+        return None if self._eof else self._iterator
+
+    def mark_eof(self):
+        """Records that the iterator of `tf_iterator` ran dry (as `next_batch` does)."""
+        self._eof = True
+
     def is_eof(self):
         """True once the current source has been read to its end."""
         return self._eof

@@ -108,3 +108,37 @@ def _inner_product_grad(op, dy):
     return _lib().huge_ctr_inner_product_grad(
         x, kernel, op.outputs[0], dy, relu=op.get_attr("relu")
     )
+
+
+def fused_adam(weights, ms, vs, grads, alpha, beta_1, beta_2, epsilon):
+    """Adam's update of float32 variables in one op (`HugeCTR>FusedAdam`).
+
+    With Keras 3 Adam's arithmetic, one rounding per operation in its order, so the result equals
+    `keras.optimizers.Adam`'s op-by-op update:
+    `m += (g - m) * (1 - beta_1)`, `v += (g * g - v) * (1 - beta_2)`,
+    `w -= (m * alpha) / (sqrt(v) + epsilon)`.
+
+    Args:
+        weights, ms, vs: Lists of N float32 `tf.Variable`s (weights and Adam's two moments).
+        grads: List of N float32 tensors, each of its weight's shape.
+        alpha: Scalar float32 tensor, `lr * sqrt(1 - beta_2**t) / (1 - beta_1**t)`.
+        beta_1, beta_2, epsilon: Python floats (`1 - beta` is rounded to float32 once, as
+            Keras' Python arithmetic does).
+
+    Returns:
+        The op (it has no outputs).
+    """
+    lists = {"weights": weights, "ms": ms, "vs": vs, "grads": grads}
+    sizes = {name: len(items) for name, items in lists.items()}
+    if len(set(sizes.values())) != 1 or not weights:
+        raise ValueError(f"fused_adam needs N >= 1 of each list, all equal. Received sizes {sizes}")
+    return _lib().huge_ctr_fused_adam(
+        [w.handle for w in weights],
+        [m.handle for m in ms],
+        [v.handle for v in vs],
+        [tf.convert_to_tensor(g, tf.float32) for g in grads],
+        tf.convert_to_tensor(alpha, tf.float32),
+        one_minus_beta1=1 - beta_1,
+        one_minus_beta2=1 - beta_2,
+        epsilon=epsilon,
+    )

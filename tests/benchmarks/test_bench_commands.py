@@ -29,6 +29,7 @@ SHORT = {
     "--train-samples 4096 --eval-samples 1024",
     "embedding_bench.py": "--batch 512 --steps 1 --warmup 1 --ids 100000 --vocab 10000",
     "dense_kernels_bench.py": "--rounds 1 --iters 1",
+    "dcn_step_profile.py": "--batch 256 --iters 2 --rounds 1 --train-samples 4096",
     "reader_bench.py": "--num-samples 4096 --batch-size 1024 --num-files 2 --repeats 1",
     "distribute_bench.py": "--replicas 1 2 --batch 256 --iters 1 --rounds 1 --warmup-iters 1 "
     "--train-samples 4096",

@@ -1,13 +1,19 @@
 // CPU kernels of the fused dense ops: shape checks, then one call into cc/core/dense.
 
+#include <algorithm>
+#include <cstring>
 #include <string>
+#include <vector>
 
+#include "cc/core/dense/adam.h"
 #include "cc/core/dense/inner_product.h"
 #include "cc/core/dense/interaction.h"
 #include "cc/core/dense/multi_cross.h"
 #include "cc/tf/kernels/pool_parallel_for.h"
 #include "cc/tf/status_util.h"
 #include "tensorflow/core/framework/op_kernel.h"
+#include "tensorflow/core/framework/resource_mgr.h"
+#include "tensorflow/core/framework/resource_var.h"
 #include "tensorflow/core/framework/tensor.h"
 
 namespace hugectr_tf {
@@ -212,6 +218,78 @@ class InnerProductGradOp : public OpKernel {
  private:
   bool relu_ = false;
 };
+
+// Adam over every dense weight of a model: inputs weights, ms, vs (N resource variables each),
+// grads (N float tensors), alpha (scalar). All 3N variables are locked (in address order, each
+// once) for the update; a variable whose buffer is shared with a pending read is copied first,
+// as TensorFlow's own assign ops do, so that the read keeps the old values.
+class FusedAdamOp : public OpKernel {
+ public:
+  explicit FusedAdamOp(OpKernelConstruction* ctx) : OpKernel(ctx) {
+    OP_REQUIRES_OK(ctx, ctx->GetAttr("one_minus_beta1", &step_.one_minus_beta1));
+    OP_REQUIRES_OK(ctx, ctx->GetAttr("one_minus_beta2", &step_.one_minus_beta2));
+    OP_REQUIRES_OK(ctx, ctx->GetAttr("epsilon", &step_.epsilon));
+    OP_REQUIRES_OK(ctx, ctx->GetAttr("N", &n_));
+  }
+
+  void Compute(OpKernelContext* ctx) override {
+    const Tensor& alpha = ctx->input(4 * n_);
+    OP_REQUIRES(ctx, alpha.dims() == 0,
+                absl::InvalidArgumentError("FusedAdam: alpha must be a scalar. Received shape " +
+                                           ShapeOf(alpha)));
+    AdamStep step = step_;
+    step.alpha = alpha.scalar<float>()();
+    std::vector<tensorflow::core::RefCountPtr<tensorflow::Var>> vars(3 * n_);
+    for (int i = 0; i < 3 * n_; ++i) {
+      OP_REQUIRES_OK(
+          ctx, tensorflow::LookupResource(ctx, tensorflow::HandleFromInput(ctx, i), &vars[i]));
+    }
+    std::vector<tensorflow::mutex*> mutexes;
+    for (auto& var : vars) mutexes.push_back(var->mu());
+    std::sort(mutexes.begin(), mutexes.end());
+    mutexes.erase(std::unique(mutexes.begin(), mutexes.end()), mutexes.end());
+    std::vector<tensorflow::mutex_lock> locks;
+    locks.reserve(mutexes.size());
+    for (auto* mu : mutexes) locks.emplace_back(*mu);
+
+    std::vector<AdamSlice> slices(n_);
+    static const char* const kRoles[] = {"weight", "first moment", "second moment"};
+    for (int k = 0; k < n_; ++k) {
+      const Tensor& grad = ctx->input(3 * n_ + k);
+      float* data[3];
+      for (int role = 0; role < 3; ++role) {
+        tensorflow::Var* var = vars[role * n_ + k].get();
+        Tensor* t = var->tensor();
+        OP_REQUIRES(
+            ctx,
+            var->is_initialized && t->dtype() == tensorflow::DT_FLOAT && t->shape() == grad.shape(),
+            absl::InvalidArgumentError(
+                std::string("FusedAdam: the ") + kRoles[role] + " variable of weight " +
+                std::to_string(k) + " must be an initialized float32 variable of the " +
+                "gradient's shape " + ShapeOf(grad) + ". Received " +
+                (var->is_initialized
+                     ? "shape " + ShapeOf(*t) + ", dtype " + tensorflow::DataTypeString(t->dtype())
+                     : std::string("an uninitialized variable"))));
+        if (var->copy_on_read_mode.load() || !t->RefCountIsOne()) {
+          Tensor copy;
+          OP_REQUIRES_OK(ctx, ctx->allocate_temp(t->dtype(), t->shape(), &copy));
+          std::memcpy(copy.flat<float>().data(), t->flat<float>().data(),
+                      t->NumElements() * sizeof(float));
+          *t = copy;
+        }
+        data[role] = t->flat<float>().data();
+      }
+      slices[k] = {data[0], data[1], data[2], grad.flat<float>().data(), grad.NumElements()};
+    }
+    HCTR_OP_REQUIRES_CORE(ctx, AdamUpdate(slices, step, PoolParallelFor(ctx)));
+  }
+
+ private:
+  AdamStep step_{};
+  int n_ = 0;
+};
+
+REGISTER_KERNEL_BUILDER(Name("HugeCTR>FusedAdam").Device(DEVICE_CPU), FusedAdamOp);
 
 #define HCTR_DENSE_KERNELS(T)                                                                     \
   REGISTER_KERNEL_BUILDER(Name("HugeCTR>MultiCross").Device(DEVICE_CPU).TypeConstraint<T>("T"),   \

@@ -126,3 +126,24 @@ REGISTER_OP("HugeCTR>InnerProductGrad")
       return absl::OkStatus();
     })
     .Doc("Gradients of HugeCTR>InnerProduct; y is its output (the ReLU mask).");
+
+REGISTER_OP("HugeCTR>FusedAdam")
+    .Input("weights: N * resource")
+    .Input("ms: N * resource")
+    .Input("vs: N * resource")
+    .Input("grads: N * float")
+    .Input("alpha: float")
+    .Attr("N: int >= 1")
+    .Attr("one_minus_beta1: float")
+    .Attr("one_minus_beta2: float")
+    .Attr("epsilon: float")
+    .SetIsStateful()
+    .SetShapeFn([](InferenceContext* c) {
+      ShapeHandle unused;
+      return c->WithRank(c->input(c->num_inputs() - 1), 0, &unused);
+    })
+    .Doc(R"doc(
+Adam's update of N float32 variables in one op, with Keras 3 Adam's arithmetic (one rounding per
+operation): m += (g - m) * one_minus_beta1; v += (g * g - v) * one_minus_beta2;
+w -= (m * alpha) / (sqrt(v) + epsilon), alpha = lr * sqrt(1 - beta2^t) / (1 - beta1^t).
+)doc");
