@@ -6,7 +6,8 @@ Each step is forward + backward + Adam update of the embedding for one batch of
 costs next to nothing. Keys follow a Zipf law over `--ids` ids (rank r drawn with probability
 proportional to r^-zipf, ranks shuffled over the id space).
 
-  * hugectr_tf     : SparseEmbedding (hash table, insert on first sight, sparse Adam in C++).
+  * hugectr_tf     : SparseEmbedding (hash table, insert on first sight, sparse Adam in C++),
+                     given the dense int64 [batch, slots] keys (one key per slot).
   * keras.Embedding: keras.layers.Embedding(vocab, vec) over id % vocab, Keras Adam.
   * tf MutableHashTable: tf.lookup.experimental.MutableHashTable key -> row index plus
     tf.Variable rows and Adam moments, lazy (Local) Adam with scatter updates.
@@ -65,7 +66,7 @@ def time_steps(step, inputs, warmup):
 
 
 def bench_hugectr(batches, vec, update, warmup):
-    batch, slots = batches[0].shape
+    slots = batches[0].shape[1]
     unique = len(np.unique(np.concatenate([b.ravel() for b in batches])))
     per_row = 56 + 4 * vec * 3  # docs/embedding.md: bytes per row with Adam
     layer = SparseEmbedding(
@@ -75,15 +76,13 @@ def bench_hugectr(batches, vec, update, warmup):
         optimizer=CreateOptimizer(update_type=update),
         learning_rate=0.001,
     )
-    splits = tf.range(batch * slots + 1, dtype=tf.int64)
 
     @tf.function
     def step(keys):
-        ragged = tf.RaggedTensor.from_uniform_row_length(
-            tf.RaggedTensor.from_row_splits(tf.reshape(keys, [-1]), splits), slots
-        )
+        # One key per slot: the dense [batch, slots] keys go in as they are, the input a user
+        # with one-hot slots passes (a RaggedTensor is for slots holding several keys).
         with tf.GradientTape() as tape:
-            loss = tf.reduce_mean(layer(ragged, training=True) ** 2)
+            loss = tf.reduce_mean(layer(keys, training=True) ** 2)
         tape.gradient(loss, layer.trainable_weights)  # runs the sparse Adam update
         return loss
 

@@ -31,6 +31,15 @@ def _read(value):
     return tf.cast(tf.convert_to_tensor(value() if callable(value) else value), tf.float32)
 
 
+def _unscaled(key_grads, gradient_scale):
+    """`key_grads / gradient_scale`, without the pass over the gradients when the scale is the
+    number 1 (no loss scaling, the usual case): dividing by 1 changes no float."""
+    scale = gradient_scale() if callable(gradient_scale) else gradient_scale
+    if isinstance(scale, (int, float)) and not isinstance(scale, bool) and scale == 1:
+        return key_grads
+    return key_grads / _read(scale)
+
+
 def insert_initialized_rows(handle, values, splits, slot_num, initial_rows):
     """Inserts the batch's new keys with `initial_rows(keys)` as their rows; returns the count."""
     keys, slot_ids = embedding_init_ops.new_keys(handle, values, splits, slot_num)
@@ -88,7 +97,7 @@ def train_lookup(
         key_grads = embedding_ops.backward(d_emb, splits, inverse, unique_keys, combiner)
         if d_rows is not None:
             key_grads += tf.cast(tf.convert_to_tensor(d_rows), tf.float32)
-        key_grads /= _read(gradient_scale)
+        key_grads = _unscaled(key_grads, gradient_scale)
 
         def apply():
             return embedding_ops.apply_gradients(

@@ -320,3 +320,21 @@ def test_empty_batch_and_all_empty_slots():
         assert kg.shape == (0, VEC)
         E.apply_gradients(t, uk, kg, 0.1)
     assert int(E.table_stats(t)["step"]) == 2 and int(E.table_size(t)) == 0
+
+
+@pytest.mark.parametrize("max_nnz", [1, 4, 40])
+def test_slot_of_a_new_key_is_that_of_its_first_position(max_nnz):
+    # Uneven rows (many empty, some long) move a key's row far from where a uniform batch would
+    # put it: the row search must still find the row holding the key's first position.
+    rng = np.random.default_rng(max_nnz)
+    batch, slots = 300, 7
+    nnz = rng.integers(0, max_nnz + 1, size=batch * slots) * (rng.random(batch * slots) < 0.6)
+    splits = np.concatenate([[0], np.cumsum(nnz)]).astype(np.int64)
+    values = rng.integers(0, 5000, size=int(splits[-1])).astype(np.int64)
+    t = _table(mb=64)
+    E.lookup_train(t, values, splits, slots, VEC)
+    state = E.export_table(t)
+    row_of_position = np.repeat(np.arange(batch * slots), nnz)
+    keys, first = np.unique(values, return_index=True)
+    np.testing.assert_array_equal(state["keys"].numpy(), keys)
+    np.testing.assert_array_equal(state["slot_ids"].numpy(), row_of_position[first] % slots)

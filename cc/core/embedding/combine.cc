@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cstring>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "cc/core/check.h"
@@ -60,6 +59,20 @@ void CombineForward(const float* rows, const int64_t* row_ids, const int64_t* ro
   });
 }
 
+namespace {
+
+// Scratch of AggregateGradients, reused by the calls of one thread (no per-step allocation once
+// grown): the positions' CSR rows and unique ids grouped by task.
+struct AggregateScratch {
+  std::vector<int64_t> row, unique;
+  std::vector<int64_t> count;  // (kAggregateChunks, tasks) histogram, then write cursors
+};
+
+constexpr int64_t kAggregateChunks = 16;            // fixed row chunks of the grouping passes
+constexpr int64_t kAggregateTaskBytes = 256 << 10;  // gradient rows per task: fits in L2
+
+}  // namespace
+
 void AggregateGradients(const float* dout, const int64_t* row_splits, int64_t num_rows,
                         const int64_t* inverse, int64_t num_unique, int64_t vec, Combiner combiner,
                         float* grads, const ParallelFor& parallel_for) {
@@ -68,37 +81,73 @@ void AggregateGradients(const float* dout, const int64_t* row_splits, int64_t nu
     HCTR_CHECK(inverse[p] >= 0 && inverse[p] < num_unique,
                "inverse[" << p << "]=" << inverse[p] << " is outside [0, " << num_unique << ")");
   }
-  // Each task owns a contiguous range of unique keys and walks all positions in ascending
-  // order, adding only those of its keys: every key's sum runs in ascending position whatever
-  // the split, and no two tasks write the same gradient row. So the split may follow the
-  // machine: one task per core (each extra task costs one more scan of `inverse`), none smaller
-  // than 16K keys.
-  static const int64_t cores = std::max(1u, std::thread::hardware_concurrency());
-  const int64_t tasks = std::max<int64_t>(1, std::min<int64_t>(cores, num_unique >> 14));
-  const int64_t per_task = (num_unique + tasks - 1) / std::max<int64_t>(tasks, 1);
-  parallel_for(tasks, n * (vec / tasks + 2), [&](int64_t begin, int64_t end) {
+  if (num_unique == 0) return;
+  // Each task owns a contiguous range of unique keys, small enough for its gradient rows to stay
+  // in cache. The positions are first grouped by task with a stable counting sort (row chunks in
+  // order, positions ascending within a chunk), so each task then adds only its own positions,
+  // in ascending order: every key's sum runs in ascending position whatever the split, and no
+  // two tasks write the same gradient row.
+  const int64_t tasks = std::min<int64_t>(
+      num_unique, std::max<int64_t>(1, num_unique * vec * static_cast<int64_t>(sizeof(float)) /
+                                           kAggregateTaskBytes));
+  const int64_t per_task = (num_unique + tasks - 1) / tasks;
+  thread_local AggregateScratch scratch;
+  AggregateScratch& s = scratch;
+  if (static_cast<int64_t>(s.row.size()) < n) {
+    s.row.resize(n);
+    s.unique.resize(n);
+  }
+  s.count.assign(kAggregateChunks * tasks, 0);
+  auto chunk_begin = [&](int64_t c) { return num_rows * c / kAggregateChunks; };
+  parallel_for(kAggregateChunks, (n / kAggregateChunks + 1) * 4, [&](int64_t begin, int64_t end) {
+    for (int64_t c = begin; c < end; ++c) {
+      int64_t* hist = s.count.data() + c * tasks;
+      for (int64_t p = row_splits[chunk_begin(c)]; p < row_splits[chunk_begin(c + 1)]; ++p) {
+        ++hist[inverse[p] / per_task];
+      }
+    }
+  });
+  std::vector<int64_t> task_begin(tasks + 1, 0);
+  int64_t total = 0;
+  for (int64_t t = 0; t < tasks; ++t) {
+    task_begin[t] = total;
+    for (int64_t c = 0; c < kAggregateChunks; ++c) {
+      const int64_t here = s.count[c * tasks + t];
+      s.count[c * tasks + t] = total;
+      total += here;
+    }
+  }
+  task_begin[tasks] = total;
+  parallel_for(kAggregateChunks, (n / kAggregateChunks + 1) * 8, [&](int64_t begin, int64_t end) {
+    for (int64_t c = begin; c < end; ++c) {
+      int64_t* cursor = s.count.data() + c * tasks;
+      for (int64_t r = chunk_begin(c); r < chunk_begin(c + 1); ++r) {
+        for (int64_t p = row_splits[r]; p < row_splits[r + 1]; ++p) {
+          const int64_t at = cursor[inverse[p] / per_task]++;
+          s.row[at] = r;
+          s.unique[at] = inverse[p];
+        }
+      }
+    }
+  });
+  parallel_for(tasks, (n / tasks + 1) * (vec + 4), [&](int64_t begin, int64_t end) {
     for (int64_t task = begin; task < end; ++task) {
       const int64_t lo = task * per_task, hi = std::min(num_unique, lo + per_task);
       if (lo >= hi) continue;
       std::memset(grads + lo * vec, 0, sizeof(float) * (hi - lo) * vec);
-      for (int64_t r = 0; r < num_rows; ++r) {
-        const int64_t first = row_splits[r], last = row_splits[r + 1];
-        if (first == last) continue;
+      const int64_t last = task_begin[task + 1];
+      for (int64_t e = task_begin[task]; e < last; ++e) {
+        if (e + kPrefetchDistance < last) {  // the incoming gradient rows are scattered
+          PrefetchFloats(dout + s.row[e + kPrefetchDistance] * vec, vec);
+        }
+        const int64_t r = s.row[e];
         const float* d = dout + r * vec;
-        const float scale = 1.0f / static_cast<float>(last - first);
-        for (int64_t p = first; p < last; ++p) {
-          if (p + kPrefetchDistance < n) {  // the gradient rows ahead, as in the forward
-            const int64_t ahead = inverse[p + kPrefetchDistance];
-            if (ahead >= lo && ahead < hi) PrefetchFloats(grads + ahead * vec, vec);
-          }
-          const int64_t u = inverse[p];
-          if (u < lo || u >= hi) continue;
-          float* g = grads + u * vec;
-          if (combiner == Combiner::kMean) {
-            for (int64_t j = 0; j < vec; ++j) g[j] += d[j] * scale;
-          } else {
-            for (int64_t j = 0; j < vec; ++j) g[j] += d[j];
-          }
+        float* g = grads + s.unique[e] * vec;
+        if (combiner == Combiner::kMean) {
+          const float scale = 1.0f / static_cast<float>(row_splits[r + 1] - row_splits[r]);
+          for (int64_t j = 0; j < vec; ++j) g[j] += d[j] * scale;
+        } else {
+          for (int64_t j = 0; j < vec; ++j) g[j] += d[j];
         }
       }
     }

@@ -34,6 +34,19 @@ class MappedArray {
     data_ = static_cast<T*>(p);
   }
 
+  // Commits the pages of elements [begin, begin + count) in one call (MADV_POPULATE_WRITE) instead
+  // of one page fault per page on first write; a kernel without it (before Linux 5.14) refuses
+  // the advice and the pages fault in on first write as before.
+  void Populate(int64_t begin, int64_t count) {
+#ifdef MADV_POPULATE_WRITE
+    if (data_ == nullptr || count <= 0) return;
+    const uintptr_t page = 4096;
+    const uintptr_t lo = reinterpret_cast<uintptr_t>(data_ + begin) & ~(page - 1);
+    const uintptr_t hi = reinterpret_cast<uintptr_t>(data_ + begin + count);
+    madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_POPULATE_WRITE);
+#endif
+  }
+
   T* data() { return data_; }
   const T* data() const { return data_; }
 

@@ -11,6 +11,11 @@
 #include <cmath>
 #include <cstdint>
 
+#if !defined(__CUDACC__) && defined(__SSE2__)
+#include <emmintrin.h>
+#define HCTR_ADAM_SSE 1
+#endif
+
 #include "cc/core/embedding/row_init.h"  // HCTR_HOST_DEVICE
 
 namespace hugectr_tf {
@@ -77,6 +82,32 @@ HCTR_HOST_DEVICE inline bool ZeroGradientIsNoOp(OptimizerType type) {
   return type == OptimizerType::kSGD || type == OptimizerType::kAdagrad;
 }
 
+#ifdef HCTR_ADAM_SSE
+// Adam on elements [0, vec - vec % 4) of a row with a gradient, four at a time: the same float
+// operations in the same order as the scalar loop of UpdateRow (each SSE operation is the IEEE
+// operation of every lane, and sqrtps rounds as sqrtf does), so the result is bit-identical; the
+// compiler does not vectorise the scalar loop itself because sqrtf may set errno.
+// Returns the number of elements done.
+inline int64_t AdamRowSse(float b1, float b2, float lr_t, float eps, int64_t vec, const float* g,
+                          float* w, float* m, float* v) {
+  const __m128 vb1 = _mm_set1_ps(b1), vb2 = _mm_set1_ps(b2);
+  const __m128 vomb1 = _mm_set1_ps(1.0f - b1), vomb2 = _mm_set1_ps(1.0f - b2);
+  const __m128 vlr = _mm_set1_ps(lr_t), veps = _mm_set1_ps(eps);
+  const int64_t done = vec - vec % 4;
+  for (int64_t j = 0; j < done; j += 4) {
+    const __m128 gj = _mm_loadu_ps(g + j);
+    const __m128 mj = _mm_add_ps(_mm_mul_ps(vb1, _mm_loadu_ps(m + j)), _mm_mul_ps(vomb1, gj));
+    const __m128 vj =
+        _mm_add_ps(_mm_mul_ps(vb2, _mm_loadu_ps(v + j)), _mm_mul_ps(_mm_mul_ps(vomb2, gj), gj));
+    _mm_storeu_ps(m + j, mj);
+    _mm_storeu_ps(v + j, vj);
+    const __m128 step = _mm_div_ps(_mm_mul_ps(vlr, mj), _mm_add_ps(_mm_sqrt_ps(vj), veps));
+    _mm_storeu_ps(w + j, _mm_sub_ps(_mm_loadu_ps(w + j), step));
+  }
+  return done;
+}
+#endif
+
 // Applies one optimizer step to a row. `g` may be null: a zero gradient (Global / LazyGlobal
 // steps of rows that were not hit). The expressions are identical for both cases, so a replayed
 // zero step equals the step Global would have taken.
@@ -124,7 +155,11 @@ HCTR_HOST_DEVICE inline void UpdateRow(const OptimizerOptions& opt, const StepSc
       float* v = slots + vec;
       const float b1 = opt.beta1, b2 = opt.beta2;
       const float one_minus_b1 = 1.0f - b1, one_minus_b2 = 1.0f - b2;
-      for (int64_t j = 0; j < vec; ++j) {
+      int64_t j0 = 0;
+#ifdef HCTR_ADAM_SSE
+      if (g != nullptr) j0 = AdamRowSse(b1, b2, s.adam_lr_t, opt.epsilon, vec, g, w, m, v);
+#endif
+      for (int64_t j = j0; j < vec; ++j) {
         const float gj = g ? g[j] : 0.0f;
         m[j] = b1 * m[j] + one_minus_b1 * gj;
         v[j] = b2 * v[j] + one_minus_b2 * gj * gj;

@@ -24,17 +24,31 @@ HCTR_HOST_DEVICE inline uint64_t SplitMix64(uint64_t z) {
   return z ^ (z >> 31);
 }
 
+// The per-row half of RowRandomBits: depends on (key, seed) only.
+HCTR_HOST_DEVICE inline uint64_t RowRandomBase(int64_t key, uint64_t seed) {
+  return SplitMix64(static_cast<uint64_t>(key) ^ (seed * kGoldenGamma));
+}
+
+// 24 random bits for element j of a row from its RowRandomBase.
+HCTR_HOST_DEVICE inline uint32_t RowRandomBitsOfBase(uint64_t base, int64_t j) {
+  return static_cast<uint32_t>(SplitMix64(base + static_cast<uint64_t>(j)) >> 40);
+}
+
 // 24 random bits for element j of the row of `key`: the one random source of row
 // initialisation, so every initialiser is a function of (key, seed, j) alone.
 HCTR_HOST_DEVICE inline uint32_t RowRandomBits(int64_t key, uint64_t seed, int64_t j) {
-  const uint64_t base = SplitMix64(static_cast<uint64_t>(key) ^ (seed * kGoldenGamma));
-  return static_cast<uint32_t>(SplitMix64(base + static_cast<uint64_t>(j)) >> 40);
+  return RowRandomBitsOfBase(RowRandomBase(key, seed), j);
+}
+
+// Element j of the initial row whose RowRandomBase is `base`, from U(-bound, bound) (float32).
+HCTR_HOST_DEVICE inline float InitialRowValueOfBase(uint64_t base, int64_t j, float bound) {
+  const float u = static_cast<float>(RowRandomBitsOfBase(base, j)) * (1.0f / 16777216.0f);  // 2^-24
+  return (2.0f * u - 1.0f) * bound;
 }
 
 // Element j of the initial row of `key`, from U(-bound, bound) (float32).
 HCTR_HOST_DEVICE inline float InitialRowValue(int64_t key, uint64_t seed, int64_t j, float bound) {
-  const float u = static_cast<float>(RowRandomBits(key, seed, j)) * (1.0f / 16777216.0f);  // 2^-24
-  return (2.0f * u - 1.0f) * bound;
+  return InitialRowValueOfBase(RowRandomBase(key, seed), j, bound);
 }
 
 // Element j of the uniform draw of `key` in the open interval (0, 1), never 0 or 1, so that an
@@ -67,10 +81,12 @@ HCTR_HOST_DEVICE inline float OneHotInitBound(int64_t key, const int64_t* offset
   return sqrtf(1.0f / static_cast<float>(offsets[lo + 1] - offsets[lo]));
 }
 
-// Writes the initial row of `key` into row (vec), elements from U(-bound, bound).
+// Writes the initial row of `key` into row (vec), elements from U(-bound, bound): InitialRowValue
+// of every j, with the per-row hash computed once instead of once per element.
 HCTR_HOST_DEVICE inline void InitRow(int64_t key, uint64_t seed, int64_t vec, float bound,
                                      float* row) {
-  for (int64_t j = 0; j < vec; ++j) row[j] = InitialRowValue(key, seed, j, bound);
+  const uint64_t base = RowRandomBase(key, seed);
+  for (int64_t j = 0; j < vec; ++j) row[j] = InitialRowValueOfBase(base, j, bound);
 }
 
 }  // namespace hugectr_tf

@@ -124,6 +124,8 @@ void EmbeddingTable::InsertRows(const std::vector<int64_t>& keys, const std::vec
   const bool one_hot = options_.type == TableType::kLocalizedSlotSparseEmbeddingOneHot;
   const int64_t num_slots = static_cast<int64_t>(slot_offsets_.size()) - 1;
   parallel_for(m, vec * (20 + num_slots_), [&](int64_t begin, int64_t end) {
+    rows_.Populate((base + begin) * vec, (end - begin) * vec);
+    opt_.Populate((base + begin) * num_slots_ * vec, (end - begin) * num_slots_ * vec);
     for (int64_t i = begin; i < end; ++i) {
       const int64_t row = base + i;
       keys_[row] = keys[i];
@@ -290,6 +292,7 @@ void EmbeddingTable::ApplyGradients(const int64_t* unique_keys, int64_t num_uniq
         for (int64_t i = begin; i < end; ++i) {
           if (i + kPrefetchDistance < end) {
             PrefetchRowState(rows[i + kPrefetchDistance], w, s, vec, slot_stride);
+            __builtin_prefetch(&last_step_[rows[i + kPrefetchDistance]]);  // a line per row too
           }
           const int64_t r = rows[i];
           UpdateRow(opt, now, vec, grads + i * vec, w + r * vec, s + r * slot_stride);
