@@ -96,7 +96,8 @@ class RowBlock:
         arrays = {}
         for name in ("keys", "rows", "slot_ids", "optimizer_slots", "last_step"):
             value = state[name]
-            arrays[name] = value.numpy() if hasattr(value, "numpy") else np.asarray(value)
+            # np.asarray shares a tensor's buffer (read-only); Tensor.numpy() would copy it.
+            arrays[name] = np.asarray(value)
         return cls(**arrays)
 
     def __len__(self):

@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
+from hugectr_tf.ps import file_io
 from hugectr_tf.ps import folder as ps_folder
 from hugectr_tf.ps.base import ParameterServer
 from hugectr_tf.ps.key_index import KeyIndex
@@ -224,20 +225,25 @@ class SSDParameterServer(ParameterServer):
         count = where.stop - where.start if isinstance(where, slice) else len(where)
         if row_bytes == 0 or count == 0:  # e.g. SGD's optimizer state: rows of zero width
             return np.empty((count, width), dtype)
-        with open(self.folder / name, "rb") as f:
-            if isinstance(where, slice):  # adjacent rows: one sequential read
+        path = self.folder / name
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            if isinstance(where, slice):  # adjacent rows: one sequential range, read in pieces
                 values = np.empty((where.stop - where.start, width), dtype)
-                _read_rows(f, where.start, values, row_bytes)
+                file_io.read_into(fd, where.start * row_bytes, values, path)
             else:
                 values = np.empty((len(where), width), dtype)
-                segments = _segments(where, row_bytes)
-                longest = max(int(where[hi - 1] - where[lo]) + 1 for lo, hi in segments)
-                buffer = np.empty((longest, width), dtype)  # reused: no fresh pages per read
-                for lo, hi in segments:
+
+                def read_segment(segment):  # on an I/O thread: a buffer of its own
+                    lo, hi = segment
                     first = int(where[lo])
-                    run = buffer[: int(where[hi - 1]) + 1 - first]
-                    _read_rows(f, first, run, row_bytes)
+                    run = np.empty((int(where[hi - 1]) + 1 - first, width), dtype)
+                    file_io.read_into(fd, first * row_bytes, run, path, parallel=False)
                     np.take(run, where[lo:hi] - first, axis=0, out=values[lo:hi])
+
+                file_io.map_parallel(read_segment, _segments(where, row_bytes))
+        finally:
+            os.close(fd)
         self.disk_bytes_read += values.nbytes
         return values
 
@@ -282,6 +288,17 @@ class SSDParameterServer(ParameterServer):
             f.flush()
             os.fsync(f.fileno())
 
+    def _write_at(self, path, offset, array):
+        """Writes `array` into the existing file `path` at byte `offset` (in parallel pieces),
+        then fsyncs it when durable."""
+        fd = os.open(path, os.O_WRONLY)
+        try:
+            file_io.write_from(fd, offset, array)
+            if self.durable:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+
     def _commit(self, block, positions, step, lr_history):
         self._check_usable()
         if self.readonly:
@@ -324,10 +341,8 @@ class SSDParameterServer(ParameterServer):
         for name, field in ps_folder.BLOCK_FIELD.items():
             dtype = ps_folder.ROW_FILES[name][0]
             data = np.ascontiguousarray(getattr(fresh, field), dtype)
-            with open(self.folder / name, "r+b") as f:
-                f.seek(rows_before * ps_folder.row_file_bytes(name, self.spec))
-                f.write(ps_folder.raw_bytes(data))
-                self._sync(f)
+            offset = rows_before * ps_folder.row_file_bytes(name, self.spec)
+            self._write_at(self.folder / name, offset, data)
             self.disk_bytes_written += data.nbytes
 
     def _write_journal(self, positions, held, rows_after, step, lr_history):
@@ -344,18 +359,30 @@ class SSDParameterServer(ParameterServer):
             np.ascontiguousarray(held.last_step, "<i8"),
             np.ascontiguousarray(lr_history, "<f4"),
         ]
-        with open(tmp, "wb") as f:
-            f.write(_HEAD.pack(JOURNAL_MAGIC, len(header)) + header)
-            for part in parts:
-                f.write(ps_folder.raw_bytes(part))
+        head = np.frombuffer(_HEAD.pack(JOURNAL_MAGIC, len(header)) + header, np.uint8)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            offset = 0
+            for part in [head, *parts]:
+                file_io.write_from(fd, offset, part)
+                offset += part.nbytes
                 self.disk_bytes_written += part.nbytes
-            self._sync(f)
+            if self.durable:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
         os.replace(tmp, self.folder / JOURNAL)
         if self.durable:
             ps_folder.fsync_dir(self.folder)
 
     def _read_journal(self):
-        data = np.fromfile(self.folder / JOURNAL, np.uint8)
+        path = self.folder / JOURNAL
+        data = np.empty(path.stat().st_size, np.uint8)
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            file_io.read_into(fd, 0, data, path)
+        finally:
+            os.close(fd)
         if len(data) < _HEAD.size:
             raise ValueError(f"`{self.folder / JOURNAL}` is damaged: {len(data)} bytes")
         magic, length = _HEAD.unpack_from(data[: _HEAD.size].tobytes())
@@ -407,11 +434,9 @@ class SSDParameterServer(ParameterServer):
         values = np.ascontiguousarray(values, dtype)
         if ps_folder.row_file_bytes(name, self.spec) == 0:  # SGD's optimizer state: nothing
             return
-        if isinstance(where, slice):  # adjacent rows: one sequential write (no page reads)
-            with open(self.folder / name, "r+b") as f:
-                f.seek(where.start * ps_folder.row_file_bytes(name, self.spec))
-                f.write(ps_folder.raw_bytes(values))
-                self._sync(f)
+        if isinstance(where, slice):  # adjacent rows: one sequential range (no page reads)
+            offset = where.start * ps_folder.row_file_bytes(name, self.spec)
+            self._write_at(self.folder / name, offset, values)
             return
         self._map(name)[where] = values
         mapped, _ = self._maps.pop(name)
@@ -456,13 +481,6 @@ def _segments(positions, row_bytes):
             out.append((span_start, end))
             span_start = end
     return out
-
-
-def _read_rows(f, start, out, row_bytes):
-    """Reads rows start.. of open row file `f` into the array `out` (one sequential read)."""
-    f.seek(start * row_bytes)
-    if f.readinto(memoryview(out.reshape(-1)).cast("B")) != out.nbytes:
-        raise ValueError(f"`{f.name}` ends before row {start + len(out)}: the folder is damaged")
 
 
 def _as_slice(positions):
