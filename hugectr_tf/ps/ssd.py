@@ -21,12 +21,14 @@ cuts the row files to the manifest's row count (the tail of an uncommitted step 
 full disk before the rename leaves the previous commit intact; after it, the new one.
 """
 
+import contextlib
 import errno
 import fcntl
 import json
 import mmap
 import os
 import struct
+import time
 from pathlib import Path
 
 import numpy as np
@@ -66,6 +68,9 @@ class SSDParameterServer(ParameterServer):
         self.durable = bool(durable)
         self.disk_bytes_read = 0
         self.disk_bytes_written = 0
+        # Seconds spent so far: reading rows, and the three steps of a commit (each with its
+        # fsyncs); "fsync" counts the fsyncs alone (benchmarks/mos_bench.py breaks passes down).
+        self.seconds = dict.fromkeys(("read", "append", "journal", "apply", "fsync"), 0.0)
         self._maps = {}
         self._lock_fd = None
         self._failed = None
@@ -256,6 +261,13 @@ class SSDParameterServer(ParameterServer):
         return np.zeros((count, 1), np.int64)
 
     def _read(self, positions):
+        started = time.perf_counter()
+        try:
+            return self._read_positions(positions)
+        finally:
+            self.seconds["read"] += time.perf_counter() - started
+
+    def _read_positions(self, positions):
         self._check_usable()
         positions = np.asarray(positions, np.int64)
         if len(positions) == 0:
@@ -286,7 +298,20 @@ class SSDParameterServer(ParameterServer):
     def _sync(self, f):
         if self.durable:
             f.flush()
-            os.fsync(f.fileno())
+            self._fsync(f.fileno())
+
+    def _fsync(self, fd):
+        started = time.perf_counter()
+        os.fsync(fd)
+        self.seconds["fsync"] += time.perf_counter() - started
+
+    @contextlib.contextmanager
+    def _timed(self, step):
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[step] += time.perf_counter() - started
 
     def _write_at(self, path, offset, array):
         """Writes `array` into the existing file `path` at byte `offset` (in parallel pieces),
@@ -295,7 +320,7 @@ class SSDParameterServer(ParameterServer):
         try:
             file_io.write_from(fd, offset, array)
             if self.durable:
-                os.fsync(fd)
+                self._fsync(fd)
         finally:
             os.close(fd)
 
@@ -307,14 +332,17 @@ class SSDParameterServer(ParameterServer):
         fresh, held = block.take(~held_mask), block.take(held_mask)
         rows_before, rows_after = self._n, self._n + len(fresh)
         try:
-            self._append(fresh, rows_before)
-            self._write_journal(positions[held_mask], held, rows_after, step, lr_history)
+            with self._timed("append"):
+                self._append(fresh, rows_before)
+            with self._timed("journal"):
+                self._write_journal(positions[held_mask], held, rows_after, step, lr_history)
         except OSError as err:
             self._roll_back(rows_before)
             raise self._disk_error(err, "writing the pass", committed=False) from err
         updated = [held.rows, held.slot_ids, held.optimizer_slots, held.last_step]
         try:
-            self._apply(positions[held_mask], updated, rows_after, step, lr_history)
+            with self._timed("apply"):
+                self._apply(positions[held_mask], updated, rows_after, step, lr_history)
         except OSError as err:
             self._failed = f"a committed pass is not applied yet ({err})"
             raise self._disk_error(err, "applying the committed pass", committed=True) from err
@@ -368,7 +396,7 @@ class SSDParameterServer(ParameterServer):
                 offset += part.nbytes
                 self.disk_bytes_written += part.nbytes
             if self.durable:
-                os.fsync(fd)
+                self._fsync(fd)
         finally:
             os.close(fd)
         os.replace(tmp, self.folder / JOURNAL)

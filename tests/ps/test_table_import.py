@@ -78,7 +78,9 @@ def test_import_rows_alone_starts_fresh_slots_at_the_current_step():
     np.testing.assert_array_equal(got["rows"], rows[order])
     np.testing.assert_array_equal(got["slot_ids"], np.zeros(200, np.int64))
     initial = CreateOptimizer(optimizer_type="AdaGrad").initial_accu_value
-    np.testing.assert_array_equal(got["optimizer_slots"], np.full((200, 1, VEC), initial, np.float32))
+    np.testing.assert_array_equal(
+        got["optimizer_slots"], np.full((200, 1, VEC), initial, np.float32)
+    )
     np.testing.assert_array_equal(got["last_step"], np.full(200, st["step"]))
     assert int(got["step"]) == st["step"]
 
