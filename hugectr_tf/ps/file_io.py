@@ -1,17 +1,17 @@
 """Large sequential reads and writes of the parameter server's row files at the disk's speed.
 
 One `read`/`write` call of hundreds of MB on a buffered file keeps one request in flight: on this
-machine's virtio disk that reaches 110 MB/s reading (dd with O_DIRECT: 524-800 MB/s) and 75-90
-MB/s writing (dd: 1100 MB/s), because the kernel's 128 KiB read-ahead and its dirty-page throttling
-serve one caller at a time. Splitting the range into 8 MiB pieces issued by a few threads
-(`os.preadv` / `os.pwritev` release the GIL) keeps several requests in flight and measured
-340-420 MB/s reading and 730-1130 MB/s writing (fsync included) on the same files
-(benchmarks/mos_bench.py, docs/benchmarks.md). Data go straight between the file and the caller's
-array: no intermediate buffer.
+machine's virtio disk (2026-11-30, load average 14) that reached 110-120 MB/s reading 1.5 GB and
+75-90 MB/s writing 1 GB with its fsync, where dd with O_DIRECT reads 800 MB/s. Splitting the
+range into 8 MiB pieces issued by 4 threads (`os.preadv` / `os.pwritev` release the GIL) keeps
+several requests in flight: 340-420 MB/s reading and 730-1130 MB/s writing (fsync included) on
+the same files at the same time. Data go straight between the file and the caller's array: no
+intermediate buffer. docs/benchmarks.md has the passes of benchmarks/mos_bench.py.
 """
 
 import os
-from concurrent.futures import ThreadPoolExecutor
+import threading
+from concurrent.futures import ThreadPoolExecutor, wait
 
 import numpy as np
 
@@ -19,13 +19,24 @@ CHUNK_BYTES = 8 << 20
 WORKERS = 4
 
 _pool = None
+_pool_lock = threading.Lock()
 
 
 def _executor():
     global _pool
-    if _pool is None:
-        _pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="hugectr_tf_ps_io")
-    return _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="hugectr_tf_ps_io")
+        return _pool
+
+
+def _forget_pool():
+    """A forked child has none of the parent's threads: it starts a pool of its own."""
+    global _pool, _pool_lock
+    _pool, _pool_lock = None, threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_pool)
 
 
 def _as_bytes(array):
@@ -46,6 +57,7 @@ def _run(jobs, parallel=True):
     if len(jobs) <= 1 or not parallel:
         return [job() for job in jobs]
     futures = [_executor().submit(job) for job in jobs]
+    wait(futures)  # every piece has finished (none writes after a caller's roll back)
     return [f.result() for f in futures]
 
 
@@ -76,17 +88,25 @@ def read_into(fd, offset, array, what, parallel=True):
 
 def write_from(fd, offset, array):
     """Writes the bytes of the C-contiguous `array` to open file `fd` at `offset`."""
-    view = _as_bytes(array)
+    write_many([(fd, offset, array)])
 
-    def piece(lo, hi):
-        def job():
-            at = lo
-            while at < hi:
-                at += os.pwritev(fd, [view[at:hi]], offset + at)
 
-        return job
+def write_many(writes):
+    """Writes [(fd, offset, C-contiguous array)], the pieces of all of them in parallel."""
+    jobs = []
+    for fd, offset, array in writes:
+        view = _as_bytes(array)
 
-    _run([piece(lo, hi) for lo, hi in _pieces(len(view))])
+        def piece(lo, hi, fd=fd, offset=offset, view=view):
+            def job():
+                at = lo
+                while at < hi:
+                    at += os.pwritev(fd, [view[at:hi]], offset + at)
+
+            return job
+
+        jobs += [piece(lo, hi) for lo, hi in _pieces(len(view))]
+    _run(jobs)
 
 
 def map_parallel(fn, items):

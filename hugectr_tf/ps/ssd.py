@@ -313,17 +313,6 @@ class SSDParameterServer(ParameterServer):
         finally:
             self.seconds[step] += time.perf_counter() - started
 
-    def _write_at(self, path, offset, array):
-        """Writes `array` into the existing file `path` at byte `offset` (in parallel pieces),
-        then fsyncs it when durable."""
-        fd = os.open(path, os.O_WRONLY)
-        try:
-            file_io.write_from(fd, offset, array)
-            if self.durable:
-                self._fsync(fd)
-        finally:
-            os.close(fd)
-
     def _commit(self, block, positions, step, lr_history):
         self._check_usable()
         if self.readonly:
@@ -366,12 +355,9 @@ class SSDParameterServer(ParameterServer):
         """Step 1: rows of new keys after the committed rows of each row file."""
         if len(fresh) == 0:
             return
-        for name, field in ps_folder.BLOCK_FIELD.items():
-            dtype = ps_folder.ROW_FILES[name][0]
-            data = np.ascontiguousarray(getattr(fresh, field), dtype)
-            offset = rows_before * ps_folder.row_file_bytes(name, self.spec)
-            self._write_at(self.folder / name, offset, data)
-            self.disk_bytes_written += data.nbytes
+        values = {name: getattr(fresh, field) for name, field in ps_folder.BLOCK_FIELD.items()}
+        self._write_ranges(rows_before, values)
+        self.disk_bytes_written += sum(v.nbytes for v in values.values())
 
     def _write_journal(self, positions, held, rows_after, step, lr_history):
         """Step 2: the journal, renamed into place once complete (the commit point)."""
@@ -446,9 +432,12 @@ class SSDParameterServer(ParameterServer):
         self._maps.clear()
         if len(positions):
             where = _as_slice(positions)
-            for name, values in zip(_UPDATED, updated):
-                self._write_rows(name, where, values.reshape(len(positions), -1))
-                self.disk_bytes_written += values.nbytes
+            if isinstance(where, slice):  # adjacent rows: one range per file, all at once
+                self._write_ranges(where.start, dict(zip(_UPDATED, updated)))
+            else:
+                for name, values in zip(_UPDATED, updated):
+                    self._write_rows(name, where, values.reshape(len(positions), -1))
+            self.disk_bytes_written += sum(values.nbytes for values in updated)
         ps_folder.write_file_atomic(
             self.folder / "lr_history", np.asarray(lr_history, "<f4").tobytes(), self.durable
         )
@@ -457,14 +446,33 @@ class SSDParameterServer(ParameterServer):
         if self.durable:
             ps_folder.fsync_dir(self.folder)
 
+    def _write_ranges(self, first, values_of):
+        """Writes rows first.. of every row file in `values_of` ({name: values}): the pieces of
+        all files in parallel, then the fsyncs in parallel (one file after the other would
+        leave the disk idle during each fsync)."""
+        fds = {}
+        try:
+            for name, values in values_of.items():
+                row_bytes = ps_folder.row_file_bytes(name, self.spec)
+                if row_bytes == 0:  # SGD's optimizer state: nothing
+                    continue
+                dtype = ps_folder.ROW_FILES[name][0]
+                values = np.ascontiguousarray(values, dtype)
+                fds[name] = (os.open(self.folder / name, os.O_WRONLY), first * row_bytes, values)
+            file_io.write_many(list(fds.values()))
+            if self.durable:
+                started = time.perf_counter()
+                file_io.map_parallel(os.fsync, [fd for fd, _, _ in fds.values()])
+                self.seconds["fsync"] += time.perf_counter() - started
+        finally:
+            for fd, _, _ in fds.values():
+                os.close(fd)
+
     def _write_rows(self, name, where, values):
+        """Scattered rows `where` of row file `name`, through a memory map."""
         dtype = ps_folder.ROW_FILES[name][0]
         values = np.ascontiguousarray(values, dtype)
         if ps_folder.row_file_bytes(name, self.spec) == 0:  # SGD's optimizer state: nothing
-            return
-        if isinstance(where, slice):  # adjacent rows: one sequential range (no page reads)
-            offset = where.start * ps_folder.row_file_bytes(name, self.spec)
-            self._write_at(self.folder / name, offset, values)
             return
         self._map(name)[where] = values
         mapped, _ = self._maps.pop(name)
