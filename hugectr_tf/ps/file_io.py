@@ -14,9 +14,13 @@ import threading
 from concurrent.futures import ThreadPoolExecutor, wait
 
 import numpy as np
+import tensorflow as tf
 
 CHUNK_BYTES = 8 << 20
 WORKERS = 4
+# TensorFlow's kernels require tensor data aligned to 64 bytes (Eigen's EIGEN_MAX_ALIGN_BYTES);
+# memory it does not own is used in place only when so aligned.
+TENSOR_ALIGNMENT = 64
 
 _pool = None
 _pool_lock = threading.Lock()
@@ -37,6 +41,33 @@ def _forget_pool():
 
 
 os.register_at_fork(after_in_child=_forget_pool)
+
+
+def aligned_empty(shape, dtype):
+    """An uninitialised C-contiguous array whose data start on a TENSOR_ALIGNMENT boundary, so
+    that `as_tensor` can hand it to TensorFlow without a copy."""
+    dtype = np.dtype(dtype)
+    nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    raw = np.empty(nbytes + TENSOR_ALIGNMENT, np.uint8)
+    skip = -raw.ctypes.data % TENSOR_ALIGNMENT
+    return raw[skip : skip + nbytes].view(dtype).reshape(shape)
+
+
+def as_tensor(array, dtype):
+    """`array` as a tf.Tensor of `dtype`: sharing its memory through DLPack when it is C-contiguous,
+    writable, of that dtype and TENSOR_ALIGNMENT-aligned (a rows block of a few GB is not copied),
+    else a copy (tf.convert_to_tensor). The array must not change while the tensor is in use."""
+    array = np.asarray(array)
+    shareable = (
+        array.dtype == dtype.as_numpy_dtype
+        and array.size > 0
+        and array.flags.c_contiguous
+        and array.flags.writeable
+        and array.ctypes.data % TENSOR_ALIGNMENT == 0
+    )
+    if shareable:
+        return tf.experimental.dlpack.from_dlpack(array.__dlpack__())
+    return tf.convert_to_tensor(array, dtype)
 
 
 def _as_bytes(array):

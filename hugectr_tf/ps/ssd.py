@@ -234,10 +234,10 @@ class SSDParameterServer(ParameterServer):
         fd = os.open(path, os.O_RDONLY)
         try:
             if isinstance(where, slice):  # adjacent rows: one sequential range, read in pieces
-                values = np.empty((where.stop - where.start, width), dtype)
+                values = file_io.aligned_empty((where.stop - where.start, width), dtype)
                 file_io.read_into(fd, where.start * row_bytes, values, path)
             else:
-                values = np.empty((len(where), width), dtype)
+                values = file_io.aligned_empty((len(where), width), dtype)
 
                 def read_segment(segment):  # on an I/O thread: a buffer of its own
                     lo, hi = segment

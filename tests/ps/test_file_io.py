@@ -3,8 +3,11 @@ pieces small enough that every range is split across threads."""
 
 import numpy as np
 import pytest
+import tensorflow as tf
 from ps_helpers import Reference, assert_holds, lr_history, make_spec, random_block
 
+from hugectr_tf import CreateOptimizer
+from hugectr_tf.ops import embedding_ops as E
 from hugectr_tf.ps import SSDParameterServer, file_io
 from hugectr_tf.ps import ssd as ssd_module
 
@@ -71,3 +74,33 @@ def test_ssd_reads_of_scattered_and_adjacent_rows_match_the_reference(
     ps.close()
     reopened = SSDParameterServer(spec, tmp_path / "ps", readonly=True)
     assert_holds(reopened, ref)
+
+
+def test_aligned_arrays_reach_tensorflow_without_a_copy():
+    a = file_io.aligned_empty((1000, 3), np.float32)
+    a[:] = np.arange(3000, dtype=np.float32).reshape(1000, 3)
+    assert a.ctypes.data % file_io.TENSOR_ALIGNMENT == 0 and a.flags.c_contiguous
+    shared = file_io.as_tensor(a, tf.float32)
+    assert np.shares_memory(np.asarray(shared), a)
+    assert float(tf.reduce_sum(shared)) == float(a.sum())  # TF kernels take the buffer
+    for other in (a[1:], a.astype(np.float64), np.zeros((0, 3), np.float32)):
+        copied = file_io.as_tensor(other, tf.float32)
+        assert copied.dtype == tf.float32 and not np.shares_memory(np.asarray(copied), a)
+        np.testing.assert_array_equal(copied.numpy(), other.astype(np.float32))
+
+
+def test_a_pulled_block_restores_the_table_it_was_pushed_from(tmp_path):
+    spec, rng = make_spec("Adam", vec=8), np.random.default_rng(2)
+    ps = SSDParameterServer(spec, tmp_path / "ps")
+    block = random_block(spec, np.arange(100, 1100), rng, 3)
+    ps.push(block, 3, lr_history(3))
+    table = E.create_table(8, 4, optimizer=CreateOptimizer(optimizer_type="Adam"))
+    state = ps.pull(np.arange(0, 2000)).table_state(ps.step, ps.lr_history)
+    E.import_rows(table, state["keys"], state["rows"], state["slot_ids"])
+    E.import_optimizer_state(table, state["keys"], state["optimizer_slots"],
+                             state["last_step"], state["step"], state["lr_history"])  # fmt: skip
+    got = {k: v.numpy() for k, v in E.export_table(table).items()}
+    for name in ("keys", "rows", "slot_ids", "optimizer_slots", "last_step"):
+        np.testing.assert_array_equal(got[name], getattr(block, name), err_msg=name)
+    assert int(got["step"]) == 3
+    np.testing.assert_array_equal(got["lr_history"], lr_history(3))
