@@ -1,11 +1,11 @@
-"""`SSDParameterServer` (SSD-PS): every row of a table in files, memory-mapped.
+"""`SSDParameterServer` (SSD-PS): every row of a table in files.
 
 The folder layout is `hugectr_tf.ps.folder`'s (a HugeCTR sparse model folder plus optimizer
 state), so the PS is its own snapshot: after every commit the folder is a sparse model HugeCTR and
 `EmbeddingTable.read_sparse_model` read, and reopening it resumes training where it stopped. Only
 the key index (sorted keys and their row numbers, 16 bytes per key) is held in memory; rows are
-read and written in place (runs of adjacent rows with one sequential read or write, scattered
-rows through a memory map), so a table may be far larger than RAM.
+read and written in place (a run of adjacent rows as one range, in parallel pieces: file_io.py;
+scattered rows in segments, written through a memory map), so a table may be far larger than RAM.
 
 A push is committed all or nothing, with a redo journal:
   1. rows of new keys are appended after the committed rows of every row file (invisible until
@@ -13,12 +13,13 @@ A push is committed all or nothing, with a redo journal:
   2. the new values of the rows already held (their row numbers, rows, slot ids, optimizer
      slots, last steps), the new row count, step and learning-rate history go to `journal.tmp`;
      fsync; it is renamed to `journal` (the commit point); fsync of the folder;
-  3. the held rows are written in place (one sequential write for adjacent rows, a memmap
-     scatter otherwise; fsync / msync), then `lr_history` and `ps.json` are replaced (write then
-     rename) and the journal is deleted.
+  3. the held rows are written in place (adjacent rows: one range per row file, all files at
+     once, then their fsyncs; a memmap scatter otherwise, msync), then `lr_history` and
+     `ps.json` are replaced (write then rename) and the journal is deleted.
 Opening the folder for writing first finishes a committed journal (step 3 is idempotent), then
 cuts the row files to the manifest's row count (the tail of an uncommitted step 1). A crash or a
-full disk before the rename leaves the previous commit intact; after it, the new one.
+full disk before the rename leaves the previous commit intact; after it, the new one. Held rows
+are so written twice (journal, then in place): docs/embedding.md says why that is kept.
 """
 
 import contextlib

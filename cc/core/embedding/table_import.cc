@@ -112,9 +112,9 @@ void EmbeddingTable::CheckImport(const int64_t* keys, int64_t n,
   const int64_t one_hot_rows = one_hot ? slot_offsets_.back() : -1;
   if (StrictlyAscending(keys, n, parallel_for)) {  // distinct; the ends bound the range
     if (one_hot && n > 0) {
-      CheckImportedKeys(n == 1 ? std::vector<int64_t>{keys[0]}
-                               : std::vector<int64_t>{keys[0], keys[n - 1]},
-                        one_hot_rows);
+      CheckImportedKeys(
+          n == 1 ? std::vector<int64_t>{keys[0]} : std::vector<int64_t>{keys[0], keys[n - 1]},
+          one_hot_rows);
     }
   } else {
     std::vector<int64_t> sorted(keys, keys + n);
@@ -156,10 +156,10 @@ void EmbeddingTable::ReplaceRows(const int64_t* keys, int64_t n, const float* ro
     std::copy(keys + begin, keys + end, keys_.begin() + begin);
     for (int64_t i = begin; i < end; ++i) {
       // The slot of a OneHot key follows from its position among the slot offsets.
-      slot_ids_[i] = one_hot ? std::upper_bound(slot_offsets_.begin(), slot_offsets_.end(),
-                                                keys[i]) -
-                                   slot_offsets_.begin() - 1
-                             : (slot_ids != nullptr ? slot_ids[i] : 0);
+      slot_ids_[i] = one_hot
+                         ? std::upper_bound(slot_offsets_.begin(), slot_offsets_.end(), keys[i]) -
+                               slot_offsets_.begin() - 1
+                         : (slot_ids != nullptr ? slot_ids[i] : 0);
     }
     if (last_step != nullptr) {
       std::copy(last_step + begin, last_step + end, last_step_.begin() + begin);
@@ -202,8 +202,8 @@ void EmbeddingTable::ImportOptimizerState(const int64_t* keys, int64_t n, const 
   // The usual caller imports the state of the keys ImportRows just placed, in the same order:
   // then key i sits at row i and no lookup is needed.
   std::vector<int64_t> rows;
-  const bool in_place = n == static_cast<int64_t>(keys_.size()) &&
-                        SameKeys(keys, keys_.data(), n, parallel_for);
+  const bool in_place =
+      n == static_cast<int64_t>(keys_.size()) && SameKeys(keys, keys_.data(), n, parallel_for);
   if (!in_place) {
     rows.resize(n);
     FindRows(keys, n, rows.data(), parallel_for);
