@@ -31,6 +31,7 @@ from hugectr_tf.ps import (
     SSDParameterServer,
     TableSpec,
 )
+from hugectr_tf.ps.working_table import load_rows
 
 _BYTES_PER_MB = 1024.0 * 1024.0
 
@@ -209,7 +210,7 @@ class ModelOversubscriber:
                     f"needs at least {needed} MB: raise "
                     "workspace_size_per_gpu_in_mb or split the file list"
                 )
-            layer.table.restore(block.table_state(ps.step, ps.lr_history))
+            load_rows(layer.table, block, ps.step, ps.lr_history)
             loaded += len(block)
             read += ps.bytes_read - before
         seconds = time.perf_counter() - started

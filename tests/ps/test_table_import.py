@@ -1,13 +1,17 @@
 """The working table's export / import path of model oversubscription (table_import.cc) against a
 numpy reference: rows placed in key order skip the sort and the second lookup, rows in any other
-order take the general path, and both give the same table."""
+order take the general path, and both give the same table; the bulk load (`load_rows`, one import
+of rows and optimizer state) gives the table the two imports give."""
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from hugectr_tf import CreateOptimizer
+from hugectr_tf.embedding.table import EmbeddingTable
 from hugectr_tf.ops import embedding_ops as E
+from hugectr_tf.ps import RowBlock
+from hugectr_tf.ps.working_table import load_rows
 
 VEC = 8
 
@@ -156,3 +160,65 @@ def test_one_hot_import_checks_the_range_of_a_single_key_and_derives_slots():
     # A second import replaces every row: key 7 is gone, a lookup of it inserts a new row.
     E.import_rows(table, [1], np.ones((1, 4), np.float32))
     np.testing.assert_array_equal(_exported(table)["keys"], [1])
+
+
+def _block(st):
+    return RowBlock(st["keys"], st["rows"], st["slot_ids"], st["optimizer_slots"],
+                    st["last_step"])  # fmt: skip
+
+
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_bulk_load_gives_the_table_the_two_imports_give(shuffle):
+    rng = np.random.default_rng(5)
+    st = _state(rng, np.sort(rng.choice(10**6, 2000, replace=False)), step=4)
+    if shuffle:
+        p = rng.permutation(2000)
+        st = {k: (v[p] if np.ndim(v) and k != "lr_history" else v) for k, v in st.items()}
+    tables = [EmbeddingTable(VEC, 4, optimizer=CreateOptimizer(optimizer_type="Adam"))
+              for _ in range(2)]  # fmt: skip
+    for t in tables:  # something to replace
+        E.lookup_train(t.resource_handle, np.arange(50), [0, 50], 1, VEC)
+    load_rows(tables[0], _block(st), st["step"], st["lr_history"])
+    tables[1].restore(st)
+    bulk, two = _exported(tables[0].resource_handle), _exported(tables[1].resource_handle)
+    _assert_state(bulk, two)
+    _assert_state(bulk, _sorted_reference(st))
+
+
+def test_a_failed_bulk_load_leaves_the_table_as_it_was():
+    rng = np.random.default_rng(6)
+    table = EmbeddingTable(64, 1, optimizer=CreateOptimizer(optimizer_type="Adam"))
+    E.lookup_train(table.resource_handle, np.arange(1000), [0, 1000], 1, 64)
+    before = _exported(table.resource_handle)
+
+    def block(keys, last_step=0, slots=2, width=64):
+        n = len(keys)
+        return RowBlock(np.asarray(keys, np.int64), rng.random((n, width), np.float32),
+                        np.zeros(n, np.int64), rng.random((n, slots, 64), np.float32),
+                        np.full(n, last_step, np.int64))  # fmt: skip
+
+    cases = [
+        (block([5, 6, 6, 7]), "imported keys must be distinct. Received: key 6 twice"),
+        (block(np.arange(5000, 7000)), r"this batch adds 2000 new keys .* needs at least 2 MB"),
+        (block([1, 2], last_step=3), r"key 1 has last_step=3 outside \[0, step=2\]"),
+        (block([1, 2], slots=1), r"optimizer state must hold 128 slot values .* \(2 keys\)"),
+        (block([1, 2], width=8), r"rows must be \(len\(keys\), embedding_vec_size=64\)"),
+    ]
+    for bad, match in cases:  # ResourceExhausted for the capacity, else InvalidArgument
+        with pytest.raises(tf.errors.OpError, match=match):
+            load_rows(table, bad, 2, np.full(2, 0.1, np.float32))
+        _assert_state(_exported(table.resource_handle), before)
+
+
+def test_other_tables_load_through_their_restore():
+    class Recorder:
+        def restore(self, state):
+            self.state = state
+
+    rng = np.random.default_rng(7)
+    st = _state(rng, np.arange(10), step=2)
+    table = Recorder()
+    load_rows(table, _block(st), 2, st["lr_history"])
+    for name in ("keys", "rows", "slot_ids", "optimizer_slots", "last_step", "lr_history"):
+        np.testing.assert_array_equal(np.asarray(table.state[name]), st[name], err_msg=name)
+    assert int(table.state["step"]) == 2

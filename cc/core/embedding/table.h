@@ -133,6 +133,12 @@ class EmbeddingTable {
   void ImportOptimizerState(const int64_t* keys, int64_t n, const float* opt_slots,
                             const int64_t* last_step, int64_t step, const float* lr_history,
                             const ParallelFor& parallel_for);
+  // ImportRows then ImportOptimizerState of the same keys as one bulk write (a parameter
+  // server's rows into the working table, every pass): rows, slots and counters are written
+  // once. All input is checked before the table changes.
+  void ImportState(const int64_t* keys, int64_t n, const float* rows, const int64_t* slot_ids,
+                   const float* opt_slots, const int64_t* last_step, int64_t step,
+                   const float* lr_history, const ParallelFor& parallel_for);
 
  private:
   // Table key of every position (OneHot: key + slot offset, range-checked) and its slot.

@@ -228,4 +228,15 @@ void EmbeddingTable::ImportOptimizerState(const int64_t* keys, int64_t n, const 
   });
 }
 
+void EmbeddingTable::ImportState(const int64_t* keys, int64_t n, const float* rows,
+                                 const int64_t* slot_ids, const float* opt_slots,
+                                 const int64_t* last_step, int64_t step, const float* lr_history,
+                                 const ParallelFor& parallel_for) {
+  CheckImport(keys, n, parallel_for);
+  CheckOptimizerStateSteps(keys, n, last_step, step);
+  std::unique_lock<std::shared_mutex> lock(mutex_);
+  ReplaceRows(keys, n, rows, slot_ids, opt_slots, last_step, parallel_for);
+  SetStepHistory(step, lr_history);
+}
+
 }  // namespace hugectr_tf
