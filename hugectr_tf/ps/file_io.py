@@ -1,12 +1,15 @@
-"""Large sequential reads and writes of the parameter server's row files at the disk's speed.
+"""Reads and writes of the parameter server's row files, and handing their buffers to TensorFlow.
 
-One `read`/`write` call of hundreds of MB on a buffered file keeps one request in flight: on this
-machine's virtio disk (2026-11-30, load average 14) that reached 110-120 MB/s reading 1.5 GB and
-75-90 MB/s writing 1 GB with its fsync, where dd with O_DIRECT reads 800 MB/s. Splitting the
-range into 8 MiB pieces issued by 4 threads (`os.preadv` / `os.pwritev` release the GIL) keeps
-several requests in flight: 340-420 MB/s reading and 730-1130 MB/s writing (fsync included) on
-the same files at the same time. Data go straight between the file and the caller's array: no
-intermediate buffer. docs/benchmarks.md has the passes of benchmarks/mos_bench.py.
+A range of adjacent rows is read or written with one positioned call per file (`os.preadv` /
+`os.pwritev`, looping on short counts) straight between the file and the caller's array; the
+files of one commit step are written by one thread each, then fsynced in parallel (the calls
+release the GIL), so the disk is not idle while each file's fsync waits. Splitting each range
+into 8 MiB pieces on 4 threads was tried: side by side with this (one SSD-PS pull + push of 1 M
+clustered rows, alternating, 3 rounds, load average 5, 2026-11-30) it was slower: pull median
+0.83 s against 0.67 s, push 1.86 s against 1.40 s.
+
+Rows read for the working table land in buffers aligned for TensorFlow (`aligned_empty`), which
+`as_tensor` hands over through DLPack without a copy.
 """
 
 import os
@@ -16,8 +19,7 @@ from concurrent.futures import ThreadPoolExecutor, wait
 import numpy as np
 import tensorflow as tf
 
-CHUNK_BYTES = 8 << 20
-WORKERS = 4
+WORKERS = 8
 # TensorFlow's kernels require tensor data aligned to 64 bytes (Eigen's EIGEN_MAX_ALIGN_BYTES);
 # memory it does not own is used in place only when so aligned.
 TENSOR_ALIGNMENT = 64
@@ -78,43 +80,46 @@ def _as_bytes(array):
     return memoryview(array.reshape(-1).view(np.uint8))
 
 
-def _pieces(nbytes):
-    return [(lo, min(lo + CHUNK_BYTES, nbytes)) for lo in range(0, nbytes, CHUNK_BYTES)]
-
-
-def _run(jobs, parallel=True):
-    """Runs the callables (on the I/O threads when `parallel` and more than one) and re-raises
-    the first error."""
-    if len(jobs) <= 1 or not parallel:
+def _run(jobs):
+    """Runs the callables (on the I/O threads when more than one), waits for all of them (none
+    writes after a caller's roll back), then re-raises the first error."""
+    if len(jobs) <= 1:
         return [job() for job in jobs]
     futures = [_executor().submit(job) for job in jobs]
-    wait(futures)  # every piece has finished (none writes after a caller's roll back)
+    wait(futures)
     return [f.result() for f in futures]
 
 
-def read_into(fd, offset, array, what, parallel=True):
+def read_into(fd, offset, array, what):
     """Fills the C-contiguous `array` with the bytes of open file `fd` from `offset`.
 
-    Raises ValueError naming `what` when the file ends first. `parallel=False` reads on the
-    calling thread (a caller that runs on the I/O threads itself).
+    Raises ValueError naming `what` when the file ends first.
     """
     view = _as_bytes(array)
+    at = 0
+    while at < len(view):
+        got = os.preadv(fd, [view[at:]], offset + at)
+        if got == 0:
+            raise ValueError(
+                f"`{what}` ends at byte {offset + at}, before the {offset + len(view)} "
+                "bytes its rows need: the folder is damaged"
+            )
+        at += got
 
-    def piece(lo, hi):
-        def job():
-            at = lo
-            while at < hi:
-                got = os.preadv(fd, [view[at:hi]], offset + at)
-                if got == 0:
-                    raise ValueError(
-                        f"`{what}` ends at byte {offset + at}, before the {offset + len(view)} "
-                        "bytes its rows need: the folder is damaged"
-                    )
-                at += got
 
-        return job
+def write_many(writes):
+    """Writes [(fd, offset, C-contiguous array)], one thread per entry."""
 
-    _run([piece(lo, hi) for lo, hi in _pieces(len(view))], parallel)
+    def job(fd, offset, array):
+        def run():
+            view = _as_bytes(array)
+            at = 0
+            while at < len(view):
+                at += os.pwritev(fd, [view[at:]], offset + at)
+
+        return run
+
+    _run([job(*write) for write in writes])
 
 
 def write_from(fd, offset, array):
@@ -122,25 +127,6 @@ def write_from(fd, offset, array):
     write_many([(fd, offset, array)])
 
 
-def write_many(writes):
-    """Writes [(fd, offset, C-contiguous array)], the pieces of all of them in parallel."""
-    jobs = []
-    for fd, offset, array in writes:
-        view = _as_bytes(array)
-
-        def piece(lo, hi, fd=fd, offset=offset, view=view):
-            def job():
-                at = lo
-                while at < hi:
-                    at += os.pwritev(fd, [view[at:hi]], offset + at)
-
-            return job
-
-        jobs += [piece(lo, hi) for lo, hi in _pieces(len(view))]
-    _run(jobs)
-
-
-def map_parallel(fn, items):
-    """[fn(item) for item in items], run on the I/O threads (work that mostly waits on reads;
-    `fn` must not itself wait on the I/O threads: it reads with `parallel=False`)."""
-    return _run([lambda item=item: fn(item) for item in items])
+def fsync_all(fds):
+    """fsyncs the open files `fds`, in parallel."""
+    _run([lambda fd=fd: os.fsync(fd) for fd in fds])

@@ -4,7 +4,7 @@ The folder layout is `hugectr_tf.ps.folder`'s (a HugeCTR sparse model folder plu
 state), so the PS is its own snapshot: after every commit the folder is a sparse model HugeCTR and
 `EmbeddingTable.read_sparse_model` read, and reopening it resumes training where it stopped. Only
 the key index (sorted keys and their row numbers, 16 bytes per key) is held in memory; rows are
-read and written in place (a run of adjacent rows as one range, in parallel pieces: file_io.py;
+read and written in place (a run of adjacent rows with one read or write per file: file_io.py;
 scattered rows in segments, written through a memory map), so a table may be far larger than RAM.
 
 A push is committed all or nothing, with a redo journal:
@@ -234,20 +234,19 @@ class SSDParameterServer(ParameterServer):
         path = self.folder / name
         fd = os.open(path, os.O_RDONLY)
         try:
-            if isinstance(where, slice):  # adjacent rows: one sequential range, read in pieces
+            if isinstance(where, slice):  # adjacent rows: one sequential read
                 values = file_io.aligned_empty((where.stop - where.start, width), dtype)
                 file_io.read_into(fd, where.start * row_bytes, values, path)
             else:
                 values = file_io.aligned_empty((len(where), width), dtype)
-
-                def read_segment(segment):  # on an I/O thread: a buffer of its own
-                    lo, hi = segment
+                segments = _segments(where, row_bytes)
+                longest = max(int(where[hi - 1] - where[lo]) + 1 for lo, hi in segments)
+                buffer = np.empty((longest, width), dtype)  # reused: no fresh pages per read
+                for lo, hi in segments:
                     first = int(where[lo])
-                    run = np.empty((int(where[hi - 1]) + 1 - first, width), dtype)
-                    file_io.read_into(fd, first * row_bytes, run, path, parallel=False)
+                    run = buffer[: int(where[hi - 1]) + 1 - first]
+                    file_io.read_into(fd, first * row_bytes, run, path)
                     np.take(run, where[lo:hi] - first, axis=0, out=values[lo:hi])
-
-                file_io.map_parallel(read_segment, _segments(where, row_bytes))
         finally:
             os.close(fd)
         self.disk_bytes_read += values.nbytes
@@ -448,9 +447,9 @@ class SSDParameterServer(ParameterServer):
             ps_folder.fsync_dir(self.folder)
 
     def _write_ranges(self, first, values_of):
-        """Writes rows first.. of every row file in `values_of` ({name: values}): the pieces of
-        all files in parallel, then the fsyncs in parallel (one file after the other would
-        leave the disk idle during each fsync)."""
+        """Writes rows first.. of every row file in `values_of` ({name: values}): the files in
+        parallel, then their fsyncs in parallel (one file after the other would leave the disk
+        idle during each fsync)."""
         fds = {}
         try:
             for name, values in values_of.items():
@@ -463,7 +462,7 @@ class SSDParameterServer(ParameterServer):
             file_io.write_many(list(fds.values()))
             if self.durable:
                 started = time.perf_counter()
-                file_io.map_parallel(os.fsync, [fd for fd, _, _ in fds.values()])
+                file_io.fsync_all([fd for fd, _, _ in fds.values()])
                 self.seconds["fsync"] += time.perf_counter() - started
         finally:
             for fd, _, _ in fds.values():

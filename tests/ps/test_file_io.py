@@ -1,5 +1,5 @@
-"""The SSD-PS's parallel file I/O (hugectr_tf/ps/file_io.py) against plain numpy file reads, with
-pieces small enough that every range is split across threads."""
+"""The SSD-PS's file I/O (hugectr_tf/ps/file_io.py) against plain numpy file reads, and its
+hand-over of aligned buffers to TensorFlow."""
 
 import numpy as np
 import pytest
@@ -12,12 +12,7 @@ from hugectr_tf.ps import SSDParameterServer, file_io
 from hugectr_tf.ps import ssd as ssd_module
 
 
-@pytest.fixture
-def small_pieces(monkeypatch):
-    monkeypatch.setattr(file_io, "CHUNK_BYTES", 4099)  # not a multiple of any row size
-
-
-def test_write_then_read_round_trip_at_offsets(tmp_path, small_pieces):
+def test_write_then_read_round_trip_at_offsets(tmp_path):
     rng = np.random.default_rng(0)
     a = rng.normal(size=(1000, 7)).astype(np.float32)
     b = rng.integers(0, 1 << 60, 3001).astype(np.int64)
@@ -35,7 +30,7 @@ def test_write_then_read_round_trip_at_offsets(tmp_path, small_pieces):
         file_io.read_into(f.fileno(), 13, got, path)
         np.testing.assert_array_equal(got, a)
         again = np.empty_like(b)
-        file_io.read_into(f.fileno(), 13 + a.nbytes, again, path, parallel=False)
+        file_io.read_into(f.fileno(), 13 + a.nbytes, again, path)
         np.testing.assert_array_equal(again, b)
         with pytest.raises(ValueError, match=r"`.*f` ends at byte \d+, before the \d+ bytes"):
             file_io.read_into(f.fileno(), 13 + a.nbytes, np.empty(b.size + 1, np.int64), path)
@@ -53,10 +48,8 @@ def test_empty_arrays_read_and_write_nothing(tmp_path):
 
 
 @pytest.mark.parametrize("gap", [0, 1 << 20])
-def test_ssd_reads_of_scattered_and_adjacent_rows_match_the_reference(
-    tmp_path, small_pieces, monkeypatch, gap
-):
-    # gap 0: every scattered row is a segment of its own, read by the I/O threads.
+def test_ssd_reads_of_scattered_and_adjacent_rows_match_the_reference(tmp_path, monkeypatch, gap):
+    # gap 0: every scattered row is a segment of its own.
     monkeypatch.setattr(ssd_module, "_MAX_GAP", gap)
     spec, ref, rng = make_spec("Adam", vec=8), Reference(), np.random.default_rng(1)
     ps = SSDParameterServer(spec, tmp_path / "ps")
