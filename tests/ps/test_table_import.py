@@ -222,3 +222,13 @@ def test_other_tables_load_through_their_restore():
     for name in ("keys", "rows", "slot_ids", "optimizer_slots", "last_step", "lr_history"):
         np.testing.assert_array_equal(np.asarray(table.state[name]), st[name], err_msg=name)
     assert int(table.state["step"]) == 2
+
+
+def test_an_empty_table_exports_its_step_and_learning_rates():
+    table = E.create_table(VEC, 4, optimizer=CreateOptimizer(optimizer_type="Adam"))
+    E.apply_gradients(table, tf.zeros([0], tf.int64), tf.zeros([0, VEC]), 0.25)
+    got = _exported(table)
+    assert got["keys"].shape == (0,) and got["rows"].shape == (0, VEC)
+    assert got["optimizer_slots"].shape == (0, 2, VEC)
+    assert int(got["step"]) == 1
+    np.testing.assert_array_equal(got["lr_history"], [0.25])

@@ -114,13 +114,15 @@ class EmbeddingTable {
   TableState Export(const ParallelFor& parallel_for) const;
   // The same into buffers the caller allocates once the row count is known (the export kernel's
   // output tensors, without an intermediate copy): `allocate(n)` is called under the table's
-  // reader lock; when it returns buffers with a null `keys` nothing is written.
+  // reader lock; when it returns buffers with `ok` false (the allocation failed) nothing is
+  // written.
   struct ExportBuffers {
     int64_t* keys = nullptr;       // (n)
     float* rows = nullptr;         // (n, vec)
     int64_t* slot_ids = nullptr;   // (n)
     float* opt_slots = nullptr;    // (n, NumOptimizerSlots, vec)
     int64_t* last_step = nullptr;  // (n)
+    bool ok = true;                // pointers of empty buffers may be null
   };
   void ExportTo(const std::function<ExportBuffers(int64_t n)>& allocate, int64_t* step,
                 std::vector<float>* lr_history, const ParallelFor& parallel_for) const;

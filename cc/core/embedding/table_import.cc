@@ -80,7 +80,7 @@ void EmbeddingTable::ExportTo(const std::function<ExportBuffers(int64_t n)>& all
     });
   }
   const ExportBuffers out = allocate(n);
-  if (out.keys == nullptr) return;
+  if (!out.ok) return;
   const float* rows = rows_.data();
   const float* opt = opt_.data();
   parallel_for(n, vec * (1 + num_slots_), [&](int64_t begin, int64_t end) {

@@ -238,7 +238,9 @@ class TableExportOp : public OpKernel {
         const tensorflow::Status status = ctx->allocate_output(i, shapes[i], &out[i]);
         if (!status.ok()) {
           ctx->CtxFailure(__FILE__, __LINE__, status);
-          return EmbeddingTable::ExportBuffers{};  // null keys: the table writes nothing
+          EmbeddingTable::ExportBuffers failed;
+          failed.ok = false;  // the table writes nothing
+          return failed;
         }
       }
       return EmbeddingTable::ExportBuffers{
