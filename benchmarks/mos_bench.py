@@ -47,6 +47,7 @@ from hugectr_tf.ps.folder import ROW_FILES  # noqa: E402
 
 MB = 1e6
 SLOTS = 2
+STEPS = ("append", "journal", "apply")  # the SSD-PS's commit steps (its `seconds`)
 
 
 def machine():
@@ -213,18 +214,30 @@ def run(args):
     model = build_model(folder, sources, keysets, sources[0], args.vec, workspace_mb, args.batch)
     oversubscriber = model.get_model_oversubscriber()
     reader = model.get_data_reader_train()
+    ps = oversubscriber.parameter_servers[0]
+
+    def ps_seconds(fn):
+        """measured(fn) plus the seconds the SSD-PS spent in each of its steps meanwhile."""
+        before = dict(ps.seconds)
+        out = measured(fn)
+        return out, {k: ps.seconds[k] - before[k] for k in before}
+
     passes = []
     for i, (kind, count) in enumerate(plan):
         entry = {"pass": i, "kind": kind, "keyset_rows": count}
         if i > 0:
             drop_cache(folder)
-            _, seconds, read, written = measured(oversubscriber.dump)
+            (_, seconds, read, written), steps = ps_seconds(oversubscriber.dump)
             passes[-1].update(dump_seconds=seconds, dump_storage_read=read,
-                              dump_storage_written=written)  # fmt: skip
+                              dump_storage_written=written, dump_ps_seconds=steps)  # fmt: skip
         drop_cache(folder)
-        _, seconds, read, written = measured(lambda k=keysets[i]: oversubscriber.update(k))
-        entry.update(oversubscriber.passes[-1])
-        entry.update(load_seconds=seconds, load_storage_read=read)
+        (_, seconds, read, written), steps = ps_seconds(
+            lambda k=keysets[i]: oversubscriber.update(k)
+        )
+        summary = oversubscriber.passes[-1]
+        entry.update(summary)
+        entry.update(load_seconds=seconds, load_storage_read=read, load_ps_seconds=steps,
+                     load_table_seconds=summary["load_seconds"])  # fmt: skip
         reader.set_source(sources[i])
         started, steps = time.perf_counter(), 0
         while model.train():
@@ -232,12 +245,13 @@ def run(args):
         entry.update(train_steps=steps, train_seconds=time.perf_counter() - started)
         passes.append(entry)
     drop_cache(folder)
-    _, seconds, read, written = measured(oversubscriber.dump)
-    passes[-1].update(dump_seconds=seconds, dump_storage_read=read, dump_storage_written=written)
+    (_, seconds, read, written), steps = ps_seconds(oversubscriber.dump)
+    passes[-1].update(dump_seconds=seconds, dump_storage_read=read, dump_storage_written=written,
+                      dump_ps_seconds=steps)  # fmt: skip
     for entry, summary in zip(passes, oversubscriber.passes):
         entry.update(rows_written=summary["rows_written"], bytes_written=summary["bytes_written"],
-                     push_seconds=summary["push_seconds"])  # fmt: skip
-    ps = oversubscriber.parameter_servers[0]
+                     push_seconds=summary["push_seconds"],
+                     dump_table_seconds=summary["dump_seconds"])  # fmt: skip
     report["ps_rows_after"] = ps.size
     report["workspace_mb"] = workspace_mb
     report["passes"] = passes
@@ -247,6 +261,17 @@ def run(args):
 
 def markdown(report):
     disk, table = report["disk"], report["table"]
+    breakdown = [
+        "",
+        "Seconds per step (load: PS read, then index lookup and decoding, then the working "
+        "table's import; train; write-back: the working table's export and keyset checks, "
+        "the PS's journal (with new-key appends), its in-place apply, of those two the "
+        "fsyncs, and the rest of the push):",
+        "",
+        "| pass | PS read | lookup + decode | table import | train | table export + checks "
+        "| PS journal | PS apply | (fsync) | push rest |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
     lines = [
         f"Machine: {report['machine']['cpu']}, {report['machine']['cores']} cores, "
         f"{report['machine']['ram_gib']} GiB RAM, load {report['machine']['load_1_5_15']}.",
@@ -273,7 +298,16 @@ def markdown(report):
             f"| {p['bytes_written'] / MB:.0f} | {p['dump_storage_written'] / MB:.0f} "
             f"| {p['dump_storage_written'] / MB / p['dump_seconds']:.0f} |"
         )
-    return "\n".join(lines)
+        load, dump = p["load_ps_seconds"], p["dump_ps_seconds"]
+        breakdown.append(
+            f"| {p['pass']} | {load['read']:.2f} | {p['pull_seconds'] - load['read']:.2f} "
+            f"| {p['load_table_seconds'] - p['pull_seconds']:.2f} | {p['train_seconds']:.2f} "
+            f"| {p['dump_table_seconds'] - p['push_seconds']:.2f} "
+            f"| {dump['append'] + dump['journal']:.2f} | {dump['apply']:.2f} "
+            f"| {dump['fsync']:.2f} "
+            f"| {p['push_seconds'] - sum(dump[k] for k in STEPS):.2f} |"
+        )
+    return "\n".join(lines + breakdown)
 
 
 def parse(argv):

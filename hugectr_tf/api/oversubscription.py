@@ -31,6 +31,7 @@ from hugectr_tf.ps import (
     SSDParameterServer,
     TableSpec,
 )
+from hugectr_tf.ps.working_table import load_rows
 
 _BYTES_PER_MB = 1024.0 * 1024.0
 
@@ -209,17 +210,7 @@ class ModelOversubscriber:
                     f"needs at least {needed} MB: raise "
                     "workspace_size_per_gpu_in_mb or split the file list"
                 )
-            layer.table.restore(
-                {
-                    "keys": block.keys,
-                    "rows": block.rows,
-                    "slot_ids": block.slot_ids,
-                    "optimizer_slots": block.optimizer_slots,
-                    "last_step": block.last_step,
-                    "step": np.int64(ps.step),
-                    "lr_history": ps.lr_history,
-                }
-            )
+            load_rows(layer.table, block, ps.step, ps.lr_history)
             loaded += len(block)
             read += ps.bytes_read - before
         seconds = time.perf_counter() - started

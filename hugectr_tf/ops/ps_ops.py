@@ -38,3 +38,20 @@ def catch_up(rows, optimizer_slots, last_step, step, lr_history, optimizer):
         momentum_factor=float(optimizer.momentum_factor),
     )
     return tuple(t.numpy() for t in out)
+
+
+def import_table_state(table, state):
+    """Replaces every row of a CPU embedding table (its resource handle) with `state` (a dict as
+    `export_table` returns, e.g. `RowBlock.table_state`): the two imports of
+    `EmbeddingTable.restore` as one bulk write (cc/core/embedding/table_import.cc). On error the
+    table is unchanged."""
+    return load_library().huge_ctr_ps_import_table_state(
+        table,
+        tf.convert_to_tensor(state["keys"], tf.int64),
+        tf.convert_to_tensor(state["rows"], tf.float32),
+        tf.convert_to_tensor(state["slot_ids"], tf.int64),
+        tf.convert_to_tensor(state["optimizer_slots"], tf.float32),
+        tf.convert_to_tensor(state["last_step"], tf.int64),
+        tf.convert_to_tensor(state["step"], tf.int64),
+        tf.convert_to_tensor(state["lr_history"], tf.float32),
+    )

@@ -8,9 +8,11 @@ working table, ordered by ascending key as `EmbeddingTable.export()` gives them.
 from dataclasses import dataclass
 
 import numpy as np
+import tensorflow as tf
 
 from hugectr_tf.config import Embedding_t, Optimizer_t, OptParamsPy, Update_t
 from hugectr_tf.ops.embedding_ops import OPTIMIZER_SLOT_NAMES
+from hugectr_tf.ps import file_io
 
 
 @dataclass(frozen=True)
@@ -96,11 +98,26 @@ class RowBlock:
         arrays = {}
         for name in ("keys", "rows", "slot_ids", "optimizer_slots", "last_step"):
             value = state[name]
-            arrays[name] = value.numpy() if hasattr(value, "numpy") else np.asarray(value)
+            # np.asarray shares a tensor's buffer (read-only); Tensor.numpy() would copy it.
+            arrays[name] = np.asarray(value)
         return cls(**arrays)
 
     def __len__(self):
         return len(self.keys)
+
+    def table_state(self, step, lr_history):
+        """The block as the state dict `EmbeddingTable.restore` takes, as tensors that share the
+        block's arrays where they can (file_io.as_tensor: the rows a parameter server read into
+        aligned buffers reach the working table without another copy)."""
+        return {
+            "keys": file_io.as_tensor(self.keys, tf.int64),
+            "rows": file_io.as_tensor(self.rows, tf.float32),
+            "slot_ids": file_io.as_tensor(self.slot_ids, tf.int64),
+            "optimizer_slots": file_io.as_tensor(self.optimizer_slots, tf.float32),
+            "last_step": file_io.as_tensor(self.last_step, tf.int64),
+            "step": tf.constant(int(step), tf.int64),
+            "lr_history": tf.constant(np.asarray(lr_history, np.float32).reshape(-1)),
+        }
 
     def check(self, spec, what):
         """Raises ValueError naming `what` when the arrays do not fit `spec` or each other."""

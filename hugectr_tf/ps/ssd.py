@@ -1,11 +1,11 @@
-"""`SSDParameterServer` (SSD-PS): every row of a table in files, memory-mapped.
+"""`SSDParameterServer` (SSD-PS): every row of a table in files.
 
 The folder layout is `hugectr_tf.ps.folder`'s (a HugeCTR sparse model folder plus optimizer
 state), so the PS is its own snapshot: after every commit the folder is a sparse model HugeCTR and
 `EmbeddingTable.read_sparse_model` read, and reopening it resumes training where it stopped. Only
 the key index (sorted keys and their row numbers, 16 bytes per key) is held in memory; rows are
-read and written in place (runs of adjacent rows with one sequential read or write, scattered
-rows through a memory map), so a table may be far larger than RAM.
+read and written in place (a run of adjacent rows with one read or write per file: file_io.py;
+scattered rows in segments, written through a memory map), so a table may be far larger than RAM.
 
 A push is committed all or nothing, with a redo journal:
   1. rows of new keys are appended after the committed rows of every row file (invisible until
@@ -13,24 +13,28 @@ A push is committed all or nothing, with a redo journal:
   2. the new values of the rows already held (their row numbers, rows, slot ids, optimizer
      slots, last steps), the new row count, step and learning-rate history go to `journal.tmp`;
      fsync; it is renamed to `journal` (the commit point); fsync of the folder;
-  3. the held rows are written in place (one sequential write for adjacent rows, a memmap
-     scatter otherwise; fsync / msync), then `lr_history` and `ps.json` are replaced (write then
-     rename) and the journal is deleted.
+  3. the held rows are written in place (adjacent rows: one range per row file, all files at
+     once, then their fsyncs; a memmap scatter otherwise, msync), then `lr_history` and
+     `ps.json` are replaced (write then rename) and the journal is deleted.
 Opening the folder for writing first finishes a committed journal (step 3 is idempotent), then
 cuts the row files to the manifest's row count (the tail of an uncommitted step 1). A crash or a
-full disk before the rename leaves the previous commit intact; after it, the new one.
+full disk before the rename leaves the previous commit intact; after it, the new one. Held rows
+are so written twice (journal, then in place): docs/embedding.md says why that is kept.
 """
 
+import contextlib
 import errno
 import fcntl
 import json
 import mmap
 import os
 import struct
+import time
 from pathlib import Path
 
 import numpy as np
 
+from hugectr_tf.ps import file_io
 from hugectr_tf.ps import folder as ps_folder
 from hugectr_tf.ps.base import ParameterServer
 from hugectr_tf.ps.key_index import KeyIndex
@@ -65,6 +69,9 @@ class SSDParameterServer(ParameterServer):
         self.durable = bool(durable)
         self.disk_bytes_read = 0
         self.disk_bytes_written = 0
+        # Seconds spent so far: reading rows, and the three steps of a commit (each with its
+        # fsyncs); "fsync" counts the fsyncs alone (benchmarks/mos_bench.py breaks passes down).
+        self.seconds = dict.fromkeys(("read", "append", "journal", "apply", "fsync"), 0.0)
         self._maps = {}
         self._lock_fd = None
         self._failed = None
@@ -224,20 +231,24 @@ class SSDParameterServer(ParameterServer):
         count = where.stop - where.start if isinstance(where, slice) else len(where)
         if row_bytes == 0 or count == 0:  # e.g. SGD's optimizer state: rows of zero width
             return np.empty((count, width), dtype)
-        with open(self.folder / name, "rb") as f:
+        path = self.folder / name
+        fd = os.open(path, os.O_RDONLY)
+        try:
             if isinstance(where, slice):  # adjacent rows: one sequential read
-                values = np.empty((where.stop - where.start, width), dtype)
-                _read_rows(f, where.start, values, row_bytes)
+                values = file_io.aligned_empty((where.stop - where.start, width), dtype)
+                file_io.read_into(fd, where.start * row_bytes, values, path)
             else:
-                values = np.empty((len(where), width), dtype)
+                values = file_io.aligned_empty((len(where), width), dtype)
                 segments = _segments(where, row_bytes)
                 longest = max(int(where[hi - 1] - where[lo]) + 1 for lo, hi in segments)
                 buffer = np.empty((longest, width), dtype)  # reused: no fresh pages per read
                 for lo, hi in segments:
                     first = int(where[lo])
                     run = buffer[: int(where[hi - 1]) + 1 - first]
-                    _read_rows(f, first, run, row_bytes)
+                    file_io.read_into(fd, first * row_bytes, run, path)
                     np.take(run, where[lo:hi] - first, axis=0, out=values[lo:hi])
+        finally:
+            os.close(fd)
         self.disk_bytes_read += values.nbytes
         return values
 
@@ -250,6 +261,13 @@ class SSDParameterServer(ParameterServer):
         return np.zeros((count, 1), np.int64)
 
     def _read(self, positions):
+        started = time.perf_counter()
+        try:
+            return self._read_positions(positions)
+        finally:
+            self.seconds["read"] += time.perf_counter() - started
+
+    def _read_positions(self, positions):
         self._check_usable()
         positions = np.asarray(positions, np.int64)
         if len(positions) == 0:
@@ -280,7 +298,20 @@ class SSDParameterServer(ParameterServer):
     def _sync(self, f):
         if self.durable:
             f.flush()
-            os.fsync(f.fileno())
+            self._fsync(f.fileno())
+
+    def _fsync(self, fd):
+        started = time.perf_counter()
+        os.fsync(fd)
+        self.seconds["fsync"] += time.perf_counter() - started
+
+    @contextlib.contextmanager
+    def _timed(self, step):
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[step] += time.perf_counter() - started
 
     def _commit(self, block, positions, step, lr_history):
         self._check_usable()
@@ -290,14 +321,17 @@ class SSDParameterServer(ParameterServer):
         fresh, held = block.take(~held_mask), block.take(held_mask)
         rows_before, rows_after = self._n, self._n + len(fresh)
         try:
-            self._append(fresh, rows_before)
-            self._write_journal(positions[held_mask], held, rows_after, step, lr_history)
+            with self._timed("append"):
+                self._append(fresh, rows_before)
+            with self._timed("journal"):
+                self._write_journal(positions[held_mask], held, rows_after, step, lr_history)
         except OSError as err:
             self._roll_back(rows_before)
             raise self._disk_error(err, "writing the pass", committed=False) from err
         updated = [held.rows, held.slot_ids, held.optimizer_slots, held.last_step]
         try:
-            self._apply(positions[held_mask], updated, rows_after, step, lr_history)
+            with self._timed("apply"):
+                self._apply(positions[held_mask], updated, rows_after, step, lr_history)
         except OSError as err:
             self._failed = f"a committed pass is not applied yet ({err})"
             raise self._disk_error(err, "applying the committed pass", committed=True) from err
@@ -321,14 +355,9 @@ class SSDParameterServer(ParameterServer):
         """Step 1: rows of new keys after the committed rows of each row file."""
         if len(fresh) == 0:
             return
-        for name, field in ps_folder.BLOCK_FIELD.items():
-            dtype = ps_folder.ROW_FILES[name][0]
-            data = np.ascontiguousarray(getattr(fresh, field), dtype)
-            with open(self.folder / name, "r+b") as f:
-                f.seek(rows_before * ps_folder.row_file_bytes(name, self.spec))
-                f.write(ps_folder.raw_bytes(data))
-                self._sync(f)
-            self.disk_bytes_written += data.nbytes
+        values = {name: getattr(fresh, field) for name, field in ps_folder.BLOCK_FIELD.items()}
+        self._write_ranges(rows_before, values)
+        self.disk_bytes_written += sum(v.nbytes for v in values.values())
 
     def _write_journal(self, positions, held, rows_after, step, lr_history):
         """Step 2: the journal, renamed into place once complete (the commit point)."""
@@ -344,18 +373,30 @@ class SSDParameterServer(ParameterServer):
             np.ascontiguousarray(held.last_step, "<i8"),
             np.ascontiguousarray(lr_history, "<f4"),
         ]
-        with open(tmp, "wb") as f:
-            f.write(_HEAD.pack(JOURNAL_MAGIC, len(header)) + header)
-            for part in parts:
-                f.write(ps_folder.raw_bytes(part))
+        head = np.frombuffer(_HEAD.pack(JOURNAL_MAGIC, len(header)) + header, np.uint8)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            offset = 0
+            for part in [head, *parts]:
+                file_io.write_from(fd, offset, part)
+                offset += part.nbytes
                 self.disk_bytes_written += part.nbytes
-            self._sync(f)
+            if self.durable:
+                self._fsync(fd)
+        finally:
+            os.close(fd)
         os.replace(tmp, self.folder / JOURNAL)
         if self.durable:
             ps_folder.fsync_dir(self.folder)
 
     def _read_journal(self):
-        data = np.fromfile(self.folder / JOURNAL, np.uint8)
+        path = self.folder / JOURNAL
+        data = np.empty(path.stat().st_size, np.uint8)
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            file_io.read_into(fd, 0, data, path)
+        finally:
+            os.close(fd)
         if len(data) < _HEAD.size:
             raise ValueError(f"`{self.folder / JOURNAL}` is damaged: {len(data)} bytes")
         magic, length = _HEAD.unpack_from(data[: _HEAD.size].tobytes())
@@ -391,9 +432,12 @@ class SSDParameterServer(ParameterServer):
         self._maps.clear()
         if len(positions):
             where = _as_slice(positions)
-            for name, values in zip(_UPDATED, updated):
-                self._write_rows(name, where, values.reshape(len(positions), -1))
-                self.disk_bytes_written += values.nbytes
+            if isinstance(where, slice):  # adjacent rows: one range per file, all at once
+                self._write_ranges(where.start, dict(zip(_UPDATED, updated)))
+            else:
+                for name, values in zip(_UPDATED, updated):
+                    self._write_rows(name, where, values.reshape(len(positions), -1))
+            self.disk_bytes_written += sum(values.nbytes for values in updated)
         ps_folder.write_file_atomic(
             self.folder / "lr_history", np.asarray(lr_history, "<f4").tobytes(), self.durable
         )
@@ -402,16 +446,33 @@ class SSDParameterServer(ParameterServer):
         if self.durable:
             ps_folder.fsync_dir(self.folder)
 
+    def _write_ranges(self, first, values_of):
+        """Writes rows first.. of every row file in `values_of` ({name: values}): the files in
+        parallel, then their fsyncs in parallel (one file after the other would leave the disk
+        idle during each fsync)."""
+        fds = {}
+        try:
+            for name, values in values_of.items():
+                row_bytes = ps_folder.row_file_bytes(name, self.spec)
+                if row_bytes == 0:  # SGD's optimizer state: nothing
+                    continue
+                dtype = ps_folder.ROW_FILES[name][0]
+                values = np.ascontiguousarray(values, dtype)
+                fds[name] = (os.open(self.folder / name, os.O_WRONLY), first * row_bytes, values)
+            file_io.write_many(list(fds.values()))
+            if self.durable:
+                started = time.perf_counter()
+                file_io.fsync_all([fd for fd, _, _ in fds.values()])
+                self.seconds["fsync"] += time.perf_counter() - started
+        finally:
+            for fd, _, _ in fds.values():
+                os.close(fd)
+
     def _write_rows(self, name, where, values):
+        """Scattered rows `where` of row file `name`, through a memory map."""
         dtype = ps_folder.ROW_FILES[name][0]
         values = np.ascontiguousarray(values, dtype)
         if ps_folder.row_file_bytes(name, self.spec) == 0:  # SGD's optimizer state: nothing
-            return
-        if isinstance(where, slice):  # adjacent rows: one sequential write (no page reads)
-            with open(self.folder / name, "r+b") as f:
-                f.seek(where.start * ps_folder.row_file_bytes(name, self.spec))
-                f.write(ps_folder.raw_bytes(values))
-                self._sync(f)
             return
         self._map(name)[where] = values
         mapped, _ = self._maps.pop(name)
@@ -456,13 +517,6 @@ def _segments(positions, row_bytes):
             out.append((span_start, end))
             span_start = end
     return out
-
-
-def _read_rows(f, start, out, row_bytes):
-    """Reads rows start.. of open row file `f` into the array `out` (one sequential read)."""
-    f.seek(start * row_bytes)
-    if f.readinto(memoryview(out.reshape(-1)).cast("B")) != out.nbytes:
-        raise ValueError(f"`{f.name}` ends before row {start + len(out)}: the folder is damaged")
 
 
 def _as_slice(positions):

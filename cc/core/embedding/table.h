@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <shared_mutex>
 #include <string>
 #include <vector>
@@ -106,8 +107,25 @@ class EmbeddingTable {
                   float* out,  // (n, vec)
                   const ParallelFor& parallel_for) const;
 
+  // Export and import (table_import.cc): whole working tables move to and from a parameter
+  // server every pass of model oversubscription, so all of it runs in parallel and writes every
+  // byte once.
   // Whole state, rows by ascending key.
   TableState Export(const ParallelFor& parallel_for) const;
+  // The same into buffers the caller allocates once the row count is known (the export kernel's
+  // output tensors, without an intermediate copy): `allocate(n)` is called under the table's
+  // reader lock; when it returns buffers with `ok` false (the allocation failed) nothing is
+  // written.
+  struct ExportBuffers {
+    int64_t* keys = nullptr;       // (n)
+    float* rows = nullptr;         // (n, vec)
+    int64_t* slot_ids = nullptr;   // (n)
+    float* opt_slots = nullptr;    // (n, NumOptimizerSlots, vec)
+    int64_t* last_step = nullptr;  // (n)
+    bool ok = true;                // pointers of empty buffers may be null
+  };
+  void ExportTo(const std::function<ExportBuffers(int64_t n)>& allocate, int64_t* step,
+                std::vector<float>* lr_history, const ParallelFor& parallel_for) const;
   // Replaces all rows: keys (distinct), rows and slot ids; optimizer slots start fresh and
   // last_step is the current step. Keeps step and learning-rate history.
   void ImportRows(const int64_t* keys, int64_t n, const float* rows, const int64_t* slot_ids,
@@ -117,6 +135,12 @@ class EmbeddingTable {
   void ImportOptimizerState(const int64_t* keys, int64_t n, const float* opt_slots,
                             const int64_t* last_step, int64_t step, const float* lr_history,
                             const ParallelFor& parallel_for);
+  // ImportRows then ImportOptimizerState of the same keys as one bulk write (a parameter
+  // server's rows into the working table, every pass): rows, slots and counters are written
+  // once. All input is checked before the table changes.
+  void ImportState(const int64_t* keys, int64_t n, const float* rows, const int64_t* slot_ids,
+                   const float* opt_slots, const int64_t* last_step, int64_t step,
+                   const float* lr_history, const ParallelFor& parallel_for);
 
  private:
   // Table key of every position (OneHot: key + slot offset, range-checked) and its slot.
@@ -144,6 +168,15 @@ class EmbeddingTable {
   void InsertRows(const std::vector<int64_t>& keys, const std::vector<int64_t>& slots,
                   const ParallelFor& parallel_for, const float* initial_rows = nullptr);
   void EnsureStorage(int64_t rows);
+  // Import helpers (table_import.cc), writer lock held, input checked. ReplaceRows replaces
+  // every row by keys[i] at row i with its row and slot (null slot_ids: 0, OneHot: derived);
+  // null opt_slots / last_step: fresh slots and the current step.
+  void ReplaceRows(const int64_t* keys, int64_t n, const float* rows, const int64_t* slot_ids,
+                   const float* opt_slots, const int64_t* last_step,
+                   const ParallelFor& parallel_for);
+  void SetStepHistory(int64_t step, const float* lr_history);
+  // Checks done before any import changes the table (keys distinct, OneHot range, room).
+  void CheckImport(const int64_t* keys, int64_t n, const ParallelFor& parallel_for) const;
   const StepScalars& ScalarsOfStep(int64_t t) const { return step_scalars_[t - 1]; }
 
   TableOptions options_;

@@ -227,18 +227,33 @@ class TableExportOp : public OpKernel {
     RefCountPtr<EmbeddingTableResource> res;
     OP_REQUIRES_OK(ctx, GetTable(ctx, &res));
     EmbeddingTable* t = res->table();
-    TableState st;
-    HCTR_OP_REQUIRES_CORE(ctx, st = t->Export(PoolParallelFor(ctx)));
-    const int64_t n = static_cast<int64_t>(st.keys.size());
     const int64_t vec = t->options().vec;
     const int64_t slots = NumOptimizerSlots(t->options().optimizer.type);
-    CopyOut(ctx, 0, {n}, st.keys);
-    CopyOut(ctx, 1, {n, vec}, st.rows);
-    CopyOut(ctx, 2, {n}, st.slot_ids);
-    CopyOut(ctx, 3, {n, slots, vec}, st.opt_slots);
-    CopyOut(ctx, 4, {n}, st.last_step);
-    CopyOut(ctx, 5, {}, std::vector<int64_t>{st.step});
-    CopyOut(ctx, 6, {st.step}, st.lr_history);
+    // The table writes straight into the output tensors (a working table of a few GB is
+    // exported every model-oversubscription pass: no intermediate copy).
+    auto allocate = [&](int64_t n) {
+      Tensor* out[5] = {};
+      const TensorShape shapes[5] = {{n}, {n, vec}, {n}, {n, slots, vec}, {n}};
+      for (int i = 0; i < 5; ++i) {
+        const tensorflow::Status status = ctx->allocate_output(i, shapes[i], &out[i]);
+        if (!status.ok()) {
+          ctx->CtxFailure(__FILE__, __LINE__, status);
+          EmbeddingTable::ExportBuffers failed;
+          failed.ok = false;  // the table writes nothing
+          return failed;
+        }
+      }
+      return EmbeddingTable::ExportBuffers{
+          out[0]->flat<int64_t>().data(), out[1]->flat<float>().data(),
+          out[2]->flat<int64_t>().data(), out[3]->flat<float>().data(),
+          out[4]->flat<int64_t>().data()};
+    };
+    int64_t step = 0;
+    std::vector<float> lr_history;
+    HCTR_OP_REQUIRES_CORE(ctx, t->ExportTo(allocate, &step, &lr_history, PoolParallelFor(ctx)));
+    if (!ctx->status().ok()) return;
+    CopyOut(ctx, 5, {}, std::vector<int64_t>{step});
+    CopyOut(ctx, 6, {step}, lr_history);
   }
 };
 

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "cc/core/ps/catch_up.h"
+#include "cc/tf/kernels/embedding_kernel_util.h"
 #include "cc/tf/kernels/embedding_resource.h"
 #include "cc/tf/status_util.h"
 #include "tensorflow/core/framework/op_kernel.h"
@@ -72,7 +73,43 @@ class PsCatchUpOp : public OpKernel {
   OptimizerOptions opt_;
 };
 
+// The working table's bulk import (cc/core/embedding/table_import.cc), with the input checks of
+// the two ops it replaces.
+class PsImportTableStateOp : public OpKernel {
+ public:
+  explicit PsImportTableStateOp(OpKernelConstruction* ctx) : OpKernel(ctx) {}
+
+  void Compute(OpKernelContext* ctx) override {
+    tensorflow::core::RefCountPtr<EmbeddingTableResource> res;
+    OP_REQUIRES_OK(ctx, tensorflow::LookupResource(ctx, tensorflow::HandleFromInput(ctx, 0), &res));
+    EmbeddingTable* table = res->table();
+    const Tensor& keys = ctx->input(1);
+    const Tensor& rows = ctx->input(2);
+    const Tensor& slot_ids = ctx->input(3);
+    const Tensor& slots = ctx->input(4);
+    const Tensor& last_step = ctx->input(5);
+    const Tensor& step = ctx->input(6);
+    const Tensor& lr_history = ctx->input(7);
+    const TableOptions& o = table->options();
+    const int64_t n = keys.NumElements();
+    if (!embedding_kernels::CheckImportRows(ctx, keys, rows, slot_ids, o.vec)) return;
+    const int64_t per_row = NumOptimizerSlots(o.optimizer.type) * o.vec;
+    if (!embedding_kernels::CheckOptimizerState(ctx, n, per_row, slots, last_step, step,
+                                                lr_history)) {
+      return;
+    }
+    HCTR_OP_REQUIRES_CORE(
+        ctx, table->ImportState(keys.flat<int64_t>().data(), n, rows.flat<float>().data(),
+                                slot_ids.NumElements() ? slot_ids.flat<int64_t>().data() : nullptr,
+                                slots.flat<float>().data(), last_step.flat<int64_t>().data(),
+                                step.flat<int64_t>()(0), lr_history.flat<float>().data(),
+                                PoolParallelFor(ctx)));
+  }
+};
+
 REGISTER_KERNEL_BUILDER(Name("HugeCTR>PsCatchUp").Device(tensorflow::DEVICE_CPU), PsCatchUpOp);
+REGISTER_KERNEL_BUILDER(Name("HugeCTR>PsImportTableState").Device(tensorflow::DEVICE_CPU),
+                        PsImportTableStateOp);
 
 }  // namespace
 }  // namespace hugectr_tf

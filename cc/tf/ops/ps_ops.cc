@@ -31,3 +31,21 @@ the steps a row missed while it sat in a parameter server) and sets its last_ste
 rows: (n, vec); optimizer_slots: (n, k, vec); last_step: (n); step: scalar; lr_history: (step).
 optimizer_type: 0 Adam, 1 Adagrad, 2 MomentumSGD, 3 Nesterov, 4 SGD.
 )doc");
+
+REGISTER_OP("HugeCTR>PsImportTableState")
+    .Input("table: resource")
+    .Input("keys: int64")
+    .Input("rows: float")
+    .Input("slot_ids: int64")
+    .Input("optimizer_slots: float")
+    .Input("last_step: int64")
+    .Input("step: int64")
+    .Input("lr_history: float")
+    .SetIsStateful()
+    .SetShapeFn(tensorflow::shape_inference::NoOutputs)
+    .Doc(R"doc(
+Replaces every row of a CPU embedding table with the rows a parameter server read (model
+oversubscription's load): EmbeddingTableImport then EmbeddingTableImportOptimizerState of the same
+keys as one bulk write. keys: (n) distinct; rows: (n, vec); slot_ids: (n) or empty;
+optimizer_slots: (n, k, vec); last_step: (n); step: scalar; lr_history: (step).
+)doc");
