@@ -182,10 +182,9 @@ __global__ void InitRowsKernel(TableView t, const int64_t* __restrict__ row_keys
     const int64_t r = begin + e / t.vec, j = e % t.vec;
     const int64_t idx = r * t.vec + j;
     const int64_t key = row_keys[r];
-    const float bound =
-        one_hot_offsets != nullptr
-            ? ::hugectr_tf::OneHotInitBound(key, one_hot_offsets, num_slots)
-            : ::hugectr_tf::kHashInitBound;
+    const float bound = one_hot_offsets != nullptr
+                            ? ::hugectr_tf::OneHotInitBound(key, one_hot_offsets, num_slots)
+                            : ::hugectr_tf::kHashInitBound;
     t.weights[idx] = ::hugectr_tf::InitialRowValue(key, seed, j, bound);
     if (t.slot0) t.slot0[idx] = accu;
     if (t.slot1) t.slot1[idx] = 0.f;

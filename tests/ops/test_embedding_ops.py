@@ -31,9 +31,7 @@ def test_one_hot_rows_start_in_hugectrs_per_slot_range():
     # HugeCTR 3.1 fills OneHot slot s from U(+-sqrt(1 / slot_size[s])); a slot of size 0 (DIN)
     # owns no rows, its keys use the next slot's range.
     sizes = [4, 0, 100, 1]
-    t = _table(
-        seed=5, embedding_type="LocalizedSlotSparseEmbeddingOneHot", slot_size_array=sizes
-    )
+    t = _table(seed=5, embedding_type="LocalizedSlotSparseEmbeddingOneHot", slot_size_array=sizes)
     values = np.array([3, 0, 99, 0, 7], np.int64)  # slots 0, 1, 2, 3, then 2 (second sample)
     splits = np.array([0, 1, 2, 3, 4, 4, 4, 5, 5], np.int64)  # 2 samples x 4 slots
     E.lookup_train(t, values, splits, 4, VEC)

@@ -134,8 +134,8 @@ void EmbeddingTable::InsertRows(const std::vector<int64_t>& keys, const std::vec
       if (initial_rows != nullptr) {
         std::copy_n(initial_rows + i * vec, vec, rows_.data() + row * vec);
       } else {
-        const float bound = one_hot ? OneHotInitBound(keys[i], slot_offsets_.data(), num_slots)
-                                    : kHashInitBound;
+        const float bound =
+            one_hot ? OneHotInitBound(keys[i], slot_offsets_.data(), num_slots) : kHashInitBound;
         InitRow(keys[i], options_.seed, vec, bound, rows_.data() + row * vec);
       }
       std::fill_n(opt_.data() + row * num_slots_ * vec, num_slots_ * vec, slot_init);
