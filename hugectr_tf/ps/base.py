@@ -26,8 +26,9 @@ DEFAULT_CHUNK_ROWS = 1 << 18
 class ParameterServer(abc.ABC):
     """Rows of one embedding table outside the working table.
 
-    Subclasses store the rows (`HostMemoryParameterServer`, `SSDParameterServer`) and implement
-    `size`, `step`, `lr_history`, `_index`, `_read` and `_commit`.
+    Subclasses store the rows (`HostMemoryParameterServer`, `SSDParameterServer`), keep the
+    committed state in `_n` (keys held), `_step` and `_lr_history`, and implement `_index`,
+    `_read` and `_commit`.
 
     Attributes:
         spec: `TableSpec` of the table.
@@ -44,19 +45,19 @@ class ParameterServer(abc.ABC):
 
     # ------------------------------------------------------------------ storage (subclasses)
     @property
-    @abc.abstractmethod
     def size(self):
         """Number of keys held."""
+        return self._n
 
     @property
-    @abc.abstractmethod
     def step(self):
         """Optimizer steps applied to the table so far."""
+        return self._step
 
     @property
-    @abc.abstractmethod
     def lr_history(self):
         """float32 [step]: learning rate of steps 1..step."""
+        return self._lr_history
 
     @abc.abstractmethod
     def _index(self):

@@ -33,18 +33,6 @@ class HostMemoryParameterServer(ParameterServer):
         self._step = int(step)
         self._lr_history = np.asarray(lr_history, np.float32)
 
-    @property
-    def size(self):
-        return self._n
-
-    @property
-    def step(self):
-        return self._step
-
-    @property
-    def lr_history(self):
-        return self._lr_history
-
     def _index(self):
         return self._index_
 

@@ -178,18 +178,6 @@ class SSDParameterServer(ParameterServer):
         ps_folder.write_file_atomic(self.folder / ps_folder.MANIFEST, text, self.durable)
 
     # ------------------------------------------------------------------ state
-    @property
-    def size(self):
-        return self._n
-
-    @property
-    def step(self):
-        return self._step
-
-    @property
-    def lr_history(self):
-        return self._lr_history
-
     def _index(self):
         self._check_usable()
         return self._index_
